@@ -1,0 +1,90 @@
+"""``make demo``: the local mail stack, demo mailboxes, and the webmail on http://127.0.0.1:8000.
+
+Every login printed here exists only in this local stack; a deployment has no default account.
+Ctrl-C stops the webmail and every server this started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import uvicorn
+
+from dev.corpus import demo_messages, demo_users
+from dev.env import webmail_env
+from dev.seed import seed_mailbox
+from dev.stack import Stack
+from webmail.app import create_app
+from webmail.settings import Settings
+
+DEFAULT_STATE = Path(tempfile.gettempdir()) / "mss-webmail-demo"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dev.demo", description=__doc__)
+    parser.add_argument("--state", type=Path, default=Path(os.environ.get("MSS_DEMO_STATE", DEFAULT_STATE)))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MSS_DEMO_PORT", "8000")))
+    parser.add_argument("--base-port", type=int, default=10000, help="mail servers on base+143, ...")
+    parser.add_argument("--messages", type=int, default=None,
+                        help="INBOX size of the GP's mailbox (default: a few hundred)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="throw away the previous demo state (mailboxes included) first")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    stack = Stack(state_dir=args.state, base_port=args.base_port)
+    if args.fresh and args.state.exists():
+        stack.stop()
+        shutil.rmtree(args.state)
+    print(f"Starting Dovecot, Postfix and Redis on 127.0.0.1 (state in {args.state}) ...", flush=True)
+    stack.start()
+    try:
+        seed(stack, args.messages)
+        settings = Settings.from_env(webmail_env(stack))
+        print_banner(args.port)
+        uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, access_log=False,
+                    server_header=False, log_level="warning")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nStopping the demo servers ...", flush=True)
+        stack.stop()
+    return 0
+
+
+def seed(stack: Stack, gp_messages: int | None) -> None:
+    for user in demo_users():
+        stack.add_user(user.address, user.password)
+        marker = stack.state_dir / f"seeded-{user.address}"
+        if marker.exists():
+            continue
+        count = user.message_count_default
+        if gp_messages is not None and user.address.startswith("dr."):
+            count = gp_messages
+        print(f"Seeding {user.address} with {count} messages ...", flush=True)
+        seed_mailbox("localhost", stack.imap, stack.ca_cert, user.address, user.password,
+                      demo_messages(user.address, count))
+        marker.touch()
+
+
+def print_banner(port: int) -> None:
+    lines = [
+        "",
+        f"  mss-webmail demo: http://127.0.0.1:{port}",
+        "",
+        "  Demo logins (exist only in this local stack):",
+    ]
+    for user in demo_users():
+        lines.append(f"    {user.address:42} {user.password:20} {user.display_name}")
+    lines += ["", "  Ctrl-C stops everything.", ""]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what the demo and the tests need, and nothing system-wide beyond Debian packages:
+# the mail servers are only installed here, never started as system services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(dovecot-imapd dovecot-lmtpd postfix redis-server nginx-light openssl ca-certificates)
+if [ "${1:-}" = "--browser" ]; then
+  PACKAGES+=(chromium fonts-dejavu-core)
+fi
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "Missing Debian packages: ${missing[*]}. Run as root, or: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "Installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  # policy-rc.d keeps the packages from starting system-wide services during installation.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1
+  fi
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -e "$stamp" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+.venv/bin/pybabel compile -q -d webmail/locale -D messages 2>/dev/null || .venv/bin/pybabel compile -d webmail/locale -D messages

@@ -1,0 +1,63 @@
+// Small behaviours that need script; everything works without it (plain links and forms).
+(function () {
+  "use strict";
+
+  // Size the sandboxed mail frame to its content so the page scrolls as one.
+  function fitFrame(frame) {
+    try {
+      var doc = frame.contentDocument;
+      if (doc && doc.documentElement) {
+        frame.style.height = doc.documentElement.scrollHeight + 16 + "px";
+      }
+    } catch (e) { /* not same origin: keep the CSS height */ }
+  }
+
+  function bind(root) {
+    root.querySelectorAll("iframe.mail-frame").forEach(function (frame) {
+      frame.addEventListener("load", function () {
+        fitFrame(frame);
+        setTimeout(function () { fitFrame(frame); }, 400); // late images
+      });
+      // The frame may have loaded before this script ran.
+      try {
+        if (frame.contentDocument && frame.contentDocument.readyState === "complete") { fitFrame(frame); }
+      } catch (e) { /* keep the CSS height */ }
+    });
+
+    root.querySelectorAll("[data-frame-src]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var frame = document.getElementById(button.getAttribute("data-frame-target"));
+        if (frame) { frame.src = button.getAttribute("data-frame-src"); }
+        var banner = button.closest(".remote-banner");
+        if (banner) { banner.hidden = true; }
+      });
+    });
+
+    root.querySelectorAll("button[data-confirm]").forEach(function (button) {
+      button.addEventListener("click", function (event) {
+        if (!window.confirm(button.getAttribute("data-confirm"))) { event.preventDefault(); }
+      });
+    });
+
+    // Refuse oversized attachments before the upload starts: on weak 4G a refused
+    // 20 MB upload costs minutes.
+    root.querySelectorAll("form[data-max-upload]").forEach(function (form) {
+      var input = form.querySelector("input[type=file]");
+      var error = form.querySelector("#upload-error");
+      var limit = parseInt(form.getAttribute("data-max-upload"), 10);
+      function tooBig() {
+        var total = 0;
+        Array.prototype.forEach.call(input.files || [], function (f) { total += f.size; });
+        return total > limit;
+      }
+      if (!input) { return; }
+      input.addEventListener("change", function () { error.hidden = !tooBig(); });
+      form.addEventListener("submit", function (event) {
+        if (tooBig()) { event.preventDefault(); error.hidden = false; input.focus(); }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { bind(document); });
+  document.addEventListener("htmx:load", function (event) { bind(event.target); });
+})();

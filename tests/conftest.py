@@ -1,0 +1,174 @@
+"""Real servers for the whole run: Dovecot, Postfix and Redis on loopback, a fresh user per test."""
+
+from __future__ import annotations
+
+import imaplib
+import itertools
+import os
+import secrets
+import shutil
+import ssl
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from starlette.testclient import TestClient
+
+from dev.env import webmail_env
+from dev.stack import Stack
+from webmail.app import create_app
+from webmail.settings import Settings
+
+TEST_BASE_PORT = int(os.environ.get("MSS_TEST_BASE_PORT", "20000"))
+_counter = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class MailUser:
+    address: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    # Not pytest's tmp_path: the mail servers run unprivileged and must reach their state.
+    state = Path(tempfile.mkdtemp(prefix="mss-test-stack-"))
+    state.chmod(0o755)
+    stack = Stack(state_dir=state, base_port=TEST_BASE_PORT)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def env(stack: Stack) -> dict[str, str]:
+    return webmail_env(stack)
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return Settings.from_env(env)
+
+
+def new_user(stack: Stack, domain: str = "medecin.mssante.test") -> MailUser:
+    address = f"t{next(_counter)}-{secrets.token_hex(3)}@{domain}"
+    password = "pw-" + secrets.token_urlsafe(12)
+    stack.add_user(address, password)
+    return MailUser(address, password)
+
+
+@pytest.fixture
+def user(stack: Stack) -> MailUser:
+    return new_user(stack)
+
+
+@pytest.fixture
+def other_user(stack: Stack) -> MailUser:
+    return new_user(stack, "infirmier.mssante.test")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000",
+                    follow_redirects=False) as test_client:
+        yield test_client
+
+
+def login(client: TestClient, user: MailUser) -> None:
+    page = client.get("/login")
+    token = form_value(page.text, "login_token")
+    response = client.post("/login", data={"address": user.address, "password": user.password,
+                                           "login_token": token})
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/mail"
+
+
+@pytest.fixture
+def logged_in(client: TestClient, user: MailUser) -> TestClient:
+    login(client, user)
+    return client
+
+
+def form_value(html: str, name: str) -> str:
+    field = BeautifulSoup(html, "html.parser").find("input", attrs={"name": name})
+    assert field is not None, f"no input named {name}"
+    return str(field.get("value", ""))
+
+
+def csrf_token(client: TestClient) -> str:
+    return form_value(client.get("/compose").text, "csrf_token")
+
+
+# -- direct IMAP access, to check what the server really holds ---------------------------
+
+
+def imap_for(stack: Stack, user: MailUser) -> imaplib.IMAP4:
+    context = ssl.create_default_context(cafile=str(stack.ca_cert))
+    imap = imaplib.IMAP4("localhost", stack.imap)
+    imap.starttls(context)
+    imap.login(user.address, user.password)
+    return imap
+
+
+def deliver(stack: Stack, user: MailUser, message: EmailMessage | bytes, folder: str = "INBOX",
+            flags: str = "") -> int:
+    """Put a message straight into a mailbox; returns its UID."""
+    raw = message if isinstance(message, bytes) else message.as_bytes()
+    imap = imap_for(stack, user)
+    try:
+        typ, data = imap.append(folder, f"({flags})" if flags else None, None, raw)
+        assert typ == "OK", data
+        code = data[0].decode() if data and data[0] else ""
+        # "[APPENDUID <validity> <uid>] ..."
+        return int(code.split("APPENDUID", 1)[1].split()[1].rstrip("]"))
+    finally:
+        imap.logout()
+
+
+def wait_for_messages(stack: Stack, user: MailUser, folder: str = "INBOX", count: int = 1,
+                      timeout: float = 15.0) -> list[bytes]:
+    """Poll until ``folder`` holds at least ``count`` messages; return them all, oldest first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        imap = imap_for(stack, user)
+        try:
+            imap.select(f'"{folder}"', readonly=True)
+            typ, data = imap.uid("SEARCH", "ALL")
+            uids = data[0].split() if data and data[0] else []
+            if len(uids) >= count:
+                messages = []
+                for uid in uids:
+                    _typ, fetched = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+                    messages.append(fetched[0][1])
+                return messages
+        finally:
+            imap.logout()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{folder} of {user.address} has fewer than {count} messages")
+        time.sleep(0.2)
+
+
+def simple_mail(sender: str, to: str, subject: str, body: str = "Bonjour,\n\nCordialement.") -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = "Tue, 24 Nov 2026 10:00:00 +0100"
+    message["Message-ID"] = f"<{secrets.token_hex(8)}@chu-demo.mssante.test>"
+    message.set_content(body)
+    return message
+
+
+def soup(html: str) -> BeautifulSoup:
+    return BeautifulSoup(html, "html.parser")
+
+
+ROOT = Path(__file__).resolve().parent.parent

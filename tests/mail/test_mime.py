@@ -1,0 +1,73 @@
+"""The MIME parser against the golden corpus in tests/messages (see its README)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from webmail.mail import mime
+from webmail.mail.sanitize import sanitize_html
+
+MESSAGES = Path(__file__).resolve().parent.parent / "messages"
+CASES = sorted(MESSAGES.glob("*.eml"))
+
+
+def expected_for(path: Path) -> dict[str, object]:
+    return json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+
+
+def addresses(found: list[mime.Address]) -> list[dict[str, str]]:
+    return [{"name": a.name, "address": a.address} for a in found]
+
+
+def test_corpus_is_there() -> None:
+    assert len(CASES) >= 20
+
+
+@pytest.mark.parametrize("path", CASES, ids=[case.stem for case in CASES])
+def test_golden_message(path: Path) -> None:
+    expected = expected_for(path)
+    parsed = mime.parse_message(path.read_bytes())
+    assert parsed.subject == expected["subject"]
+    assert addresses(parsed.from_) == expected["from"]
+    assert addresses(parsed.to) == expected["to"]
+    assert addresses(parsed.cc) == expected["cc"]
+    if expected["date"] is None:
+        assert parsed.date is None
+    else:
+        assert parsed.date == datetime.fromisoformat(str(expected["date"]))
+    assert (parsed.text is not None) == expected["has_text"]
+    assert (parsed.html is not None) == expected["has_html"]
+    for fragment in expected["text_contains"]:  # type: ignore[union-attr]
+        assert fragment in (parsed.text or ""), fragment
+    cleaned = sanitize_html(parsed.html or "", lambda cid: "/inline").html
+    for forbidden in expected["html_must_not_contain"]:  # type: ignore[union-attr]
+        assert forbidden.lower() not in cleaned.lower(), forbidden
+    assert [
+        {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+        for a in parsed.attachments
+    ] == expected["attachments"]
+    assert parsed.kind == expected["kind"]
+
+
+@pytest.mark.parametrize("path", CASES, ids=[case.stem for case in CASES])
+def test_every_attachment_can_be_fetched_by_its_part_id(path: Path) -> None:
+    raw = path.read_bytes()
+    for attachment in mime.parse_message(raw).attachments:
+        content = mime.part_content(raw, attachment.part_id)
+        assert content is not None and len(content) == attachment.size
+
+
+@pytest.mark.parametrize("name", ["", "../../etc/passwd", "C:\\Windows\\x.exe", "\x00\x1b.pdf", "." * 5])
+def test_safe_filename_is_only_a_name(name: str) -> None:
+    safe = mime.safe_filename(name, "application/pdf")
+    assert safe and "/" not in safe and "\\" not in safe and not safe.startswith(".")
+    assert all(ord(char) >= 32 for char in safe)
+
+
+def test_display_subject_hides_the_xdm_prefix() -> None:
+    assert mime.display_subject("XDM/1.0/DDM+CR MARTIN Paul 12/03/1948") == "CR MARTIN Paul 12/03/1948"
+    assert mime.display_subject("RE: suivi") == "RE: suivi"

@@ -1,0 +1,161 @@
+"""The real thing: Chromium at phone size against a served webmail and the real mail stack."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dev.env import webmail_env
+from dev.stack import Stack
+from tests.conftest import ROOT, MailUser, deliver, new_user, simple_mail, wait_for_messages
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_responds(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(stack: Stack) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webmail", "--port", str(port)],
+        env={**os.environ, **webmail_env(stack)}, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_responds(url + "/healthz")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs it (dev/install.sh --browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def phone(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,  # type: ignore[attr-defined]
+                                  device_scale_factor=2, locale="fr-FR")
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text)
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.problems = problems  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def sign_in(page: object, server: str, user: MailUser) -> None:
+    page.goto(server + "/login")  # type: ignore[attr-defined]
+    page.fill("#address", user.address)  # type: ignore[attr-defined]
+    page.fill("#password", user.password)  # type: ignore[attr-defined]
+    page.click("button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_url("**/mail")  # type: ignore[attr-defined]
+
+
+def no_horizontal_scroll(page: object) -> bool:
+    return bool(page.evaluate(  # type: ignore[attr-defined]
+        "document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def test_read_and_reply_on_a_phone(
+    server: str, phone: object, stack: Stack, user: MailUser, tmp_path: Path
+) -> None:
+    colleague = new_user(stack, "chu-demo.mssante.test")
+    letter = simple_mail(colleague.address, user.address,
+                         "Compte rendu d'hospitalisation — Mme Exemple",
+                         "Chère consœur,\n\nVotre patiente est sortie ce jour.\n")
+    letter.add_alternative(
+        "<p>Chère consœur,</p><p>Votre patiente est <b>sortie</b> ce jour.</p>"
+        '<img src="https://tracker.example/p.gif"><script>document.title="pwned"</script>',
+        subtype="html")
+    letter.add_attachment(b"%PDF-1.4 demo", maintype="application", subtype="pdf",
+                          filename="CRH été.pdf")
+    deliver(stack, user, letter)
+
+    page = phone
+    sign_in(page, server, user)
+    row = page.locator("li.row").first  # type: ignore[attr-defined]
+    assert "Compte rendu d'hospitalisation" in row.inner_text()
+    assert no_horizontal_scroll(page)
+    page.screenshot(path=str(tmp_path / "inbox.png"))  # type: ignore[attr-defined]
+
+    row.locator("a").click()
+    page.wait_for_url("**/mail/message?**")  # type: ignore[attr-defined]
+    frame = page.frame_locator("iframe.mail-frame")  # type: ignore[attr-defined]
+    assert "sortie" in frame.locator("body").inner_text()
+    assert page.title() != "pwned"  # type: ignore[attr-defined]
+    assert page.locator(".remote-banner").is_visible()  # type: ignore[attr-defined]
+    assert page.locator("a.attachment").inner_text().startswith("CRH été.pdf")  # type: ignore[attr-defined]
+    assert no_horizontal_scroll(page)
+    page.screenshot(path=str(tmp_path / "message.png"), full_page=True)  # type: ignore[attr-defined]
+
+    page.get_by_role("link", name="Répondre", exact=True).click()  # type: ignore[attr-defined]
+    page.wait_for_url("**/compose?**")  # type: ignore[attr-defined]
+    assert page.input_value("#to") == colleague.address  # type: ignore[attr-defined]
+    page.fill("#body", "Merci, bien reçu.")  # type: ignore[attr-defined]
+    page.click("button[value=send]")  # type: ignore[attr-defined]
+    page.wait_for_url("**/mail?folder=INBOX&notice=sent")  # type: ignore[attr-defined]
+    assert page.locator("[role=status]").inner_text() == "Message envoyé."  # type: ignore[attr-defined]
+
+    reply = wait_for_messages(stack, colleague)[0]
+    assert b"Merci, bien re" in reply
+    csp_violations = [p for p in page.problems if "Content Security Policy" in p]  # type: ignore[attr-defined]
+    assert csp_violations == []
+    if os.environ.get("MSS_KEEP_SCREENSHOTS"):
+        shutil.copytree(tmp_path, os.environ["MSS_KEEP_SCREENSHOTS"], dirs_exist_ok=True)
+
+
+def test_touch_targets_are_thumb_sized(server: str, phone: object, user: MailUser) -> None:
+    page = phone
+    sign_in(page, server, user)
+    for selector in (".topbar a", ".topbar button", "a.btn"):
+        for box in [element.bounding_box() for element in page.locator(selector).all()]:  # type: ignore[attr-defined]
+            if box:
+                assert box["height"] >= 40, selector

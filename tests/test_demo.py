@@ -1,0 +1,59 @@
+"""`make demo` as a new user runs it: servers up, mailboxes seeded, login page served, Ctrl-C."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from dev.corpus import demo_users
+from tests.conftest import ROOT
+from tests.test_browser import free_port, wait_until_responds
+
+DEMO_BASE_PORT = int(os.environ.get("MSS_TEST_BASE_PORT", "20000")) + 3000
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+def test_demo_comes_up_serves_login_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dev.demo", "--state", str(tmp_path / "demo"), "--port", str(port),
+         "--base-port", str(DEMO_BASE_PORT), "--messages", "40"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_responds(url + "/login", timeout=120)
+        gp = demo_users()[0]
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        login_page = opener.open(url + "/login").read().decode()
+        token = BeautifulSoup(login_page, "html.parser").find(
+            "input", attrs={"name": "login_token"})["value"]
+        body = urllib.parse.urlencode({"address": gp.address, "password": gp.password,
+                                       "login_token": token}).encode()
+        inbox = opener.open(url + "/login", data=body).read().decode()
+        rows = BeautifulSoup(inbox, "html.parser").select("li.row")
+        assert len(rows) > 10
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "demo-only" in output.lower() or "exist only" in output.lower()
+    assert not port_open(port)
+    assert not port_open(DEMO_BASE_PORT + 143) and not port_open(DEMO_BASE_PORT + 379)

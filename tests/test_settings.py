@@ -1,0 +1,71 @@
+"""Settings: validated at start, one clear line for each mistake, all documented."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+from webmail.settings import Settings, SettingsError, TlsMode
+
+BASE = {
+    "MSS_IMAP_HOST": "imap.example.mssante.fr",
+    "MSS_SMTP_HOST": "smtp.example.mssante.fr",
+    "MSS_SECRET_KEY": "x" * 40,
+}
+
+
+def test_defaults_follow_mssante() -> None:
+    settings = Settings.from_env(BASE)
+    assert (settings.imap.port, settings.imap.tls) == (143, TlsMode.STARTTLS)
+    assert (settings.smtp.port, settings.smtp.tls) == (587, TlsMode.STARTTLS)
+    assert settings.max_upload_bytes == 10 * 1024 * 1024
+    assert settings.cookie_secure is True
+    assert settings.default_language == "fr"
+
+
+def test_implicit_tls_ports() -> None:
+    settings = Settings.from_env({**BASE, "MSS_IMAP_TLS": "implicit", "MSS_SMTP_TLS": "implicit"})
+    assert (settings.imap.port, settings.smtp.port) == (993, 465)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"MSS_IMAP_HOST": ""}, "MSS_IMAP_HOST is required"),
+        ({"MSS_SECRET_KEY": "short"}, "MSS_SECRET_KEY: must be at least 32"),
+        ({"MSS_IMAP_TLS": "ssl"}, "MSS_IMAP_TLS: expected one of"),
+        ({"MSS_IMAP_TLS": "none"}, "only allowed towards a loopback host"),
+        ({"MSS_SMTP_PORT": "70000"}, "MSS_SMTP_PORT: expected a number from 1 to 65535"),
+        ({"MSS_CA_BUNDLE": "/nonexistent/igc-sante.pem"}, "is not a readable file"),
+        ({"MSS_SESSION_IDLE_MINUTES": "240"}, "MSS_SESSION_IDLE_MINUTES: expected a number from 1 to 120"),
+        ({"MSS_REDIS_URL": "http://x"}, "MSS_REDIS_URL"),
+        ({"MSS_COOKIE_SECURE": "peut-être"}, "expected true or false"),
+    ],
+)
+def test_bad_settings_are_named(changes: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env({**BASE, **changes})
+
+
+def test_start_with_a_bad_setting_prints_one_line_not_a_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "webmail"], capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "MSS_IMAP_HOST": "x"}, cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "MSS_SMTP_HOST is required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_setting_is_documented() -> None:
+    source = (ROOT / "webmail" / "settings.py").read_text()
+    used = set(re.findall(r'"(MSS_[A-Z_]+)"', source)) | {
+        f"MSS_{kind}_{suffix}" for kind in ("IMAP", "SMTP") for suffix in ("HOST", "PORT", "TLS")
+    }
+    documented = set(re.findall(r"^#?\s*(MSS_[A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert used - documented == set()

@@ -1,0 +1,114 @@
+"""Login and logout against the real Dovecot and Redis."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from tests.conftest import MailUser, form_value, login, soup
+
+
+def test_login_page_is_french_and_not_cached(client: TestClient) -> None:
+    page = client.get("/login")
+    assert page.status_code == 200
+    html = soup(page.text)
+    assert html.find("html")["lang"] == "fr"
+    assert html.find("button", attrs={"type": "submit"}).get_text(strip=True) == "Se connecter"
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_login_opens_the_inbox(client: TestClient, user: MailUser) -> None:
+    login(client, user)
+    inbox = client.get("/mail")
+    assert inbox.status_code == 200
+    assert inbox.template.name == "pages/mailbox.html"
+    assert inbox.context["folder"] == "INBOX"
+    assert user.address in inbox.text
+
+
+def test_session_cookie_is_httponly_and_samesite(client: TestClient, user: MailUser) -> None:
+    page = client.get("/login")
+    response = client.post("/login", data={
+        "address": user.address, "password": user.password,
+        "login_token": form_value(page.text, "login_token")})
+    cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("mss_session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
+    assert user.password not in cookie
+
+
+def test_wrong_password_gives_the_form_again(client: TestClient, user: MailUser) -> None:
+    page = client.get("/login")
+    response = client.post("/login", data={
+        "address": user.address, "password": "not-the-password",
+        "login_token": form_value(page.text, "login_token")})
+    assert response.status_code == 401
+    alert = soup(response.text).find(attrs={"role": "alert"})
+    assert alert.get_text(strip=True) == "Adresse ou mot de passe incorrect."
+    assert form_value(response.text, "address") == user.address
+    assert "mss_session=" not in response.headers.get("set-cookie", "")
+
+
+def test_unknown_mailbox_gets_the_same_answer_as_a_wrong_password(client: TestClient) -> None:
+    page = client.get("/login")
+    response = client.post("/login", data={
+        "address": "nobody-here@medecin.mssante.test", "password": "whatever-1234",
+        "login_token": form_value(page.text, "login_token")})
+    assert response.status_code == 401
+    assert soup(response.text).find(attrs={"role": "alert"}).get_text(strip=True) == (
+        "Adresse ou mot de passe incorrect.")
+
+
+def test_login_without_the_form_token_is_refused(client: TestClient, user: MailUser) -> None:
+    client.get("/login")
+    response = client.post("/login", data={"address": user.address, "password": user.password,
+                                           "login_token": "forged"})
+    assert response.status_code == 403
+    assert "mss_session=" not in response.headers.get("set-cookie", "")
+
+
+def test_login_from_another_site_is_refused(client: TestClient, user: MailUser) -> None:
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={"address": user.address, "password": user.password,
+              "login_token": form_value(page.text, "login_token")},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert response.status_code == 403
+
+
+def test_pages_need_a_session(client: TestClient) -> None:
+    response = client.get("/mail")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?notice=expired"
+
+
+def test_expired_session_in_htmx_request_redirects_the_whole_page(client: TestClient) -> None:
+    response = client.get("/mail?folder=INBOX&page=2", headers={"HX-Request": "true"})
+    assert response.headers["HX-Redirect"] == "/login?notice=expired"
+
+
+def test_logout_ends_the_session_on_the_server(client: TestClient, user: MailUser) -> None:
+    login(client, user)
+    cookie = client.cookies.get("mss_session")
+    token = form_value(client.get("/compose").text, "csrf_token")
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?notice=logout"
+    assert "Clear-Site-Data" in response.headers
+    # Replaying the old cookie must not work: the session is gone from Redis.
+    client.cookies.set("mss_session", cookie)
+    assert client.get("/mail").status_code == 303
+
+
+def test_english_is_available(client: TestClient) -> None:
+    response = client.get("/language?set=en&next=/login")
+    assert response.status_code == 303
+    page = client.get("/login")
+    assert soup(page.text).find("html")["lang"] == "en"
+    assert soup(page.text).find("button", attrs={"type": "submit"}).get_text(strip=True) == "Sign in"
+
+
+def test_language_switch_does_not_redirect_elsewhere(client: TestClient) -> None:
+    response = client.get("/language?set=en&next=//evil.example/")
+    assert response.headers["location"] == "/login"

@@ -1,0 +1,162 @@
+"""Server-side sessions in Redis, holding JSON only.
+
+The cookie carries ``<session id>.<key>``. Redis knows the session by a hash of the id and
+keeps the IMAP password encrypted with the key, which only the browser has: a copy of Redis
+alone reveals neither a usable cookie nor a password.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+KEY_PREFIX = "mss:session:"
+USER_INDEX_PREFIX = "mss:user-sessions:"
+
+
+class SessionStoreUnavailable(Exception):
+    """Redis cannot be reached."""
+
+
+@dataclass
+class Session:
+    id_hash: str
+    user: str
+    csrf_token: str
+    created: float
+    last_seen: float
+    encrypted_password: str
+    client_ip: str = ""
+    user_agent: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Session:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("session is not an object")
+        fields = cls.__dataclass_fields__
+        return cls(**{key: value for key, value in data.items() if key in fields})
+
+
+@dataclass(frozen=True)
+class SessionCookie:
+    session_id: str
+    key: bytes
+
+    @property
+    def id_hash(self) -> str:
+        return hashlib.sha256(self.session_id.encode()).hexdigest()
+
+    def encode(self) -> str:
+        return f"{self.session_id}.{base64.urlsafe_b64encode(self.key).decode().rstrip('=')}"
+
+    @classmethod
+    def decode(cls, value: str | None) -> SessionCookie | None:
+        if not value or value.count(".") != 1 or len(value) > 200:
+            return None
+        session_id, encoded_key = value.split(".")
+        try:
+            key = base64.urlsafe_b64decode(encoded_key + "=" * (-len(encoded_key) % 4))
+        except (ValueError, TypeError):
+            return None
+        if len(key) != 32 or len(session_id) < 32:
+            return None
+        return cls(session_id=session_id, key=key)
+
+    @classmethod
+    def new(cls) -> SessionCookie:
+        return cls(session_id=secrets.token_urlsafe(32), key=AESGCM.generate_key(bit_length=256))
+
+
+class SessionStore:
+    def __init__(self, redis: Redis, idle_seconds: int, absolute_seconds: int) -> None:
+        self.redis = redis
+        self.idle_seconds = idle_seconds
+        self.absolute_seconds = absolute_seconds
+
+    async def create(
+        self, user: str, password: str, *, client_ip: str = "", user_agent: str = ""
+    ) -> tuple[SessionCookie, Session]:
+        cookie = SessionCookie.new()
+        now = time.time()
+        session = Session(
+            id_hash=cookie.id_hash,
+            user=user,
+            csrf_token=secrets.token_urlsafe(32),
+            created=now,
+            last_seen=now,
+            encrypted_password=_encrypt(cookie.key, password, cookie.id_hash),
+            client_ip=client_ip,
+            user_agent=user_agent[:300],
+        )
+        await self._save(session)
+        return cookie, session
+
+    async def load(self, cookie: SessionCookie | None) -> Session | None:
+        """The live session for this cookie, its idle clock reset; None if gone or expired."""
+        if cookie is None:
+            return None
+        try:
+            raw = await self.redis.get(KEY_PREFIX + cookie.id_hash)
+        except (RedisError, OSError) as error:
+            raise SessionStoreUnavailable(str(error)) from error
+        if raw is None:
+            return None
+        try:
+            session = Session.from_json(raw)
+        except (ValueError, TypeError):
+            await self.delete(cookie)
+            return None
+        now = time.time()
+        if (
+            now - session.created > self.absolute_seconds
+            or now - session.last_seen > self.idle_seconds
+        ):
+            await self.delete(cookie)
+            return None
+        session.last_seen = now
+        await self._save(session)
+        return session
+
+    def password(self, session: Session, cookie: SessionCookie) -> str | None:
+        return _decrypt(cookie.key, session.encrypted_password, session.id_hash)
+
+    async def delete(self, cookie: SessionCookie) -> None:
+        try:
+            await self.redis.delete(KEY_PREFIX + cookie.id_hash)
+        except (RedisError, OSError) as error:
+            raise SessionStoreUnavailable(str(error)) from error
+
+    async def _save(self, session: Session) -> None:
+        remaining_absolute = int(session.created + self.absolute_seconds - time.time())
+        ttl = max(1, min(self.idle_seconds, remaining_absolute))
+        try:
+            await self.redis.set(KEY_PREFIX + session.id_hash, session.to_json(), ex=ttl)
+        except (RedisError, OSError) as error:
+            raise SessionStoreUnavailable(str(error)) from error
+
+
+def _encrypt(key: bytes, text: str, context: str) -> str:
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(key).encrypt(nonce, text.encode(), context.encode())
+    return base64.b64encode(nonce + sealed).decode()
+
+
+def _decrypt(key: bytes, token: str, context: str) -> str | None:
+    try:
+        data = base64.b64decode(token)
+        return AESGCM(key).decrypt(data[:12], data[12:], context.encode()).decode()
+    except (ValueError, InvalidTag):
+        return None

@@ -1,0 +1,52 @@
+"""Dates and sizes as a French reader expects them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_time
+
+from webmail.i18n import current_language
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def short_date(value: datetime | None, now: datetime | None = None) -> str:
+    """Time today, "hier", day and month this year, full date before ("14:05", "3 mars")."""
+    if value is None:
+        return ""
+    local = value.astimezone(PARIS)
+    now = (now or datetime.now(PARIS)).astimezone(PARIS)
+    locale = current_language.get()
+    if local.date() == now.date():
+        return format_time(local, "HH:mm", locale=locale)
+    if local.date() == (now - timedelta(days=1)).date():
+        return {"fr": "hier", "en": "yesterday"}.get(locale, "hier")
+    if local.year == now.year:
+        return format_date(local, "d MMM", locale=locale)
+    return format_date(local, "dd/MM/yyyy", locale=locale)
+
+
+def long_date(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return format_datetime(
+        value.astimezone(PARIS),
+        "EEEE d MMMM yyyy 'à' HH:mm"
+        if current_language.get() == "fr"
+        else "EEEE d MMMM yyyy, HH:mm",
+        locale=current_language.get(),
+    )
+
+
+def file_size(size: int) -> str:
+    french = current_language.get() == "fr"
+    units = ("o", "Ko", "Mo", "Go") if french else ("B", "KB", "MB", "GB")
+    value = float(size)
+    for unit in units:
+        if value < 1024 or unit == units[-1]:
+            text = f"{value:.0f}" if unit == units[0] else f"{value:.1f}"
+            return (text.replace(".", ",") if french else text) + "\u00a0" + unit
+        value /= 1024
+    return str(size)

@@ -1,0 +1,168 @@
+"""Building outgoing mail: new, reply, reply-all, forward, with attachments."""
+
+from __future__ import annotations
+
+import html as html_module
+import re
+import textwrap
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address as HeaderAddress
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, make_msgid
+
+from webmail.i18n import _
+from webmail.mail import mime
+
+MAX_RECIPIENTS = 100
+_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+
+
+class InvalidDraft(ValueError):
+    """The draft cannot be sent as it is; the message says why, in French."""
+
+
+@dataclass
+class Upload:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Draft:
+    sender: str
+    to: str = ""
+    cc: str = ""
+    bcc: str = ""
+    subject: str = ""
+    body: str = ""
+    in_reply_to: str = ""
+    references: str = ""
+    attachments: list[Upload] = field(default_factory=list)
+
+
+def parse_recipients(text: str) -> list[str]:
+    """Addresses from a comma/semicolon separated field; raises InvalidDraft on a bad one."""
+    found = []
+    for _name, address in getaddresses([text.replace(";", ",")]):
+        address = address.strip()
+        if not address:
+            continue
+        if not _ADDRESS.match(address):
+            raise InvalidDraft(_("Adresse invalide : {address}").format(address=address))
+        found.append(address)
+    bad_chunks = [
+        chunk.strip() for chunk in re.split(r"[,;]", text) if chunk.strip() and "@" not in chunk
+    ]
+    if bad_chunks:
+        raise InvalidDraft(_("Adresse invalide : {address}").format(address=bad_chunks[0]))
+    return found
+
+
+def all_recipients(draft: Draft) -> list[str]:
+    recipients = (
+        parse_recipients(draft.to) + parse_recipients(draft.cc) + parse_recipients(draft.bcc)
+    )
+    if not recipients:
+        raise InvalidDraft(_("Indiquez au moins un destinataire."))
+    if len(recipients) > MAX_RECIPIENTS:
+        raise InvalidDraft(_("Pas plus de {n} destinataires par message.").format(n=MAX_RECIPIENTS))
+    return list(dict.fromkeys(recipients))
+
+
+def build_message(draft: Draft, *, display_name: str = "") -> EmailMessage:
+    """The RFC 5322 message, Bcc included: the copy kept in Sent or Drafts needs it, and the
+    SMTP client drops it from what it transmits (aiosmtplib removes Bcc before sending)."""
+    message = EmailMessage()
+    domain = draft.sender.rpartition("@")[2] or "localhost"
+    message["From"] = HeaderAddress(display_name=display_name, addr_spec=draft.sender)
+    for header, value in (("To", draft.to), ("Cc", draft.cc)):
+        if parse_recipients(value):
+            message[header] = ", ".join(parse_recipients(value))
+    if parse_recipients(draft.bcc):
+        message["Bcc"] = ", ".join(parse_recipients(draft.bcc))
+    message["Subject"] = _one_line(draft.subject)
+    message["Date"] = format_datetime(_now())
+    message["Message-ID"] = make_msgid(domain=domain)
+    if draft.in_reply_to:
+        message["In-Reply-To"] = _one_line(draft.in_reply_to)
+    if draft.references:
+        message["References"] = _one_line(draft.references)
+    message["MIME-Version"] = "1.0"
+    message.set_content(draft.body.replace("\r\n", "\n"), subtype="plain", charset="utf-8")
+    for upload in draft.attachments:
+        maintype, _, subtype = upload.content_type.partition("/")
+        if not subtype or not re.fullmatch(r"[\w.+-]+", maintype + subtype):
+            maintype, subtype = "application", "octet-stream"
+        message.add_attachment(
+            upload.data,
+            maintype=maintype,
+            subtype=subtype,
+            filename=mime.safe_filename(upload.filename, upload.content_type),
+        )
+    return message
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"[\r\n\x00]+", " ", text).strip()
+
+
+# -- replies and forwards ------------------------------------------------------------------
+
+
+def reply_subject(subject: str) -> str:
+    clean = mime.display_subject(subject)
+    return clean if re.match(r"(?i)^(re|ré|rép)\s*:", clean) else f"RE: {clean}"
+
+
+def forward_subject(subject: str) -> str:
+    clean = mime.display_subject(subject)
+    return clean if re.match(r"(?i)^(fwd?|tr)\s*:", clean) else f"TR: {clean}"
+
+
+def quote_body(original: mime.ParsedMessage, intro: str) -> str:
+    text = original.text or ""
+    if not text and original.html:
+        text = html_to_text(original.html)
+    quoted = "\n".join("> " + line if line else ">" for line in text.splitlines())
+    return f"\n\n{intro}\n{quoted}\n"
+
+
+def html_to_text(html: str) -> str:
+    text = re.sub(r"(?is)<(script|style)[^>]*>.*?</\1>", "", html)
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>|</h\d>", "\n", text)
+    text = re.sub(r"<[^>]+>", "", text)
+    text = html_module.unescape(text)
+    return "\n".join(textwrap.dedent(line).rstrip() for line in text.splitlines()).strip()
+
+
+def reply_draft(original: mime.ParsedMessage, sender: str, *, reply_all: bool, intro: str) -> Draft:
+    targets = original.reply_to or original.from_
+    to = [address.address for address in targets]
+    cc: list[str] = []
+    if reply_all:
+        others = [a.address for a in original.to + original.cc]
+        cc = [a for a in others if a.lower() != sender.lower() and a not in to]
+    references = " ".join([*original.references, original.message_id or ""]).strip()
+    return Draft(
+        sender=sender,
+        to=", ".join(dict.fromkeys(to)),
+        cc=", ".join(dict.fromkeys(cc)),
+        subject=reply_subject(original.subject),
+        body=quote_body(original, intro),
+        in_reply_to=original.message_id or "",
+        references=references,
+    )
+
+
+def forward_draft(original: mime.ParsedMessage, sender: str, intro: str) -> Draft:
+    return Draft(
+        sender=sender,
+        subject=forward_subject(original.subject),
+        body=quote_body(original, intro),
+    )

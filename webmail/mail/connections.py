@@ -1,0 +1,135 @@
+"""One IMAP connection per session, behind a lock, reopened when the server dropped it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from webmail.mail.imap import ImapClient, ImapUnavailable
+from webmail.mail.mailbox import MailboxCache
+from webmail.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A connection unused for this long is probed with NOOP before use: servers close idle ones.
+PROBE_AFTER_SECONDS = 60.0
+
+
+@dataclass
+class MailSession:
+    """What a request works with: the connection and what we cached about the mailbox."""
+
+    imap: ImapClient
+    cache: MailboxCache
+
+
+@dataclass
+class _Entry:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    imap: ImapClient | None = None
+    cache: MailboxCache = field(default_factory=MailboxCache)
+    user: str = ""
+    last_used: float = field(default_factory=time.monotonic)
+
+
+def make_ssl_context(settings: Settings) -> ssl.SSLContext:
+    context = ssl.create_default_context(
+        cafile=str(settings.ca_bundle) if settings.ca_bundle else None
+    )
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class ConnectionPool:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ssl_context = make_ssl_context(settings)
+        self._entries: dict[str, _Entry] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def open(self, user: str, password: str, client_ip: str | None = None) -> ImapClient:
+        """A new logged-in connection (raises ImapAuthFailed / ImapUnavailable)."""
+        imap = await ImapClient.connect(
+            self.settings.imap, self.ssl_context, self.settings.imap_timeout_seconds
+        )
+        try:
+            await imap.login(user, password, client_ip)
+        except BaseException:
+            imap.close()
+            raise
+        return imap
+
+    def adopt(self, session_key: str, user: str, imap: ImapClient) -> None:
+        """Keep the connection that verified the login, so the first page needs no new one."""
+        entry = self._entries.setdefault(session_key, _Entry())
+        if entry.imap is not None:
+            entry.imap.close()
+        entry.imap, entry.user = imap, user
+
+    @contextlib.asynccontextmanager
+    async def use(self, session_key: str, user: str, password: str) -> AsyncIterator[MailSession]:
+        entry = self._entries.setdefault(session_key, _Entry())
+        async with entry.lock:
+            if entry.user and entry.user != user:
+                raise ImapUnavailable("session user changed")  # never share a login
+            await self._ensure_connected(entry, user, password)
+            assert entry.imap is not None
+            entry.last_used = time.monotonic()
+            try:
+                yield MailSession(imap=entry.imap, cache=entry.cache)
+            except ImapUnavailable:
+                entry.imap.close()
+                entry.imap = None
+                raise
+            finally:
+                entry.last_used = time.monotonic()
+
+    async def _ensure_connected(self, entry: _Entry, user: str, password: str) -> None:
+        if entry.imap is not None and entry.imap.alive:
+            if time.monotonic() - entry.last_used < PROBE_AFTER_SECONDS:
+                return
+            try:
+                await entry.imap.noop()
+                return
+            except ImapUnavailable:
+                log.info("IMAP connection dropped by the server; reconnecting")
+        entry.imap = await self.open(user, password)
+        entry.user = user
+        entry.imap.selected = None
+
+    async def discard(self, session_key: str) -> None:
+        entry = self._entries.pop(session_key, None)
+        if entry is not None and entry.imap is not None:
+            async with entry.lock:
+                await entry.imap.logout()
+
+    async def close_idle(self) -> int:
+        limit = time.monotonic() - self.settings.imap_idle_close_seconds
+        idle = [
+            key
+            for key, entry in self._entries.items()
+            if entry.last_used < limit and not entry.lock.locked()
+        ]
+        for key in idle:
+            await self.discard(key)
+        return len(idle)
+
+    def start_reaper(self) -> None:
+        async def reap() -> None:
+            while True:
+                await asyncio.sleep(30)
+                with contextlib.suppress(Exception):
+                    await self.close_idle()
+
+        self._reaper = asyncio.get_running_loop().create_task(reap())
+
+    async def close_all(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for key in list(self._entries):
+            await self.discard(key)

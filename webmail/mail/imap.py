@@ -1,0 +1,481 @@
+"""One IMAP connection: connect (STARTTLS or implicit TLS), log in, and typed commands.
+
+aioimaplib does not raise on NO/BAD, has no STARTTLS method, and files untagged lines under
+guessed names; this module is the one place that fixes all of that. Every result is checked
+here and turned into an ``ImapError`` subclass, never at call sites.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ipaddress
+import logging
+import re
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aioimaplib
+
+from webmail.mail import imap_syntax as syntax
+from webmail.settings import ServerSettings, TlsMode
+
+log = logging.getLogger(__name__)
+
+
+class ImapError(Exception):
+    """Base of every IMAP failure."""
+
+
+class ImapUnavailable(ImapError):
+    """The server cannot be reached, or the connection broke or timed out."""
+
+
+class ImapAuthFailed(ImapError):
+    """The server refused the credentials."""
+
+
+class ImapCommandFailed(ImapError):
+    def __init__(self, command: str, result: str, text: str) -> None:
+        super().__init__(f"{command} {result}: {text}")
+        self.command = command
+        self.result = result
+        self.text = text
+
+
+class MailboxNotFound(ImapCommandFailed):
+    """SELECT, STATUS or a move target named a mailbox the server does not have."""
+
+
+class _Protocol(aioimaplib.IMAP4ClientProtocol):
+    """aioimaplib's protocol with three fixes.
+
+    - Untagged lines go, whole, to the single command in flight: we never pipeline, and
+      aioimaplib would otherwise drop e.g. ``* STATUS`` answers to LIST-STATUS and strip
+      every "* " inside a line instead of the prefix alone.
+    - A lost connection fails the command in flight at once instead of leaving it to time out.
+    - STARTTLS, which aioimaplib lists but never implements.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, conn_lost_cb: Any = None) -> None:
+        super().__init__(loop, conn_lost_cb)
+        self.closed = asyncio.Event()
+
+    def _untagged_response(self, line: bytes) -> Any:
+        if line.startswith(b"* "):
+            line = line[2:]
+        command = self.pending_sync_command or next(
+            iter(self.pending_async_commands.values()), None
+        )
+        if command is not None:
+            command.append_to_resp(line)
+        return command
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state = aioimaplib.LOGOUT
+        self.closed.set()
+        pending = [self.pending_sync_command, *self.pending_async_commands.values()]
+        for command in pending:
+            if command is not None:
+                command._exception = aioimaplib.Abort("connection lost")
+                command.close(b"connection lost", "BYE")
+        self.pending_sync_command = None
+        self.pending_async_commands = {}
+        super().connection_lost(exc)
+
+    async def starttls(self, context: ssl.SSLContext, server_hostname: str) -> None:
+        response = await self.execute(
+            aioimaplib.Command("STARTTLS", self.new_tag(), loop=self.loop)
+        )
+        if response.result != "OK":
+            raise ImapUnavailable("server refused STARTTLS")
+        assert self.transport is not None
+        self.transport = await self.loop.start_tls(
+            self.transport, self, context, server_hostname=server_hostname
+        )
+        # Capabilities before TLS must not be trusted (RFC 3501 section 6.2.1).
+        await self.capability()
+
+
+@dataclass(frozen=True)
+class Folder:
+    name: str  # the server's name, decoded from modified UTF-7
+    delimiter: str | None
+    flags: frozenset[str]
+    messages: int | None = None
+    unseen: int | None = None
+
+    @property
+    def special_use(self) -> str | None:
+        for flag in ("\\Sent", "\\Drafts", "\\Trash", "\\Archive", "\\Junk", "\\All", "\\Flagged"):
+            if flag.lower() in {f.lower() for f in self.flags}:
+                return flag
+        return None
+
+    @property
+    def selectable(self) -> bool:
+        return "\\noselect" not in {f.lower() for f in self.flags} and (
+            "\\nonexistent" not in {f.lower() for f in self.flags}
+        )
+
+
+@dataclass(frozen=True)
+class MailboxState:
+    """What SELECT tells: enough to know whether cached UIDs and envelopes are still valid."""
+
+    name: str
+    uidvalidity: int
+    uidnext: int
+    exists: int
+    highestmodseq: int | None
+
+    @property
+    def cache_key(self) -> tuple[int, int, int, int | None]:
+        return (self.uidvalidity, self.uidnext, self.exists, self.highestmodseq)
+
+
+@dataclass
+class ImapClient:
+    server: ServerSettings
+    timeout: float
+    _imap: aioimaplib.IMAP4 = field(repr=False)
+    _protocol: _Protocol = field(repr=False)
+    selected: MailboxState | None = None
+    _broken: bool = False
+
+    @classmethod
+    async def connect(
+        cls, server: ServerSettings, ssl_context: ssl.SSLContext, timeout: float
+    ) -> ImapClient:
+        implicit = server.tls is TlsMode.IMPLICIT
+        imap = _Imap(
+            host=server.host,
+            port=server.port,
+            timeout=timeout,
+            ssl_context=ssl_context if implicit else None,
+        )
+        protocol = imap.protocol
+        assert isinstance(protocol, _Protocol)
+        try:
+            await imap.wait_hello_from_server()
+            if server.tls is TlsMode.STARTTLS:
+                await asyncio.wait_for(protocol.starttls(ssl_context, server.host), timeout)
+        except (OSError, TimeoutError, aioimaplib.AioImapException, ssl.SSLError) as error:
+            imap.abandon()
+            raise ImapUnavailable(
+                f"cannot connect to {server.host}:{server.port}: {error!r}"
+            ) from error
+        return cls(server=server, timeout=timeout, _imap=imap, _protocol=protocol)
+
+    @property
+    def alive(self) -> bool:
+        return not self._broken and self._protocol.state in (
+            aioimaplib.NONAUTH,
+            aioimaplib.AUTH,
+            aioimaplib.SELECTED,
+        )
+
+    def has_capability(self, name: str) -> bool:
+        return name.upper() in {c.upper() for c in self._protocol.capabilities}
+
+    async def login(self, user: str, password: str, client_ip: str | None = None) -> None:
+        if client_ip and self.has_capability("ID"):
+            await self._send_originating_ip(client_ip)
+        if self.has_capability("LOGINDISABLED"):
+            raise ImapUnavailable("server refuses LOGIN on this connection (LOGINDISABLED)")
+        if "\r" in user or "\n" in user or "\x00" in user or "\x00" in password:
+            raise ImapAuthFailed("invalid characters in credentials")
+        if any(ord(c) > 0x7E or c in "\r\n" for c in password) or any(ord(c) > 0x7E for c in user):
+            # LOGIN takes quoted ASCII only; a literal-capable AUTHENTICATE PLAIN carries UTF-8.
+            response = await self._guard(self._authenticate_plain(user, password))
+        else:
+            response = await self._guard(self._protocol.login(syntax.quote(user), password))
+        if response.result != "OK":
+            raise ImapAuthFailed(_text(response))
+        await self._refresh_capabilities()
+        if self.has_capability("ENABLE") and self.has_capability("CONDSTORE"):
+            await self._command("ENABLE", "CONDSTORE")
+
+    async def _send_originating_ip(self, client_ip: str) -> None:
+        """Tell the server who really logs in, so its brute-force penalty hits that address
+        and not the webmail's (honoured when the webmail is in its trusted networks)."""
+        try:
+            address = ipaddress.ip_address(client_ip)
+        except ValueError:
+            return
+        await self._command("ID", f'("x-originating-ip" "{address}")')
+
+    async def _authenticate_plain(self, user: str, password: str) -> aioimaplib.Response:
+        token = base64.b64encode(f"\x00{user}\x00{password}".encode()).decode()
+        command = aioimaplib.Command(
+            "AUTHENTICATE", self._protocol.new_tag(), "PLAIN", token, loop=self._protocol.loop
+        )
+        response = await self._protocol.execute(command, scrub=token)
+        if response.result == "OK":
+            self._protocol.state = aioimaplib.AUTH
+        return response  # type: ignore[no-any-return]
+
+    async def _refresh_capabilities(self) -> None:
+        await self._guard(self._protocol.capability())
+
+    async def logout(self) -> None:
+        try:
+            if self.alive:
+                await asyncio.wait_for(self._protocol.logout(), 2)
+        except (OSError, TimeoutError, aioimaplib.AioImapException, ImapError):
+            pass
+        finally:
+            self.close()
+        # Let the transport finish closing while the event loop still runs.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._protocol.closed.wait(), 1)
+
+    def close(self) -> None:
+        """Drop the connection now: after LOGOUT, or when it can no longer be trusted."""
+        self._broken = True
+        transport = self._protocol.transport
+        if transport is not None:
+            transport.abort()
+
+    async def noop(self) -> None:
+        await self._command("NOOP")
+
+    # -- folders ---------------------------------------------------------------------------
+
+    async def list_folders(self) -> list[Folder]:
+        """All folders with their special use and, where the server can, counts in one trip."""
+        if self.has_capability("LIST-STATUS"):
+            lines = await self._command(
+                "LIST", '""', '"*"', "RETURN", "(SPECIAL-USE STATUS (MESSAGES UNSEEN))"
+            )
+        elif self.has_capability("SPECIAL-USE"):
+            lines = await self._command("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE)")
+        else:
+            lines = await self._command("LIST", '""', '"*"')
+        return _parse_list(lines)
+
+    async def status(self, name: str) -> tuple[int, int]:
+        lines = await self._command("STATUS", self._mailbox(name), "(MESSAGES UNSEEN)")
+        for response in syntax.parse_lines(lines):
+            if response and response[0] == b"STATUS" and isinstance(response[-1], list):
+                counts = _pairs(response[-1])
+                return int(counts.get("MESSAGES", 0)), int(counts.get("UNSEEN", 0))
+        return 0, 0
+
+    async def create_folder(self, name: str) -> None:
+        await self._command("CREATE", self._mailbox(name))
+
+    # -- one mailbox -----------------------------------------------------------------------
+
+    async def select(self, name: str) -> MailboxState:
+        argument = self._mailbox(name)
+        if self.has_capability("CONDSTORE"):
+            argument += " (CONDSTORE)"
+        self.selected = None
+        response = await self._guard(self._protocol.select(argument))
+        if response.result != "OK":
+            raise MailboxNotFound("SELECT", response.result, _text(response))
+        codes = syntax.response_codes(response.lines)
+        modseq = codes.get("HIGHESTMODSEQ")
+        state = MailboxState(
+            name=name,
+            uidvalidity=int(codes.get("UIDVALIDITY", b"0") or 0),
+            uidnext=int(codes.get("UIDNEXT", b"0") or 0),
+            exists=syntax.count_of(response.lines, b"EXISTS") or 0,
+            highestmodseq=int(modseq) if modseq and modseq.isdigit() else None,
+        )
+        self.selected = state
+        return state
+
+    async def ensure_selected(self, name: str) -> MailboxState:
+        if self.selected is not None and self.selected.name == name:
+            return self.selected
+        return await self.select(name)
+
+    async def sorted_uids(self, *criteria: str) -> list[int]:
+        """UIDs of the selected mailbox, newest arrival first, matching ``criteria``."""
+        search = list(criteria) or ["ALL"]
+        if self.has_capability("SORT"):
+            # Ascending, then reversed here: with (REVERSE ARRIVAL) the server would still list
+            # messages that arrived in the same second oldest first.
+            lines = await self._command("SORT", "(ARRIVAL)", "UTF-8", *search, uid=True)
+            return syntax.search_numbers(lines, b"SORT")[::-1]
+        lines = await self._command("SEARCH", *search, uid=True)
+        # Without SORT, UIDs ascend with arrival in practice: newest first is the reverse.
+        return sorted(syntax.search_numbers(lines, b"SEARCH"), reverse=True)
+
+    async def fetch(self, uids: Sequence[int], items: str) -> list[syntax.FetchItem]:
+        if not uids:
+            return []
+        lines = await self._command("FETCH", _uid_set(uids), items, uid=True)
+        return [item for item in syntax.parse_fetch(lines) if item.uid is not None]
+
+    async def fetch_message(self, uid: int) -> bytes | None:
+        """The whole RFC 822 message, without setting \\Seen; None when the UID is gone."""
+        for item in await self.fetch([uid], "(UID BODY.PEEK[])"):
+            body = item.data.get("BODY[]")
+            if item.uid == uid and isinstance(body, bytes):
+                return body
+        return None
+
+    async def store_flags(self, uids: Sequence[int], flags: Sequence[str], *, add: bool) -> None:
+        if uids:
+            operation = "+FLAGS.SILENT" if add else "-FLAGS.SILENT"
+            await self._command(
+                "STORE", _uid_set(uids), operation, "(" + " ".join(flags) + ")", uid=True
+            )
+
+    async def move(self, uids: Sequence[int], target: str) -> None:
+        mailbox = self._mailbox(target)
+        if self.has_capability("MOVE"):
+            await self._command("MOVE", _uid_set(uids), mailbox, uid=True, missing=MailboxNotFound)
+            return
+        await self._command("COPY", _uid_set(uids), mailbox, uid=True, missing=MailboxNotFound)
+        await self.store_flags(uids, ["\\Deleted"], add=True)
+        await self.expunge_uids(uids)
+
+    async def expunge_uids(self, uids: Sequence[int]) -> None:
+        """Remove messages already marked \\Deleted; only these when UIDPLUS allows."""
+        if self.has_capability("UIDPLUS"):
+            await self._command("EXPUNGE", _uid_set(uids), uid=True)
+        else:
+            await self._command("EXPUNGE")
+
+    async def append(
+        self, folder: str, message: bytes, flags: Sequence[str], when: datetime | None = None
+    ) -> int | None:
+        """Store a message; returns its UID when the server tells it (UIDPLUS)."""
+        if b"\r\n" not in message or re.search(rb"(?<!\r)\n", message):
+            message = re.sub(rb"\r?\n", b"\r\n", message)  # servers refuse bare LF
+        response = await self._guard(
+            self._protocol.append(
+                message,
+                mailbox=self._mailbox(folder),
+                flags="(" + " ".join(flags) + ")" if flags else None,
+                date=when,
+                timeout=self.timeout,
+            )
+        )
+        if response.result != "OK":
+            raise ImapCommandFailed("APPEND", response.result, _text(response))
+        if self.selected is not None and self.selected.name == folder:
+            self.selected = None  # its UIDNEXT changed
+        appenduid = syntax.response_codes(response.lines).get("APPENDUID", b"").split()
+        return int(appenduid[1]) if len(appenduid) == 2 and appenduid[1].isdigit() else None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _mailbox(self, name: str) -> str:
+        if not name or any(c in name for c in "\r\n\x00"):
+            raise MailboxNotFound("SELECT", "BAD", "invalid mailbox name")
+        return syntax.quote(syntax.encode_mailbox(name))
+
+    async def _command(
+        self,
+        name: str,
+        *args: str,
+        uid: bool = False,
+        missing: type[ImapCommandFailed] = ImapCommandFailed,
+    ) -> list[bytes | bytearray]:
+        command = aioimaplib.Command(
+            name,
+            self._protocol.new_tag(),
+            *args,
+            prefix="UID" if uid else "",
+            loop=self._protocol.loop,
+        )
+        response = await self._guard(self._protocol.execute(command))
+        if response.result != "OK":
+            failed = f"UID {name}" if uid else name
+            error_type = missing if response.result == "NO" else ImapCommandFailed
+            raise error_type(failed, response.result, _text(response))
+        return list(response.lines)
+
+    async def _guard(self, awaitable: Any) -> Any:
+        """Run one command with the timeout; a broken or stuck connection is closed for good."""
+        if self._broken:
+            raise ImapUnavailable("connection already closed")
+        try:
+            return await asyncio.wait_for(awaitable, self.timeout)
+        except (OSError, TimeoutError, aioimaplib.AioImapException) as error:
+            self.close()
+            raise ImapUnavailable(f"IMAP connection failed: {error!r}") from error
+
+
+class _Imap(aioimaplib.IMAP4):
+    def create_client(
+        self,
+        host: str,
+        port: int,
+        loop: asyncio.AbstractEventLoop | None,
+        conn_lost_cb: Any = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        local_loop = loop if loop is not None else asyncio.get_running_loop()
+        self.protocol = _Protocol(local_loop, conn_lost_cb)
+        self._client_task = local_loop.create_task(
+            local_loop.create_connection(lambda: self.protocol, host, port, ssl=ssl_context)
+        )
+
+    def abandon(self) -> None:
+        """Close whatever a failed connection attempt left open."""
+        if not self._client_task.done():
+            self._client_task.cancel()
+        transport = self.protocol.transport
+        if transport is not None:
+            transport.close()
+
+
+def _text(response: aioimaplib.Response) -> str:
+    if not response.lines:
+        return ""
+    last = response.lines[-1]
+    return bytes(last).decode("utf-8", "replace")[:200]
+
+
+def _uid_set(uids: Sequence[int]) -> str:
+    return ",".join(str(int(uid)) for uid in uids)
+
+
+def _pairs(values: list[syntax.Value]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for index in range(0, len(values) - 1, 2):
+        key, value = values[index], values[index + 1]
+        if isinstance(key, bytes) and isinstance(value, int):
+            out[key.decode().upper()] = value
+    return out
+
+
+def _parse_list(lines: Sequence[bytes | bytearray]) -> list[Folder]:
+    folders: dict[str, Folder] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for response in syntax.parse_lines(lines):
+        if not response or not isinstance(response[0], bytes):
+            continue
+        kind = response[0].upper()
+        if kind == b"LIST" and len(response) >= 4 and isinstance(response[1], list):
+            flags = frozenset(syntax.as_text(flag) for flag in response[1])
+            delimiter = response[2]
+            name = syntax.decode_mailbox(syntax.as_text(response[3]))
+            folders[name] = Folder(
+                name=name,
+                delimiter=delimiter.decode() if isinstance(delimiter, bytes) else None,
+                flags=flags,
+            )
+        elif kind == b"STATUS" and len(response) >= 3 and isinstance(response[-1], list):
+            name = syntax.decode_mailbox(syntax.as_text(response[1]))
+            counts[name] = _pairs(response[-1])
+    return [
+        Folder(
+            name=folder.name,
+            delimiter=folder.delimiter,
+            flags=folder.flags,
+            messages=counts.get(folder.name, {}).get("MESSAGES"),
+            unseen=counts.get(folder.name, {}).get("UNSEEN"),
+        )
+        for folder in folders.values()
+    ]

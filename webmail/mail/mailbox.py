@@ -1,0 +1,186 @@
+"""Message lists: sorted UIDs and envelopes of a page, cached and revalidated per mailbox.
+
+A page costs one SELECT when nothing changed: the sorted UID list is kept while UIDVALIDITY,
+UIDNEXT and EXISTS hold, flags while HIGHESTMODSEQ holds, and envelopes (which never change
+for a UID) while UIDVALIDITY holds.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from webmail.mail import mime
+from webmail.mail.imap import ImapClient, MailboxState
+from webmail.mail.imap_syntax import FetchItem, as_text
+
+SUMMARY_HEADERS = "DATE FROM TO CC SUBJECT CONTENT-TYPE MESSAGE-ID X-MSS-INS X-MSS-CODECDA"
+SUMMARY_ITEMS = f"(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({SUMMARY_HEADERS})])"
+_HEADER_POLICY = email.policy.default.clone(raise_on_defect=False)
+
+
+@dataclass(frozen=True)
+class Summary:
+    uid: int
+    subject: str
+    sender: mime.Address | None
+    to: tuple[mime.Address, ...]
+    date: datetime | None
+    size: int
+    has_attachment: bool
+    kind: str
+    flags: frozenset[str] = frozenset()
+
+    @property
+    def seen(self) -> bool:
+        return "\\Seen" in self.flags
+
+    @property
+    def flagged(self) -> bool:
+        return "\\Flagged" in self.flags
+
+    @property
+    def answered(self) -> bool:
+        return "\\Answered" in self.flags
+
+    @property
+    def display_subject(self) -> str:
+        return mime.display_subject(self.subject)
+
+
+@dataclass(frozen=True)
+class Page:
+    folder: str
+    number: int
+    pages: int
+    total: int
+    messages: list[Summary]
+    state: MailboxState
+
+
+@dataclass
+class _FolderCache:
+    state: MailboxState
+    uids: list[int]
+    envelopes: OrderedDict[int, Summary] = field(default_factory=OrderedDict)
+
+
+class MailboxCache:
+    """Per IMAP login: what we know of each folder, bounded in size."""
+
+    MAX_ENVELOPES_PER_FOLDER = 2000
+
+    def __init__(self) -> None:
+        self.folders: dict[str, _FolderCache] = {}
+
+    def forget(self, folder: str) -> None:
+        self.folders.pop(folder, None)
+
+
+async def list_page(
+    imap: ImapClient, cache: MailboxCache, folder: str, page: int, page_size: int
+) -> Page:
+    state = await imap.select(folder)
+    entry = await _sorted(imap, cache, state)
+    total = len(entry.uids)
+    pages = max(1, -(-total // page_size))
+    number = min(max(1, page), pages)
+    page_uids = entry.uids[(number - 1) * page_size : number * page_size]
+    messages = await _summaries(imap, entry, page_uids)
+    entry.state = state
+    return Page(
+        folder=folder, number=number, pages=pages, total=total, messages=messages, state=state
+    )
+
+
+async def _sorted(imap: ImapClient, cache: MailboxCache, state: MailboxState) -> _FolderCache:
+    entry = cache.folders.get(state.name)
+    if entry is None or entry.state.uidvalidity != state.uidvalidity:
+        entry = _FolderCache(state=state, uids=await imap.sorted_uids())
+        cache.folders[state.name] = entry
+    elif entry.state.cache_key[:3] != state.cache_key[:3]:
+        entry.uids = await imap.sorted_uids()
+    return entry
+
+
+async def _summaries(imap: ImapClient, entry: _FolderCache, uids: list[int]) -> list[Summary]:
+    flags_changed = entry.state.highestmodseq is None or (
+        entry.state.cache_key != imap.selected.cache_key if imap.selected else True
+    )
+    missing = [uid for uid in uids if uid not in entry.envelopes]
+    if missing:
+        for item in await imap.fetch(missing, SUMMARY_ITEMS):
+            summary = summary_from_fetch(item)
+            if summary is not None:
+                entry.envelopes[summary.uid] = summary
+    known = [uid for uid in uids if uid in entry.envelopes and uid not in missing]
+    if known and flags_changed:
+        for item in await imap.fetch(known, "(UID FLAGS)"):
+            uid = item.uid
+            if uid in entry.envelopes:
+                entry.envelopes[uid] = replace(entry.envelopes[uid], flags=_flags(item))
+    for uid in uids:
+        if uid in entry.envelopes:
+            entry.envelopes.move_to_end(uid)
+    while len(entry.envelopes) > MailboxCache.MAX_ENVELOPES_PER_FOLDER:
+        entry.envelopes.popitem(last=False)
+    return [entry.envelopes[uid] for uid in uids if uid in entry.envelopes]
+
+
+def update_cached_flags(
+    cache: MailboxCache, folder: str, uid: int, flags: set[str], add: bool
+) -> None:
+    entry = cache.folders.get(folder)
+    if entry is None or uid not in entry.envelopes:
+        return
+    summary = entry.envelopes[uid]
+    new = summary.flags | flags if add else summary.flags - flags
+    entry.envelopes[uid] = replace(summary, flags=frozenset(new))
+
+
+def summary_from_fetch(item: FetchItem) -> Summary | None:
+    uid = item.uid
+    if uid is None:
+        return None
+    header_block = next(
+        (value for key, value in item.data.items() if key.startswith("BODY[HEADER")), None
+    )
+    headers = email.message_from_bytes(
+        header_block if isinstance(header_block, bytes) else b"", policy=_HEADER_POLICY
+    )
+    senders = mime.addresses(headers, "from")
+    subject = mime.header_text(headers, "subject")
+    size = item.data.get("RFC822.SIZE")
+    date = mime.header_date(headers) or _internal_date(item)
+    content_type = headers.get_content_type()
+    return Summary(
+        uid=uid,
+        subject=subject,
+        sender=senders[0] if senders else None,
+        to=tuple(mime.addresses(headers, "to")),
+        date=date,
+        size=size if isinstance(size, int) else 0,
+        has_attachment=content_type in ("multipart/mixed", "multipart/report")
+        or bool(mime.header_text(headers, "x-mss-codecda")),
+        kind=mime.message_kind(headers, subject),
+        flags=_flags(item),
+    )
+
+
+def _flags(item: FetchItem) -> frozenset[str]:
+    flags = item.data.get("FLAGS")
+    return frozenset(as_text(flag) for flag in flags) if isinstance(flags, list) else frozenset()
+
+
+def _internal_date(item: FetchItem) -> datetime | None:
+    value = item.data.get("INTERNALDATE")
+    if not isinstance(value, bytes):
+        return None
+    try:
+        # Some servers pad the day with a space (" 7-Jan-2026 ...").
+        return datetime.strptime(value.decode().strip(), "%d-%b-%Y %H:%M:%S %z")
+    except ValueError:
+        return None

@@ -1,0 +1,165 @@
+"""Every setting of the webmail, read from the environment, typed and validated at start.
+
+Each setting is an environment variable prefixed with ``MSS_``; ``.env.example`` documents them
+all (a test checks that). A wrong or missing value stops the start with one clear line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it and says what is expected."""
+
+
+class TlsMode(StrEnum):
+    STARTTLS = "starttls"
+    IMPLICIT = "implicit"
+    # Only accepted towards a loopback server (a local test stack, or a TLS-terminating proxy).
+    NONE = "none"
+
+
+DEFAULT_PORTS = {
+    "imap": {TlsMode.STARTTLS: 143, TlsMode.IMPLICIT: 993, TlsMode.NONE: 143},
+    "smtp": {TlsMode.STARTTLS: 587, TlsMode.IMPLICIT: 465, TlsMode.NONE: 587},
+}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    tls: TlsMode
+
+
+@dataclass(frozen=True)
+class Settings:
+    imap: ServerSettings
+    smtp: ServerSettings
+    ca_bundle: Path | None
+    redis_url: str
+    secret_key: str
+    max_upload_bytes: int
+    session_idle_seconds: int
+    session_absolute_seconds: int
+    cookie_secure: bool
+    default_language: str
+    imap_timeout_seconds: float
+    imap_idle_close_seconds: int
+    page_size: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        reader = _Reader(os.environ if env is None else env)
+        imap = reader.server("imap")
+        smtp = reader.server("smtp")
+        settings = cls(
+            imap=imap,
+            smtp=smtp,
+            ca_bundle=reader.optional_file("MSS_CA_BUNDLE"),
+            redis_url=reader.text("MSS_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            secret_key=reader.secret("MSS_SECRET_KEY"),
+            max_upload_bytes=reader.integer(
+                "MSS_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1024, 200 << 20
+            ),
+            session_idle_seconds=60 * reader.integer("MSS_SESSION_IDLE_MINUTES", 30, 1, 120),
+            session_absolute_seconds=3600 * reader.integer("MSS_SESSION_ABSOLUTE_HOURS", 12, 1, 24),
+            cookie_secure=reader.boolean("MSS_COOKIE_SECURE", True),
+            default_language=reader.choice("MSS_LANGUAGE", "fr", ("fr", "en")),
+            imap_timeout_seconds=float(reader.integer("MSS_IMAP_TIMEOUT_SECONDS", 15, 1, 300)),
+            imap_idle_close_seconds=reader.integer("MSS_IMAP_IDLE_CLOSE_SECONDS", 300, 10, 7200),
+            page_size=reader.integer("MSS_PAGE_SIZE", 50, 10, 200),
+        )
+        if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
+        return settings
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return value.strip() if value is not None and value.strip() else None
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self.raw(name)
+        if value is not None:
+            return value
+        if default is None:
+            raise SettingsError(f"{name} is required (see .env.example)")
+        return default
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise SettingsError(f"{name}: expected a whole number, got {value!r}") from None
+        if not low <= number <= high:
+            raise SettingsError(f"{name}: expected a number from {low} to {high}, got {number}")
+        return number
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name}: expected true or false, got {value!r}")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = (self.raw(name) or default).lower()
+        if value not in choices:
+            raise SettingsError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def secret(self, name: str) -> str:
+        value = self.text(name)
+        if len(value) < 32:
+            raise SettingsError(
+                f"{name}: must be at least 32 random characters "
+                "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return value
+
+    def optional_file(self, name: str) -> Path | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        path = Path(value)
+        if not path.is_file() or not os.access(path, os.R_OK):
+            raise SettingsError(f"{name}: {value} is not a readable file")
+        return path
+
+    def server(self, kind: str) -> ServerSettings:
+        prefix = f"MSS_{kind.upper()}"
+        host = self.text(f"{prefix}_HOST")
+        tls = TlsMode(self.choice(f"{prefix}_TLS", "starttls", tuple(TlsMode)))
+        if tls is TlsMode.NONE and not _is_loopback(host):
+            raise SettingsError(
+                f"{prefix}_TLS=none is only allowed towards a loopback host, not {host!r}"
+            )
+        port = self.integer(f"{prefix}_PORT", DEFAULT_PORTS[kind][tls], 1, 65535)
+        return ServerSettings(host=host, port=port, tls=tls)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

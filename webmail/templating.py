@@ -1,0 +1,53 @@
+"""Jinja2 templates: one environment, French source strings, gettext for English."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates, _TemplateResponse
+
+from webmail import formatting, i18n, urls
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(("html",), default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n._, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["short_date"] = formatting.short_date
+    env.filters["long_date"] = formatting.long_date
+    env.filters["file_size"] = formatting.file_size
+    env.globals.update(mail_url=urls.mail_url, message_url=urls.message_url, query=urls.query)
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> _TemplateResponse:
+    language = getattr(request.state, "language", "fr")
+    i18n.current_language.set(language)
+    full: dict[str, Any] = {
+        "language": language,
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "user": getattr(request.state, "user", None),
+    }
+    full.update(context or {})
+    return templates.TemplateResponse(request, name, full, status_code=status_code, headers=headers)

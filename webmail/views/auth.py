@@ -1,0 +1,168 @@
+"""Login with the mailbox address and its IMAP password; logout; language choice.
+
+The password step is the first factor. The session created here is the one a second factor
+(TOTP, Pro Santé Connect) will have to upgrade.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from webmail.auth.sessions import SessionCookie
+from webmail.i18n import LANGUAGES, N_
+from webmail.mail.imap import ImapAuthFailed, ImapUnavailable
+from webmail.security import csrf
+from webmail.templating import render
+from webmail.urls import local_path
+from webmail.views.common import (
+    LANGUAGE_COOKIE,
+    SESSION_COOKIE,
+    authenticated,
+    read_form,
+    services,
+    text_field,
+)
+
+log = logging.getLogger(__name__)
+
+LOGIN_COOKIE = "mss_login"
+_ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+
+
+async def login_form(request: Request) -> Response:
+    return _login_page(request)
+
+
+def _login_page(
+    request: Request, *, address: str = "", error: str | None = None, status: int = 200
+) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "pages/login.html",
+        {
+            "address": address,
+            "error": error,
+            "login_token": token,
+            "notice": _notice(request.query_params.get("notice")),
+        },
+        status_code=status,
+    )
+    _set_cookie(request, response, LOGIN_COOKIE, token, max_age=3600, path="/login")
+    return response
+
+
+def _notice(key: str | None) -> str | None:
+    return {
+        "expired": N_("Votre session a expiré. Reconnectez-vous."),
+        "logout": N_("Vous êtes déconnecté."),
+    }.get(key or "")
+
+
+async def login(request: Request) -> Response:
+    form = await read_form(request)
+    address = text_field(form, "address", limit=320).strip()
+    password = text_field(form, "password", limit=1024)
+    token = text_field(form, "login_token", limit=100)
+    if not csrf.same_origin(request) or not csrf.tokens_match(
+        token, request.cookies.get(LOGIN_COOKIE, "")
+    ):
+        return _login_page(
+            request,
+            address=address,
+            status=403,
+            error="Le formulaire a expiré. Saisissez de nouveau votre mot de passe.",
+        )
+    if not _ADDRESS.match(address) or not password:
+        return _login_page(
+            request,
+            address=address,
+            status=400,
+            error="Saisissez votre adresse de messagerie et votre mot de passe.",
+        )
+    app = services(request)
+    try:
+        imap = await app.pool.open(address, password, _client_ip(request))
+    except ImapAuthFailed:
+        log.info("login refused")
+        # Same answer whether the mailbox exists or not.
+        return _login_page(
+            request, address=address, status=401, error="Adresse ou mot de passe incorrect."
+        )
+    except ImapUnavailable as error:
+        log.warning("login: IMAP server unreachable: %s", error)
+        return _login_page(
+            request,
+            address=address,
+            status=503,
+            error="Le serveur de messagerie est injoignable. Réessayez dans quelques minutes.",
+        )
+    cookie, session = await app.sessions.create(
+        address,
+        password,
+        client_ip=_client_ip(request) or "",
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    app.pool.adopt(session.id_hash, address, imap)
+    response = RedirectResponse("/mail", status_code=303)
+    _set_cookie(request, response, SESSION_COOKIE, cookie.encode(), max_age=None)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    app = services(request)
+    cookie = SessionCookie.decode(request.cookies.get(SESSION_COOKIE))
+    if cookie is not None:
+        auth = await authenticated(request)
+        form = await read_form(request)
+        if not csrf.same_origin(request) or not csrf.tokens_match(
+            str(form.get(csrf.TOKEN_FIELD, "")) or request.headers.get(csrf.TOKEN_HEADER, ""),
+            auth.session.csrf_token,
+        ):
+            return RedirectResponse("/mail", status_code=303)
+        await app.sessions.delete(cookie)
+        await app.pool.discard(auth.key)
+    response = RedirectResponse("/login?notice=logout", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
+
+
+async def choose_language(request: Request) -> Response:
+    language = request.query_params.get("set", "")
+    target = local_path(request.query_params.get("next"), "/login")
+    response = RedirectResponse(target, status_code=303)
+    if language in LANGUAGES:
+        _set_cookie(request, response, LANGUAGE_COOKIE, language, max_age=365 * 86400)
+    return response
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _set_cookie(
+    request: Request,
+    response: Response,
+    name: str,
+    value: str,
+    *,
+    max_age: int | None,
+    path: str = "/",
+) -> None:
+    settings = services(request).settings
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+    )

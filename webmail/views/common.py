@@ -1,0 +1,106 @@
+"""What every view needs: the app's services, the session, and guarded form reading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from webmail.auth.sessions import Session, SessionCookie, SessionStore
+from webmail.errors import BadRequest, Forbidden, WebmailError
+from webmail.i18n import N_
+from webmail.mail.connections import ConnectionPool
+from webmail.security import csrf
+from webmail.settings import Settings
+
+SESSION_COOKIE = "mss_session"
+LANGUAGE_COOKIE = "mss_lang"
+
+
+class LoginRequired(WebmailError):
+    status = 401
+    title = N_("Session expirée")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    sessions: SessionStore
+    pool: ConnectionPool
+
+
+@dataclass
+class Authenticated:
+    session: Session
+    cookie: SessionCookie
+    password: str
+
+    @property
+    def user(self) -> str:
+        return self.session.user
+
+    @property
+    def key(self) -> str:
+        return self.session.id_hash
+
+
+def services(request: Request) -> Services:
+    found = request.app.state.services
+    assert isinstance(found, Services)
+    return found
+
+
+async def authenticated(request: Request) -> Authenticated:
+    """The request's live session, or LoginRequired (rendered as a redirect to the login)."""
+    store = services(request).sessions
+    cookie = SessionCookie.decode(request.cookies.get(SESSION_COOKIE))
+    session = await store.load(cookie)
+    if session is None or cookie is None:
+        raise LoginRequired("Votre session a expiré. Reconnectez-vous.")
+    password = store.password(session, cookie)
+    if password is None:
+        await store.delete(cookie)
+        raise LoginRequired("Votre session a expiré. Reconnectez-vous.")
+    request.state.user = session.user
+    request.state.csrf_token = session.csrf_token
+    return Authenticated(session=session, cookie=cookie, password=password)
+
+
+async def read_form(request: Request) -> FormData:
+    try:
+        return await request.form(max_files=20, max_fields=60, max_part_size=2 * 1024 * 1024)
+    except Exception as error:  # multipart errors come in several types
+        raise BadRequest("Le formulaire envoyé est illisible ou trop volumineux.") from error
+
+
+async def state_change(request: Request) -> tuple[Authenticated, FormData]:
+    """For every POST: a live session, the same origin, and the session's CSRF token."""
+    auth = await authenticated(request)
+    if not csrf.same_origin(request):
+        raise Forbidden("Requête refusée : elle ne vient pas de cette application.")
+    form = await read_form(request)
+    submitted = request.headers.get(csrf.TOKEN_HEADER) or str(form.get(csrf.TOKEN_FIELD, ""))
+    if not csrf.tokens_match(submitted, auth.session.csrf_token):
+        raise Forbidden("Le formulaire a expiré. Rechargez la page et recommencez.")
+    return auth, form
+
+
+def text_field(form: FormData | Any, name: str, default: str = "", limit: int = 1_000_000) -> str:
+    value = form.get(name, default)
+    if not isinstance(value, str):
+        return default
+    return value[:limit]
+
+
+def uid_param(value: str | None) -> int:
+    if value is None or not value.isdigit() or len(value) > 10:
+        raise BadRequest("Identifiant de message invalide.")
+    return int(value)
+
+
+def folder_param(value: str | None) -> str:
+    if not value or len(value) > 500 or any(c in value for c in "\r\n\x00"):
+        raise BadRequest("Dossier invalide.")
+    return value

@@ -1,0 +1,150 @@
+"""Folder list and message list; flag, move and delete."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from webmail.errors import BadRequest, NotFound
+from webmail.htmx import vary_on_htmx, wants_fragment
+from webmail.i18n import N_
+from webmail.mail import mailbox
+from webmail.mail.connections import MailSession
+from webmail.mail.folders import FolderEntry, assign_roles, folder_entries
+from webmail.mail.imap import MailboxNotFound
+from webmail.templating import render
+from webmail.urls import local_path, mail_url
+from webmail.views.common import (
+    authenticated,
+    folder_param,
+    services,
+    state_change,
+    text_field,
+    uid_param,
+)
+
+NOTICES = {
+    "sent": N_("Message envoyé."),
+    "draft": N_("Brouillon enregistré."),
+    "moved": N_("Message déplacé."),
+    "deleted": N_("Message supprimé."),
+    "trashed": N_("Message placé dans la corbeille."),
+}
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/mail", status_code=303)
+
+
+async def folder_list(session: MailSession) -> list[FolderEntry]:
+    return folder_entries(await session.imap.list_folders())
+
+
+async def message_list(request: Request) -> Response:
+    auth = await authenticated(request)
+    folder = folder_param(request.query_params.get("folder", "INBOX"))
+    page_number = _page(request.query_params.get("page"))
+    app = services(request)
+    async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        try:
+            page = await mailbox.list_page(
+                session.imap, session.cache, folder, page_number, app.settings.page_size
+            )
+        except MailboxNotFound:
+            raise NotFound("Ce dossier n'existe pas.") from None
+        folders = [] if wants_fragment(request) else await folder_list(session)
+    context = {
+        "page": page,
+        "folder": folder,
+        "folders": folders,
+        "folder_label": _label(folders, folder),
+        "notice": NOTICES.get(request.query_params.get("notice", "")),
+    }
+    if wants_fragment(request):
+        return vary_on_htmx(render(request, "partials/_rows.html", context))
+    return vary_on_htmx(render(request, "pages/mailbox.html", context))
+
+
+async def folders_page(request: Request) -> Response:
+    auth = await authenticated(request)
+    app = services(request)
+    async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        folders = await folder_list(session)
+    return render(request, "pages/folders.html", {"folders": folders, "folder": None})
+
+
+async def toggle_flag(request: Request) -> Response:
+    auth, form = await state_change(request)
+    folder = folder_param(text_field(form, "folder"))
+    uid = uid_param(text_field(form, "uid"))
+    flag = {"flagged": "\\Flagged", "seen": "\\Seen"}.get(text_field(form, "flag"))
+    if flag is None:
+        raise BadRequest("Marque inconnue.")
+    add = text_field(form, "value") == "1"
+    app = services(request)
+    async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        await _select(session, folder)
+        await session.imap.store_flags([uid], [flag], add=add)
+        mailbox.update_cached_flags(session.cache, folder, uid, {flag}, add)
+    return RedirectResponse(local_path(text_field(form, "next"), mail_url(folder)), status_code=303)
+
+
+async def move_message(request: Request) -> Response:
+    auth, form = await state_change(request)
+    folder = folder_param(text_field(form, "folder"))
+    uid = uid_param(text_field(form, "uid"))
+    target = folder_param(text_field(form, "target"))
+    app = services(request)
+    async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        await _select(session, folder)
+        try:
+            await session.imap.move([uid], target)
+        except MailboxNotFound:
+            raise NotFound("Le dossier de destination n'existe pas.") from None
+        session.cache.forget(folder)
+        session.cache.forget(target)
+    return RedirectResponse(mail_url(folder, notice="moved"), status_code=303)
+
+
+async def delete_message(request: Request) -> Response:
+    """Delete moves to Trash; deleting from Trash itself removes for good."""
+    auth, form = await state_change(request)
+    folder = folder_param(text_field(form, "folder"))
+    uid = uid_param(text_field(form, "uid"))
+    app = services(request)
+    async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        roles = assign_roles(await session.imap.list_folders())
+        trash = roles.get("trash")
+        await _select(session, folder)
+        if trash and trash != folder:
+            await session.imap.move([uid], trash)
+            notice = "trashed"
+            session.cache.forget(trash)
+        else:
+            await session.imap.store_flags([uid], ["\\Deleted"], add=True)
+            await session.imap.expunge_uids([uid])
+            notice = "deleted"
+        session.cache.forget(folder)
+    return RedirectResponse(mail_url(folder, notice=notice), status_code=303)
+
+
+async def _select(session: MailSession, folder: str) -> None:
+    try:
+        await session.imap.ensure_selected(folder)
+    except MailboxNotFound:
+        raise NotFound("Ce dossier n'existe pas.") from None
+
+
+def _page(value: str | None) -> int:
+    if value is None or value == "":
+        return 1
+    if not value.isdigit() or len(value) > 6:
+        raise BadRequest("Numéro de page invalide.")
+    return int(value)
+
+
+def _label(folders: list[FolderEntry], name: str) -> str:
+    for entry in folders:
+        if entry.name == name:
+            return entry.label
+    return "Boîte de réception" if name.upper() == "INBOX" else name

@@ -1,0 +1,152 @@
+"""Reading one message: headers, text, sanitised HTML in its own frame, attachments."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from webmail.errors import NotFound
+from webmail.mail import mailbox, mime
+from webmail.mail.connections import MailSession
+from webmail.mail.folders import folder_entries
+from webmail.mail.imap import MailboxNotFound
+from webmail.mail.sanitize import frame_csp, sanitize_html
+from webmail.templating import render
+from webmail.urls import mail_url
+from webmail.views.common import authenticated, folder_param, services, uid_param
+
+# Types a browser may render inline from our origin: images only, never HTML or SVG.
+_INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+async def fetch_parsed(
+    session: MailSession, folder: str, uid: int
+) -> tuple[bytes, mime.ParsedMessage]:
+    try:
+        await session.imap.ensure_selected(folder)
+    except MailboxNotFound:
+        raise NotFound("Ce dossier n'existe pas.") from None
+    raw = await session.imap.fetch_message(uid)
+    if raw is None:
+        raise NotFound("Ce message n'existe pas ou a été supprimé.")
+    return raw, mime.parse_message(raw)
+
+
+async def show_message(request: Request) -> Response:
+    auth = await authenticated(request)
+    folder = folder_param(request.query_params.get("folder"))
+    uid = uid_param(request.query_params.get("uid"))
+    app = services(request)
+    async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        _raw, message = await fetch_parsed(session, folder, uid)
+        await session.imap.store_flags([uid], ["\\Seen"], add=True)
+        mailbox.update_cached_flags(session.cache, folder, uid, {"\\Seen"}, True)
+        folders = folder_entries(await session.imap.list_folders())
+    roles = {entry.role: entry.name for entry in folders if entry.role}
+    blocked = 0
+    if message.html:
+        blocked = sanitize_html(message.html, lambda cid: "").blocked_remote
+    return render(
+        request,
+        "pages/message.html",
+        {
+            "folder": folder,
+            "uid": uid,
+            "message": message,
+            "subject": mime.display_subject(message.subject) or "(sans objet)",
+            "folders": folders,
+            "roles": roles,
+            "blocked_remote": blocked,
+            "frame_url": _frame_url(folder, uid, remote=False),
+            "frame_remote_url": _frame_url(folder, uid, remote=True),
+            "back_url": mail_url(folder),
+            "folder_label": next((e.label for e in folders if e.name == folder), folder),
+        },
+    )
+
+
+async def message_frame(request: Request) -> Response:
+    """The sanitised HTML body, served alone with a policy that lets nothing run or leak."""
+    auth = await authenticated(request)
+    folder = folder_param(request.query_params.get("folder"))
+    uid = uid_param(request.query_params.get("uid"))
+    remote = request.query_params.get("remote") == "1"
+    app = services(request)
+    async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        _raw, message = await fetch_parsed(session, folder, uid)
+
+    def cid_url(content_id: str) -> str | None:
+        if content_id not in message.inline_images:
+            return None
+        return "/mail/inline?" + urlencode(
+            {"folder": folder, "uid": uid, "part": message.inline_images[content_id]},
+            quote_via=quote,
+        )
+
+    cleaned = sanitize_html(message.html or "", cid_url, allow_remote_images=remote)
+    document = render(request, "pages/mail_frame.html", {"body": cleaned.html})
+    document.headers["content-security-policy"] = frame_csp(allow_remote_images=remote)
+    document.headers["x-frame-options"] = "SAMEORIGIN"
+    return document
+
+
+async def download_attachment(request: Request) -> Response:
+    return await _part_response(request, inline=False)
+
+
+async def inline_image(request: Request) -> Response:
+    return await _part_response(request, inline=True)
+
+
+async def _part_response(request: Request, *, inline: bool) -> Response:
+    auth = await authenticated(request)
+    folder = folder_param(request.query_params.get("folder"))
+    uid = uid_param(request.query_params.get("uid"))
+    part_id = request.query_params.get("part", "")
+    app = services(request)
+    async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        raw, _message = await fetch_parsed(session, folder, uid)
+    described = mime.find_part(raw, part_id)
+    content = mime.part_content(raw, part_id)
+    if described is None or content is None:
+        raise NotFound("Cette pièce jointe n'existe pas.")
+    if inline and described.content_type not in _INLINE_IMAGE_TYPES:
+        raise NotFound("Cette image n'existe pas.")
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        content,
+        media_type=described.content_type if inline else _download_type(described.content_type),
+        headers={
+            "content-disposition": f'{disposition}; filename="{_ascii_name(described.filename)}"; '
+            f"filename*=UTF-8''{quote(described.filename, safe='')}",
+            "x-content-type-options": "nosniff",
+            "content-security-policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+def _download_type(content_type: str) -> str:
+    # Never hand the browser a type it would render in our origin.
+    if content_type in (
+        "text/html",
+        "image/svg+xml",
+        "application/xhtml+xml",
+        "text/xml",
+        "application/xml",
+    ) or content_type.startswith("multipart/"):
+        return "application/octet-stream"
+    return content_type
+
+
+def _ascii_name(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
+    return ascii_name.replace('"', "_").replace("\\", "_")
+
+
+def _frame_url(folder: str, uid: int, *, remote: bool) -> str:
+    params: dict[str, str | int] = {"folder": folder, "uid": uid}
+    if remote:
+        params["remote"] = "1"
+    return "/mail/message/frame?" + urlencode(params, quote_via=quote)
