@@ -294,11 +294,14 @@ class Stack:
             [
                 (self._imap_backend, lambda port: _greets(port, b"* OK")),
                 (self.imaps, lambda port: _greets(port, b"* OK", tls)),
-                (self.lmtp, lambda port: _greets(port, b"200") or _greets(port, b"220")),
+                (self.lmtp, lambda port: _greets(port, b"220")),
             ],
             self._dovecot_log,
         )
         self._start_relay()
+        if _live_pid(self._postfix_pid_file, _runs_postfix) is not None:
+            # Its SASL-enabled smtpd processes may have died for want of Dovecot meanwhile.
+            self._wait_postfix_ready()
 
     def stop_dovecot(self) -> None:
         # The relay first, so that the plain port refuses connections like the others.
@@ -335,16 +338,7 @@ class Stack:
         self._write_postfix_maps(self._read_users())
         _wait_ports_released(self._postfix_ports)
         _run(self._postfix_command("start"), "postfix start", self._postfix_log)
-        tls = self._client_tls_context()
-        self._wait_ready(
-            "Postfix",
-            [
-                (self.smtp, lambda port: _greets(port, b"220")),
-                (self.submission, lambda port: _greets(port, b"220")),
-                (self.smtps, lambda port: _greets(port, b"220", tls)),
-            ],
-            self._postfix_log,
-        )
+        self._wait_postfix_ready()
 
     def stop_postfix(self) -> None:
         if _live_pid(self._postfix_pid_file, _runs_postfix) is not None:
@@ -355,6 +349,18 @@ class Stack:
             )  # fmt: skip
         _stop_daemon(self._postfix_pid_file, _runs_postfix)
         _wait_ports_released(self._postfix_ports)
+
+    def _wait_postfix_ready(self) -> None:
+        tls = self._client_tls_context()
+        self._wait_ready(
+            "Postfix",
+            [
+                (self.smtp, lambda port: _greets(port, b"220")),
+                (self.submission, lambda port: _greets(port, b"220")),
+                (self.smtps, lambda port: _greets(port, b"220", tls)),
+            ],
+            self._postfix_log,
+        )
 
     @property
     def _postfix_ports(self) -> list[int]:
@@ -518,8 +524,8 @@ class Stack:
             "submission_port": self.submission,
             "smtps_port": self.smtps,
         }
-        _write_file(self._postfix_etc / "main.cf", _render("main.cf", values))
-        _write_file(self._postfix_etc / "master.cf", _render("master.cf", values))
+        for name in ("main.cf", "master.cf"):
+            _write_file(self._postfix_etc / name, _render(name, values), mtime=_cold_mtime())
 
     def _write_postfix_maps(self, users: dict[str, str]) -> None:
         addresses = sorted(users)
@@ -533,13 +539,9 @@ class Stack:
             "recipient_access": [f"{address} DUNNO" for address in addresses]
             + [f"{domain} 550 5.1.1 Destinataire inconnu" for domain in domains],
         }
-        # Postfix re-reads a texthash file modified within the last second or so ("hot"),
-        # 300 ms at a time, delaying every new smtpd by ~2 s. The write is atomic anyway,
-        # so backdate the files to look cold.
-        backdated = time.time() - 10
         for name, lines in tables.items():
             text = "".join(f"{line}\n" for line in lines)
-            _write_file(self._postfix_etc / name, text, mtime=backdated)
+            _write_file(self._postfix_etc / name, text, mtime=_cold_mtime())
 
     def _ensure_certificates(self) -> None:
         self._tls_dir.mkdir(mode=0o700, exist_ok=True)
@@ -859,6 +861,16 @@ def _write_file(
     if mtime is not None:
         os.utime(temporary, (mtime, mtime))
     temporary.replace(path)
+
+
+def _cold_mtime() -> float:
+    """An mtime for files Postfix reads.
+
+    Postfix re-reads a configuration file or texthash table modified within the last
+    second or so ("hot"), 300 ms at a time, until it cools down: every start or new smtpd
+    would wait ~2 s. Our writes are atomic renames, so the files can safely look older.
+    """
+    return time.time() - 10
 
 
 def _mtime(path: Path) -> float | None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import http.cookiejar
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -29,10 +31,12 @@ def port_open(port: int) -> bool:
 
 
 @pytest.mark.slow
-def test_demo_comes_up_serves_login_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_demo_comes_up_serves_login_and_stops_on_ctrl_c() -> None:
     port = free_port()
+    state = Path(tempfile.mkdtemp(prefix="mss-demo-test-"))
+    state.chmod(0o755)  # the mail servers run unprivileged
     process = subprocess.Popen(
-        [sys.executable, "-m", "dev.demo", "--state", str(tmp_path / "demo"), "--port", str(port),
+        [sys.executable, "-m", "dev.demo", "--state", str(state / "demo"), "--port", str(port),
          "--base-port", str(DEMO_BASE_PORT), "--messages", "40"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
@@ -53,6 +57,7 @@ def test_demo_comes_up_serves_login_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
+        shutil.rmtree(state, ignore_errors=True)
     assert process.returncode == 0, output
     assert "demo-only" in output.lower() or "exist only" in output.lower()
     assert not port_open(port)
