@@ -53,8 +53,9 @@ class Timed:
 def login(client: TestClient) -> None:
     page = client.get("/login")
     token = BeautifulSoup(page.text, "html.parser").find("input", attrs={"name": "login_token"})
-    response = client.post("/login", data={"address": USER, "password": PASSWORD,
-                                           "login_token": token["value"]})
+    response = client.post(
+        "/login", data={"address": USER, "password": PASSWORD, "login_token": token["value"]}
+    )
     assert response.status_code == 303, response.status_code
 
 
@@ -79,10 +80,20 @@ def run(messages: int, runs: int, base_port: int) -> dict[str, Any]:
     try:
         stack.add_user(USER, PASSWORD)
         started = time.perf_counter()
-        seed_mailbox("localhost", stack.imap, stack.ca_cert, USER, PASSWORD,
-                     (m for m in demo_messages(USER, messages, now=dt.datetime(2026, 11, 20, 12, 0,
-                                                                            tzinfo=dt.UTC))
-                      if m[0] == "INBOX"))
+        seed_mailbox(
+            "localhost",
+            stack.imap,
+            stack.ca_cert,
+            USER,
+            PASSWORD,
+            (
+                m
+                for m in demo_messages(
+                    USER, messages, now=dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+                )
+                if m[0] == "INBOX"
+            ),
+        )
         seed_seconds = time.perf_counter() - started
         settings = Settings.from_env(webmail_env(stack))
         timed = Timed(create_app(settings))
@@ -95,23 +106,31 @@ def run(messages: int, runs: int, base_port: int) -> dict[str, Any]:
             results["first_load_ms"] = timed.samples[-1]
             results["inbox_warm"] = measure(timed, lambda: client.get("/mail?folder=INBOX"), runs)
             results["inbox_fragment"] = measure(
-                timed, lambda: client.get("/mail?folder=INBOX&page=1",
-                                          headers={"HX-Request": "true"}), runs)
+                timed,
+                lambda: client.get("/mail?folder=INBOX&page=1", headers={"HX-Request": "true"}),
+                runs,
+            )
             deep = messages // 50 // 2
             client.get(f"/mail?folder=INBOX&page={deep}")
             results["deep_page_warm"] = measure(
-                timed, lambda: client.get(f"/mail?folder=INBOX&page={deep}"), runs)
+                timed, lambda: client.get(f"/mail?folder=INBOX&page={deep}"), runs
+            )
             uid = first.context["page"].messages[0].uid
             results["message_open"] = measure(
-                timed, lambda: client.get(f"/mail/message?folder=INBOX&uid={uid}"), runs // 2)
+                timed, lambda: client.get(f"/mail/message?folder=INBOX&uid={uid}"), runs // 2
+            )
 
             cold: list[float] = []
             for page_number in range(2, 2 + min(runs // 4, 40)):
                 # A page never seen: SORT is cached, its 50 envelopes are not.
                 client.get(f"/mail?folder=INBOX&page={page_number}")
                 cold.append(timed.samples[-1])
-            results["unseen_page"] = {"median": statistics.median(cold), "p95": sorted(cold)[
-                int(len(cold) * 0.95) - 1], "min": min(cold), "runs": len(cold)}
+            results["unseen_page"] = {
+                "median": statistics.median(cold),
+                "p95": sorted(cold)[int(len(cold) * 0.95) - 1],
+                "min": min(cold),
+                "runs": len(cold),
+            }
 
             tracemalloc.start()
             before = tracemalloc.take_snapshot()
@@ -130,8 +149,10 @@ def run(messages: int, runs: int, base_port: int) -> dict[str, Any]:
 def write_report(results: dict[str, Any], path: Path) -> None:
     def row(name: str, key: str) -> str:
         figure = results[key]
-        return (f"| {name} | {figure['median']:.2f} | {figure['p95']:.2f} | {figure['min']:.2f} | "
-                f"{figure['runs']} |")
+        return (
+            f"| {name} | {figure['median']:.2f} | {figure['p95']:.2f} | {figure['min']:.2f} | "
+            f"{figure['runs']} |"
+        )
 
     lines = [
         "# Benchmarks",

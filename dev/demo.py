@@ -28,13 +28,24 @@ DEFAULT_STATE = Path(tempfile.gettempdir()) / "mss-webmail-demo"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dev.demo", description=__doc__)
-    parser.add_argument("--state", type=Path, default=Path(os.environ.get("MSS_DEMO_STATE", DEFAULT_STATE)))
+    parser.add_argument(
+        "--state", type=Path, default=Path(os.environ.get("MSS_DEMO_STATE", DEFAULT_STATE))
+    )
     parser.add_argument("--port", type=int, default=int(os.environ.get("MSS_DEMO_PORT", "8000")))
-    parser.add_argument("--base-port", type=int, default=10000, help="mail servers on base+143, ...")
-    parser.add_argument("--messages", type=int, default=None,
-                        help="INBOX size of the GP's mailbox (default: a few hundred)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="throw away the previous demo state (mailboxes included) first")
+    parser.add_argument(
+        "--base-port", type=int, default=10000, help="mail servers on base+143, ..."
+    )
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=None,
+        help="INBOX size of the GP's mailbox (default: a few hundred)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="throw away the previous demo state (mailboxes included) first",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -42,14 +53,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.fresh and args.state.exists():
         stack.stop()
         shutil.rmtree(args.state)
-    print(f"Starting Dovecot, Postfix and Redis on 127.0.0.1 (state in {args.state}) ...", flush=True)
+    print(
+        f"Starting Dovecot, Postfix and Redis on 127.0.0.1 (state in {args.state}) ...", flush=True
+    )
     stack.start()
     try:
         seed(stack, args.messages)
         settings = Settings.from_env(webmail_env(stack))
         print_banner(args.port)
-        uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, access_log=False,
-                    server_header=False, log_level="warning")
+        uvicorn.run(
+            create_app(settings),
+            host="127.0.0.1",
+            port=args.port,
+            access_log=False,
+            server_header=False,
+            log_level="warning",
+        )
     except KeyboardInterrupt:
         pass
     finally:
@@ -68,8 +87,14 @@ def seed(stack: Stack, gp_messages: int | None) -> None:
         if gp_messages is not None and user.address.startswith("dr."):
             count = gp_messages
         print(f"Seeding {user.address} with {count} messages ...", flush=True)
-        seed_mailbox("localhost", stack.imap, stack.ca_cert, user.address, user.password,
-                      demo_messages(user.address, count))
+        seed_mailbox(
+            "localhost",
+            stack.imap,
+            stack.ca_cert,
+            user.address,
+            user.password,
+            demo_messages(user.address, count),
+        )
         marker.touch()
 
 

@@ -159,9 +159,11 @@ def _flag_list(flags: tuple[str, ...]) -> bytes:
 
 
 def _date(internal_date: datetime) -> bytes:
-    # Time2Internaldate is locale-independent and quotes; it wants an aware datetime, and
-    # astimezone() reads a naive one as local time.
-    return imaplib.Time2Internaldate(internal_date.astimezone()).encode("ascii")
+    # Time2Internaldate is locale-independent and quotes, but wants an aware datetime:
+    # a naive one is taken as local time.
+    if internal_date.tzinfo is None:
+        internal_date = internal_date.astimezone()
+    return imaplib.Time2Internaldate(internal_date).encode("ascii")
 
 
 def _quote(name: bytes) -> bytes:

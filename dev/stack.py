@@ -20,6 +20,7 @@ import asyncio
 import base64
 import contextlib
 import fcntl
+import functools
 import grp
 import hashlib
 import os
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -65,10 +66,6 @@ distinguished_name = ca_dn
 O = MSS webmail development
 CN = MSS webmail development test CA
 
-[server_dn]
-O = MSS webmail development
-CN = localhost
-
 [ca_ext]
 basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign
@@ -92,6 +89,11 @@ class _ConfTemplate(Template):
 
 @dataclass
 class Stack:
+    """The mail servers of one state directory, on ports derived from base_port.
+
+    Clients trust ca_cert. Users come from add_user(); they survive restarts.
+    """
+
     state_dir: Path
     base_port: int = 10000
 
@@ -178,7 +180,8 @@ class Stack:
         return self._dovecot_dir / "dovecot.log"
 
     @property
-    def _users_file(self) -> Path:
+    def _users_dir(self) -> Path:
+        """One passwd-file per address, named after it."""
         return self._dovecot_dir / "users"
 
     @property
@@ -302,6 +305,8 @@ class Stack:
         if _live_pid(self._postfix_pid_file, _runs_postfix) is not None:
             # Its SASL-enabled smtpd processes may have died for want of Dovecot meanwhile.
             self._wait_postfix_ready()
+            # Deliver what was deferred while Dovecot was away now, not at the next retry.
+            _run(["postqueue", "-c", str(self._postfix_etc), "-f"], "postqueue", self._postfix_log)
 
     def stop_dovecot(self) -> None:
         # The relay first, so that the plain port refuses connections like the others.
@@ -380,12 +385,12 @@ class Stack:
         passwords = {_normalize_address(address): pw for address, pw in accounts.items()}
         self._prepare_state_dir()
         with self._users_lock():
-            users = self._read_users()
-            new_addresses = sorted(set(passwords) - set(users))
-            users.update({address: _ssha512(pw) for address, pw in passwords.items()})
-            self._write_users(users)
+            known = self._read_users()
+            new_addresses = sorted(passwords.keys() - known)
+            for address, password in passwords.items():
+                self._write_user(address, _ssha512(password))
             if new_addresses:
-                self._write_postfix_maps(users)
+                self._write_postfix_maps(known | passwords.keys())
         if _live_pid(self._dovecot_pid_file, _runs_dovecot) is not None:
             for address, password in passwords.items():
                 self._wait_dovecot_accepts(address, password)
@@ -394,27 +399,25 @@ class Stack:
             for address in new_addresses:
                 self._wait_postfix_accepts(address)
 
-    def _read_users(self) -> dict[str, str]:
-        """address -> password hash, from Dovecot's passwd-file (the source of truth)."""
-        users: dict[str, str] = {}
-        with contextlib.suppress(FileNotFoundError):
-            for line in self._users_file.read_text(encoding="utf-8").splitlines():
-                address, sep, rest = line.partition(":")
-                if sep and not line.startswith("#"):
-                    users[address] = rest.split(":", 1)[0]
-        return users
+    def _read_users(self) -> set[str]:
+        """The addresses with a mailbox: Dovecot's passwd-files are the source of truth."""
+        if not self._users_dir.is_dir():
+            return set()
+        return {path.name for path in self._users_dir.iterdir() if ADDRESS_RE.fullmatch(path.name)}
 
-    def _write_users(self, users: dict[str, str]) -> None:
-        lines = [f"{address}:{password_hash}" for address, password_hash in sorted(users.items())]
-        # Dovecot re-reads a passwd-file only when its (mtime in seconds, size) pair changes:
-        # a password update within the same second as the last write would go unnoticed.
-        previous = _mtime(self._users_file)
+    def _write_user(self, address: str, password_hash: str) -> None:
+        # One file per address, because Dovecot stats a passwd-file at most once per second:
+        # with a single file, a user added right after another lookup stayed unknown for up
+        # to a second. It also re-reads a file only when its (mtime in seconds, size) pair
+        # changes, and a new hash has the same size: the mtime must move.
+        path = self._users_dir / address
+        previous = _mtime(path)
         now = time.time()
         mtime = now if previous is None or int(now) > int(previous) else int(previous) + 1
         # Dovecot's auth process (an unprivileged user) reads it; nobody else should.
         _write_file(
-            self._users_file,
-            "\n".join(lines) + "\n",
+            path,
+            f"{address}:{password_hash}\n",
             mode=0o640,
             group=self._dovecot_internal_group,
             mtime=mtime,
@@ -427,7 +430,7 @@ class Stack:
             yield
 
     def _wait_dovecot_accepts(self, address: str, password: str) -> None:
-        # Dovecot stats the passwd-file at most once per second, so a lookup made earlier in
+        # Dovecot stats a passwd-file at most once per second, so a lookup made earlier in
         # the same second may still answer from the old copy: try until the new password works.
         socket_path = self._dovecot_base_dir / "auth-client"
         if not _wait_until(lambda: _dovecot_authenticates(socket_path, address, password), 5.0):
@@ -436,7 +439,7 @@ class Stack:
     def _reload_postfix(self) -> None:
         log_size = _file_size(self._postfix_log)
         _run(self._postfix_command("reload"), "postfix reload", self._postfix_log)
-        # The reload is only a signal: wait until the master says it re-read its tables.
+        # "postfix reload" only signals the master: wait until it has acted on it.
         if not _wait_until(lambda: b"reload --" in _read_from(self._postfix_log, log_size), 5.0):
             raise RuntimeError(f"Postfix did not reload:\n{_tail(self._postfix_log)}")
 
@@ -463,10 +466,23 @@ class Stack:
             self.state_dir.chmod(0o755)
             _require_traversable(self.state_dir)
             _chown(self._postfix_dir / "data", "postfix", "postfix", mode=0o700)
+        self._prepare_users_dir()
         _chown(self._mail_root, self._mail_user, self._mail_group, mode=0o700)
         longest_socket = len(str(self._dovecot_base_dir)) + DOVECOT_SOCKET_SUFFIX_MAX
         if longest_socket > UNIX_SOCKET_PATH_MAX:
             raise RuntimeError(f"state dir path too long for Unix sockets: {self.state_dir}")
+
+    def _prepare_users_dir(self) -> None:
+        # Earlier versions of this stack kept all the users in one passwd-file at this path.
+        legacy = ""
+        if self._users_dir.is_file():
+            legacy = self._users_dir.read_text(encoding="utf-8")
+            self._users_dir.unlink()
+        _chown(self._users_dir, _current_user(), self._dovecot_internal_group, mode=0o750)
+        for line in legacy.splitlines():
+            address, _, password_hash = line.partition(":")
+            if ADDRESS_RE.fullmatch(address) and password_hash:
+                self._write_user(address, password_hash.split(":")[0])
 
     def _write_dovecot_config(self) -> None:
         values = {
@@ -478,7 +494,7 @@ class Stack:
             "server_cert": self._server_cert,
             "server_key": self._server_key,
             "ssl_dh_setting": f"ssl_dh = <{DOVECOT_DH}" if DOVECOT_DH.exists() else "",
-            "users_file": self._users_file,
+            "users_dir": self._users_dir,
             "mail_uid": self._mail_user,
             "mail_gid": self._mail_group,
             "mail_root": self._mail_root,
@@ -487,11 +503,9 @@ class Stack:
             "lmtp_port": self.lmtp,
             "login_chroot_setting": "" if os.geteuid() == 0 else "  chroot =",
             "postfix_user": self._postfix_user,
-            "postfix_group": self._postfix_user,
+            "postfix_group": self._postfix_group,
         }
         (self._dovecot_dir / "state").mkdir(exist_ok=True)
-        if not self._users_file.exists():
-            self._write_users({})
         _write_file(self._dovecot_conf, _render("dovecot.conf", values))
 
     def _dovecot_privilege_settings(self) -> str:
@@ -527,7 +541,7 @@ class Stack:
         for name in ("main.cf", "master.cf"):
             _write_file(self._postfix_etc / name, _render(name, values), mtime=_cold_mtime())
 
-    def _write_postfix_maps(self, users: dict[str, str]) -> None:
+    def _write_postfix_maps(self, users: Iterable[str]) -> None:
         addresses = sorted(users)
         domains = sorted({address.split("@", 1)[1] for address in addresses})
         tables = {
@@ -597,6 +611,10 @@ class Stack:
         return "postfix" if os.geteuid() == 0 else _current_user()
 
     @property
+    def _postfix_group(self) -> str:
+        return "postfix" if os.geteuid() == 0 else _current_group()
+
+    @property
     def _dovecot_internal_group(self) -> str:
         return "dovecot" if os.geteuid() == 0 else _current_group()
 
@@ -607,7 +625,7 @@ class Stack:
     ) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         for port, answers in checks:
-            if not _wait_until(lambda: answers(port), deadline - time.monotonic()):  # noqa: B023
+            if not _wait_until(functools.partial(answers, port), deadline - time.monotonic()):
                 raise RuntimeError(
                     f"{service} does not answer on 127.0.0.1:{port} after {READY_TIMEOUT:.0f} s;"
                     f" end of {log}:\n{_tail(log)}"
@@ -668,9 +686,8 @@ def _runs_relay(pid: int) -> bool:
 def _stop_daemon(pid_file: Path, recognise: Callable[[int], bool]) -> None:
     """Stop the daemon and every process of its session, then drop its pid file.
 
-    The daemons are session leaders. Waiting for the children too matters: a new Dovecot
-    started while the old anvil still answers on its socket keeps that socket, which then
-    goes dead, and every login waits 5 s for the auth penalty lookup.
+    The daemons are session leaders, so their children are found even when the leader has
+    crashed, and a restart never races with leftovers still holding ports and sockets.
     """
     leader = _read_pid(pid_file)
     if leader is not None:
@@ -753,7 +770,7 @@ def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
 def _wait_ports_released(ports: list[int]) -> None:
     # Children of a killed master can hold the listening sockets for a moment.
     for port in ports:
-        if not _wait_until(lambda: not _port_is_open(port), PORT_RELEASE_TIMEOUT):  # noqa: B023
+        if not _wait_until(functools.partial(_port_is_closed, port), PORT_RELEASE_TIMEOUT):
             raise RuntimeError(
                 f"127.0.0.1:{port} is still in use: another stack with the same base port?"
             )
@@ -762,12 +779,12 @@ def _wait_ports_released(ports: list[int]) -> None:
 # -- network probes --------------------------------------------------------------------------
 
 
-def _port_is_open(port: int) -> bool:
+def _port_is_closed(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1.0):
-            return True
+            return False
     except OSError:
-        return False
+        return True
 
 
 def _greets(port: int, greeting: bytes, tls: ssl.SSLContext | None = None) -> bool:

@@ -77,16 +77,18 @@ def other_user(stack: Stack) -> MailUser:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000",
-                    follow_redirects=False) as test_client:
+    with TestClient(
+        create_app(settings), base_url="http://127.0.0.1:8000", follow_redirects=False
+    ) as test_client:
         yield test_client
 
 
 def login(client: TestClient, user: MailUser) -> None:
     page = client.get("/login")
     token = form_value(page.text, "login_token")
-    response = client.post("/login", data={"address": user.address, "password": user.password,
-                                           "login_token": token})
+    response = client.post(
+        "/login", data={"address": user.address, "password": user.password, "login_token": token}
+    )
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/mail"
 
@@ -118,8 +120,13 @@ def imap_for(stack: Stack, user: MailUser) -> imaplib.IMAP4:
     return imap
 
 
-def deliver(stack: Stack, user: MailUser, message: EmailMessage | bytes, folder: str = "INBOX",
-            flags: str = "") -> int:
+def deliver(
+    stack: Stack,
+    user: MailUser,
+    message: EmailMessage | bytes,
+    folder: str = "INBOX",
+    flags: str = "",
+) -> int:
     """Put a message straight into a mailbox; returns its UID."""
     raw = message if isinstance(message, bytes) else message.as_bytes()
     imap = imap_for(stack, user)
@@ -133,15 +140,16 @@ def deliver(stack: Stack, user: MailUser, message: EmailMessage | bytes, folder:
         imap.logout()
 
 
-def wait_for_messages(stack: Stack, user: MailUser, folder: str = "INBOX", count: int = 1,
-                      timeout: float = 15.0) -> list[bytes]:
+def wait_for_messages(
+    stack: Stack, user: MailUser, folder: str = "INBOX", count: int = 1, timeout: float = 15.0
+) -> list[bytes]:
     """Poll until ``folder`` holds at least ``count`` messages; return them all, oldest first."""
     deadline = time.monotonic() + timeout
     while True:
         imap = imap_for(stack, user)
         try:
             imap.select(f'"{folder}"', readonly=True)
-            typ, data = imap.uid("SEARCH", "ALL")
+            _typ, data = imap.uid("SEARCH", "ALL")
             uids = data[0].split() if data and data[0] else []
             if len(uids) >= count:
                 messages = []
@@ -156,7 +164,9 @@ def wait_for_messages(stack: Stack, user: MailUser, folder: str = "INBOX", count
         time.sleep(0.2)
 
 
-def simple_mail(sender: str, to: str, subject: str, body: str = "Bonjour,\n\nCordialement.") -> EmailMessage:
+def simple_mail(
+    sender: str, to: str, subject: str, body: str = "Bonjour,\n\nCordialement."
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to

@@ -49,8 +49,10 @@ def server(stack: Stack) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "webmail", "--port", str(port)],
-        env={**os.environ, **webmail_env(stack)}, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **webmail_env(stack)},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -70,8 +72,14 @@ def browser() -> Iterator[object]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield chromium
         chromium.close()
@@ -79,12 +87,19 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def phone(browser: object) -> Iterator[object]:
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,  # type: ignore[attr-defined]
-                                  device_scale_factor=2, locale="fr-FR")
+    context = browser.new_context(
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,  # type: ignore[attr-defined]
+        device_scale_factor=2,
+        locale="fr-FR",
+    )
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text)
-            if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: problems.append(message.text) if message.type == "error" else None,
+    )
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.problems = problems  # type: ignore[attr-defined]
     yield page
@@ -100,23 +115,31 @@ def sign_in(page: object, server: str, user: MailUser) -> None:
 
 
 def no_horizontal_scroll(page: object) -> bool:
-    return bool(page.evaluate(  # type: ignore[attr-defined]
-        "document.documentElement.scrollWidth <= window.innerWidth"))
+    return bool(
+        page.evaluate(  # type: ignore[attr-defined]
+            "document.documentElement.scrollWidth <= window.innerWidth"
+        )
+    )
 
 
 def test_read_and_reply_on_a_phone(
     server: str, phone: object, stack: Stack, user: MailUser, tmp_path: Path
 ) -> None:
     colleague = new_user(stack, "chu-demo.mssante.test")
-    letter = simple_mail(colleague.address, user.address,
-                         "Compte rendu d'hospitalisation — Mme Exemple",
-                         "Chère consœur,\n\nVotre patiente est sortie ce jour.\n")
+    letter = simple_mail(
+        colleague.address,
+        user.address,
+        "Compte rendu d'hospitalisation — Mme Exemple",
+        "Chère consœur,\n\nVotre patiente est sortie ce jour.\n",
+    )
     letter.add_alternative(
         "<p>Chère consœur,</p><p>Votre patiente est <b>sortie</b> ce jour.</p>"
         '<img src="https://tracker.example/p.gif"><script>document.title="pwned"</script>',
-        subtype="html")
-    letter.add_attachment(b"%PDF-1.4 demo", maintype="application", subtype="pdf",
-                          filename="CRH été.pdf")
+        subtype="html",
+    )
+    letter.add_attachment(
+        b"%PDF-1.4 demo", maintype="application", subtype="pdf", filename="CRH été.pdf"
+    )
     deliver(stack, user, letter)
 
     page = phone

@@ -36,9 +36,23 @@ def test_demo_comes_up_serves_login_and_stops_on_ctrl_c() -> None:
     state = Path(tempfile.mkdtemp(prefix="mss-demo-test-"))
     state.chmod(0o755)  # the mail servers run unprivileged
     process = subprocess.Popen(
-        [sys.executable, "-m", "dev.demo", "--state", str(state / "demo"), "--port", str(port),
-         "--base-port", str(DEMO_BASE_PORT), "--messages", "40"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "dev.demo",
+            "--state",
+            str(state / "demo"),
+            "--port",
+            str(port),
+            "--base-port",
+            str(DEMO_BASE_PORT),
+            "--messages",
+            "40",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -48,9 +62,11 @@ def test_demo_comes_up_serves_login_and_stops_on_ctrl_c() -> None:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         login_page = opener.open(url + "/login").read().decode()
         token = BeautifulSoup(login_page, "html.parser").find(
-            "input", attrs={"name": "login_token"})["value"]
-        body = urllib.parse.urlencode({"address": gp.address, "password": gp.password,
-                                       "login_token": token}).encode()
+            "input", attrs={"name": "login_token"}
+        )["value"]
+        body = urllib.parse.urlencode(
+            {"address": gp.address, "password": gp.password, "login_token": token}
+        ).encode()
         inbox = opener.open(url + "/login", data=body).read().decode()
         rows = BeautifulSoup(inbox, "html.parser").select("li.row")
         assert len(rows) > 10

@@ -39,8 +39,14 @@ def test_login_while_dovecot_is_down(client: TestClient, stack: Stack, user: Mai
     page = client.get("/login")
     stack.stop_dovecot()
     try:
-        response = client.post("/login", data={"address": user.address, "password": user.password,
-                                               "login_token": form_value(page.text, "login_token")})
+        response = client.post(
+            "/login",
+            data={
+                "address": user.address,
+                "password": user.password,
+                "login_token": form_value(page.text, "login_token"),
+            },
+        )
     finally:
         stack.start_dovecot()
     assert response.status_code == 503
@@ -98,8 +104,14 @@ def test_imap_server_that_hangs_times_out_with_503(
     env = webmail_env(stack, MSS_IMAP_PORT=str(silent_imap_server), MSS_IMAP_TIMEOUT_SECONDS="1")
     with TestClient(create_app(Settings.from_env(env)), follow_redirects=False) as client:
         page = client.get("/login")
-        response = client.post("/login", data={"address": user.address, "password": user.password,
-                                               "login_token": form_value(page.text, "login_token")})
+        response = client.post(
+            "/login",
+            data={
+                "address": user.address,
+                "password": user.password,
+                "login_token": form_value(page.text, "login_token"),
+            },
+        )
     assert response.status_code == 503
 
 
@@ -110,6 +122,12 @@ def test_tls_to_a_server_with_an_untrusted_certificate_is_refused(
     del env["MSS_CA_BUNDLE"]  # the system store does not know the test CA, as with IGC-Santé
     with TestClient(create_app(Settings.from_env(env)), follow_redirects=False) as client:
         page = client.get("/login")
-        response = client.post("/login", data={"address": user.address, "password": user.password,
-                                               "login_token": form_value(page.text, "login_token")})
+        response = client.post(
+            "/login",
+            data={
+                "address": user.address,
+                "password": user.password,
+                "login_token": form_value(page.text, "login_token"),
+            },
+        )
     assert response.status_code == 503

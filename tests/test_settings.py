@@ -41,7 +41,10 @@ def test_implicit_tls_ports() -> None:
         ({"MSS_IMAP_TLS": "none"}, "only allowed towards a loopback host"),
         ({"MSS_SMTP_PORT": "70000"}, "MSS_SMTP_PORT: expected a number from 1 to 65535"),
         ({"MSS_CA_BUNDLE": "/nonexistent/igc-sante.pem"}, "is not a readable file"),
-        ({"MSS_SESSION_IDLE_MINUTES": "240"}, "MSS_SESSION_IDLE_MINUTES: expected a number from 1 to 120"),
+        (
+            {"MSS_SESSION_IDLE_MINUTES": "240"},
+            "MSS_SESSION_IDLE_MINUTES: expected a number from 1 to 120",
+        ),
         ({"MSS_REDIS_URL": "http://x"}, "MSS_REDIS_URL"),
         ({"MSS_COOKIE_SECURE": "peut-être"}, "expected true or false"),
     ],
@@ -53,8 +56,12 @@ def test_bad_settings_are_named(changes: dict[str, str], message: str) -> None:
 
 def test_start_with_a_bad_setting_prints_one_line_not_a_traceback() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "webmail"], capture_output=True, text=True, timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MSS_IMAP_HOST": "x"}, cwd=ROOT,
+        [sys.executable, "-m", "webmail"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "MSS_IMAP_HOST": "x"},
+        cwd=ROOT,
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0

@@ -45,8 +45,9 @@ def parse(raw: bytes) -> EmailMessage:
 
 @pytest.fixture(scope="module")
 def mailboxes() -> dict[str, list[Mail]]:
-    return {user.address: generate(user.address, user.message_count_default)
-            for user in demo_users()}
+    return {
+        user.address: generate(user.address, user.message_count_default) for user in demo_users()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +66,11 @@ def every_message(parsed: dict[str, list[Parsed]]) -> list[Parsed]:
 
 
 def attachments(message: EmailMessage) -> list[EmailMessage]:
-    return [part for part in message.walk() if isinstance(part, EmailMessage)
-            and part.get_content_disposition() == "attachment"]
+    return [
+        part
+        for part in message.walk()
+        if isinstance(part, EmailMessage) and part.get_content_disposition() == "attachment"
+    ]
 
 
 def pdfs_in(message: EmailMessage) -> list[bytes]:
@@ -87,12 +91,12 @@ def check_pdf(data: bytes) -> None:
     assert data.startswith(b"%PDF-1.4\n")
     assert data.endswith(b"%%EOF\n")
     xref_at = int(re.search(rb"startxref\n(\d+)\n%%EOF\n$", data).group(1))  # type: ignore[union-attr]
-    assert data[xref_at:xref_at + 5] == b"xref\n"
+    assert data[xref_at : xref_at + 5] == b"xref\n"
     header = re.match(rb"xref\n0 (\d+)\n", data[xref_at:])
     assert header is not None
     size = int(header.group(1))
-    table = data[xref_at + header.end():xref_at + header.end() + 20 * size]
-    entries = [table[i:i + 20] for i in range(0, len(table), 20)]
+    table = data[xref_at + header.end() : xref_at + header.end() + 20 * size]
+    entries = [table[i : i + 20] for i in range(0, len(table), 20)]
     assert entries[0] == b"0000000000 65535 f \n"
     for number, entry in enumerate(entries[1:], start=1):
         assert re.fullmatch(rb"\d{10} 00000 n \n", entry), entry
@@ -101,7 +105,7 @@ def check_pdf(data: bytes) -> None:
     assert re.search(rb"trailer\n<< /Size %d /Root 1 0 R" % size, data)
     for match in re.finditer(rb"<< /Length (\d+) >>\nstream\n", data):
         end = match.end() + int(match.group(1))
-        assert data[end:end + 10] == b"\nendstream"
+        assert data[end : end + 10] == b"\nendstream"
 
 
 # -- volume and determinism -------------------------------------------------------------------
@@ -114,9 +118,15 @@ def test_inbox_holds_exactly_count_messages(count: int) -> None:
     assert sum(folders.values()) - count <= 2 + 40 + 40 + 20
 
 
-@pytest.mark.parametrize("owner", ["resultats@labo-demo.mssante.test",
-                                   "julien.faure@radiologie-demo.mssante.test",
-                                   "t1-ab12cd@medecin.mssante.test", "anyone@example.org"])
+@pytest.mark.parametrize(
+    "owner",
+    [
+        "resultats@labo-demo.mssante.test",
+        "julien.faure@radiologie-demo.mssante.test",
+        "t1-ab12cd@medecin.mssante.test",
+        "anyone@example.org",
+    ],
+)
 def test_any_owner_gets_a_valid_mailbox(owner: str) -> None:
     summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
     mail = list(demo_messages(owner, 30, now=summer))
@@ -148,8 +158,9 @@ def test_same_seed_same_bytes_other_seed_other_mail() -> None:
 @pytest.mark.slow
 def test_ten_thousand_messages_are_quick_and_compact() -> None:
     started = time.perf_counter()
-    sizes = [len(raw) for folder, _, _, raw in demo_messages(GP, 10_000, now=NOW)
-             if folder == "INBOX"]
+    sizes = [
+        len(raw) for folder, _, _, raw in demo_messages(GP, 10_000, now=NOW) if folder == "INBOX"
+    ]
     elapsed = time.perf_counter() - started
     assert len(sizes) == 10_000
     assert elapsed < 20, f"{elapsed:.1f} s"
@@ -202,8 +213,10 @@ def test_dates_follow_paris_time_and_end_near_now(gp_mail: list[Parsed]) -> None
 
 def test_older_mail_for_bigger_mailboxes() -> None:
     def oldest(count: int) -> datetime:
-        return min(internal for folder, _, internal, _ in generate(count=count)
-                   if folder == "INBOX")
+        return min(
+            internal for folder, _, internal, _ in generate(count=count) if folder == "INBOX"
+        )
+
     assert oldest(3000) < oldest(300)
 
 
@@ -218,8 +231,9 @@ def test_paris_offsets_switch_on_the_last_sundays() -> None:
 
 
 def test_flags_per_folder(gp_mail: list[Parsed]) -> None:
-    inbox = sorted((internal, flags) for folder, flags, internal, *_ in gp_mail
-                   if folder == "INBOX")
+    inbox = sorted(
+        (internal, flags) for folder, flags, internal, *_ in gp_mail if folder == "INBOX"
+    )
     newest = inbox[-40:]
     assert sum("\\Seen" not in flags for _, flags in newest) >= 30
     older = inbox[:-40]
@@ -251,12 +265,15 @@ def test_replies_point_to_messages_of_the_set(parsed: dict[str, list[Parsed]]) -
 
 def test_threads_go_back_and_forth_between_inbox_and_sent(gp_mail: list[Parsed]) -> None:
     folder_of = {str(message["Message-ID"]): folder for folder, *_, message in gp_mail}
-    depths = [len(str(message["References"]).split()) for *_, message in gp_mail
-              if message["References"]]
+    depths = [
+        len(str(message["References"]).split()) for *_, message in gp_mail if message["References"]
+    ]
     assert max(depths) >= 3
     answered_from_sent = [
-        folder_of[str(message["In-Reply-To"])] for folder, *_, message in gp_mail
-        if folder == "INBOX" and message["In-Reply-To"]]
+        folder_of[str(message["In-Reply-To"])]
+        for folder, *_, message in gp_mail
+        if folder == "INBOX" and message["In-Reply-To"]
+    ]
     assert "Sent" in answered_from_sent and "INBOX" in answered_from_sent
 
 
@@ -353,8 +370,16 @@ def test_realistic_variety(gp_mail: list[Parsed]) -> None:
         found["encoded filename"] += b'filename="=?UTF-8?' in raw
         names = [p.get_filename() or "" for p in attachments(message)]
         found["accented filename"] += any(not name.isascii() for name in names)
-    for feature in ("encoded subject", "html", "text only", "latin-1", "cid image", "rfc2231",
-                    "encoded filename", "accented filename"):
+    for feature in (
+        "encoded subject",
+        "html",
+        "text only",
+        "latin-1",
+        "cid image",
+        "rfc2231",
+        "encoded filename",
+        "accented filename",
+    ):
         assert found[feature] > 0, feature
 
 
@@ -367,8 +392,11 @@ def test_messages_are_small_but_for_one_or_two(mailboxes: dict[str, list[Mail]])
 
 def test_demo_users() -> None:
     users = {user.address: user for user in demo_users()}
-    assert set(users) == {GP, "paul.durand@infirmier.mssante.test",
-                          "secretariat.cardio@ch-demo.mssante.test"}
+    assert set(users) == {
+        GP,
+        "paul.durand@infirmier.mssante.test",
+        "secretariat.cardio@ch-demo.mssante.test",
+    }
     assert users[GP].display_name == "Dr Claire Martin"
     assert users[GP].message_count_default == 400
     assert all(user.password.startswith("demo-") for user in users.values())

@@ -8,8 +8,19 @@ from pathlib import Path
 import pytest
 
 MESSAGES = Path(__file__).resolve().parent.parent / "messages"
-KEYS = {"subject", "from", "to", "cc", "date", "has_text", "has_html", "text_contains",
-        "html_must_not_contain", "attachments", "kind"}
+KEYS = {
+    "subject",
+    "from",
+    "to",
+    "cc",
+    "date",
+    "has_text",
+    "has_html",
+    "text_contains",
+    "html_must_not_contain",
+    "attachments",
+    "kind",
+}
 FICTIONAL = (".test", ".example", "@example.org")
 NAMES = sorted(path.stem for path in MESSAGES.glob("*.eml"))
 

@@ -11,26 +11,50 @@ def folder(name: str, *flags: str, delimiter: str = "/") -> Folder:
 
 
 def test_special_use_wins_over_names() -> None:
-    folders = [folder("INBOX"), folder("Sent"), folder("Éléments envoyés", "\\Sent"),
-               folder("Corbeille", "\\Trash")]
+    folders = [
+        folder("INBOX"),
+        folder("Sent"),
+        folder("Éléments envoyés", "\\Sent"),
+        folder("Corbeille", "\\Trash"),
+    ]
     roles = assign_roles(folders)
     assert roles["sent"] == "Éléments envoyés" and roles["trash"] == "Corbeille"
 
 
 def test_names_with_a_namespace_prefix_when_no_special_use() -> None:
-    folders = [folder("INBOX", delimiter="."), folder("INBOX.Brouillons", delimiter="."),
-               folder("INBOX.Sent Items", delimiter="."), folder("INBOX.Trash", delimiter=".")]
+    folders = [
+        folder("INBOX", delimiter="."),
+        folder("INBOX.Brouillons", delimiter="."),
+        folder("INBOX.Sent Items", delimiter="."),
+        folder("INBOX.Trash", delimiter="."),
+    ]
     roles = assign_roles(folders)
-    assert roles == {"inbox": "INBOX", "drafts": "INBOX.Brouillons", "sent": "INBOX.Sent Items",
-                     "trash": "INBOX.Trash"}
+    assert roles == {
+        "inbox": "INBOX",
+        "drafts": "INBOX.Brouillons",
+        "sent": "INBOX.Sent Items",
+        "trash": "INBOX.Trash",
+    }
 
 
 def test_display_order_and_depth() -> None:
-    folders = [folder("Patients/Dupont"), folder("Trash", "\\Trash"), folder("Patients"),
-               folder("INBOX"), folder("Sent", "\\Sent"), folder("Old", "\\Noselect")]
+    folders = [
+        folder("Patients/Dupont"),
+        folder("Trash", "\\Trash"),
+        folder("Patients"),
+        folder("INBOX"),
+        folder("Sent", "\\Sent"),
+        folder("Old", "\\Noselect"),
+    ]
     entries = folder_entries(folders)
-    assert [entry.name for entry in entries] == ["INBOX", "Sent", "Trash", "Old", "Patients",
-                                                 "Patients/Dupont"]
+    assert [entry.name for entry in entries] == [
+        "INBOX",
+        "Sent",
+        "Trash",
+        "Old",
+        "Patients",
+        "Patients/Dupont",
+    ]
     assert [entry.depth for entry in entries][-1] == 1
     assert entries[-1].label == "Dupont"
     assert not entries[3].selectable

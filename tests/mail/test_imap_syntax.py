@@ -55,8 +55,13 @@ def test_sort_and_search_numbers() -> None:
 
 
 def test_response_codes() -> None:
-    lines = [b"OK [UIDVALIDITY 1700000000] UIDs valid", b"OK [UIDNEXT 42] Predicted",
-             b"OK [HIGHESTMODSEQ 77] Highest", b"12 EXISTS", b"[READ-WRITE] Select completed."]
+    lines = [
+        b"OK [UIDVALIDITY 1700000000] UIDs valid",
+        b"OK [UIDNEXT 42] Predicted",
+        b"OK [HIGHESTMODSEQ 77] Highest",
+        b"12 EXISTS",
+        b"[READ-WRITE] Select completed.",
+    ]
     codes = syntax.response_codes(lines)
     assert codes["UIDVALIDITY"] == b"1700000000" and codes["UIDNEXT"] == b"42"
     assert codes["HIGHESTMODSEQ"] == b"77" and codes["READ-WRITE"] == b""
@@ -65,8 +70,13 @@ def test_response_codes() -> None:
 
 @pytest.mark.parametrize(
     ("text", "encoded"),
-    [("INBOX", "INBOX"), ("Envoyés", "Envoy&AOk-s"), ("R&D", "R&-D"), ("été/Août", "&AOk-t&AOk-/Ao&APs-t"),
-     ("日本語", "&ZeVnLIqe-")],
+    [
+        ("INBOX", "INBOX"),
+        ("Envoyés", "Envoy&AOk-s"),
+        ("R&D", "R&-D"),
+        ("été/Août", "&AOk-t&AOk-/Ao&APs-t"),
+        ("日本語", "&ZeVnLIqe-"),
+    ],
 )
 def test_modified_utf7_round_trip(text: str, encoded: str) -> None:
     assert syntax.encode_mailbox(text) == encoded

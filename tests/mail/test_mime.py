@@ -61,7 +61,9 @@ def test_every_attachment_can_be_fetched_by_its_part_id(path: Path) -> None:
         assert content is not None and len(content) == attachment.size
 
 
-@pytest.mark.parametrize("name", ["", "../../etc/passwd", "C:\\Windows\\x.exe", "\x00\x1b.pdf", "." * 5])
+@pytest.mark.parametrize(
+    "name", ["", "../../etc/passwd", "C:\\Windows\\x.exe", "\x00\x1b.pdf", "." * 5]
+)
 def test_safe_filename_is_only_a_name(name: str) -> None:
     safe = mime.safe_filename(name, "application/pdf")
     assert safe and "/" not in safe and "\\" not in safe and not safe.startswith(".")
@@ -69,5 +71,20 @@ def test_safe_filename_is_only_a_name(name: str) -> None:
 
 
 def test_display_subject_hides_the_xdm_prefix() -> None:
-    assert mime.display_subject("XDM/1.0/DDM+CR MARTIN Paul 12/03/1948") == "CR MARTIN Paul 12/03/1948"
+    assert (
+        mime.display_subject("XDM/1.0/DDM+CR MARTIN Paul 12/03/1948") == "CR MARTIN Paul 12/03/1948"
+    )
     assert mime.display_subject("RE: suivi") == "RE: suivi"
+
+
+@pytest.mark.parametrize("path", CASES, ids=[case.stem for case in CASES])
+def test_quick_header_path_used_by_lists_agrees(path: Path) -> None:
+    """Message lists read headers the fast way; they must show what the full parser shows."""
+    expected = expected_for(path)
+    block = path.read_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    headers = mime.parse_headers(block)
+    assert mime.quick_text(headers, "subject") == expected["subject"]
+    assert addresses(mime.quick_addresses(headers, "from")) == expected["from"]
+    assert addresses(mime.quick_addresses(headers, "to")) == expected["to"]
+    if expected["date"] is not None:
+        assert mime.quick_date(headers) == datetime.fromisoformat(str(expected["date"]))

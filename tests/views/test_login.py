@@ -27,10 +27,17 @@ def test_login_opens_the_inbox(client: TestClient, user: MailUser) -> None:
 
 def test_session_cookie_is_httponly_and_samesite(client: TestClient, user: MailUser) -> None:
     page = client.get("/login")
-    response = client.post("/login", data={
-        "address": user.address, "password": user.password,
-        "login_token": form_value(page.text, "login_token")})
-    cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("mss_session="))
+    response = client.post(
+        "/login",
+        data={
+            "address": user.address,
+            "password": user.password,
+            "login_token": form_value(page.text, "login_token"),
+        },
+    )
+    cookie = next(
+        h for h in response.headers.get_list("set-cookie") if h.startswith("mss_session=")
+    )
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
     assert user.password not in cookie
@@ -38,9 +45,14 @@ def test_session_cookie_is_httponly_and_samesite(client: TestClient, user: MailU
 
 def test_wrong_password_gives_the_form_again(client: TestClient, user: MailUser) -> None:
     page = client.get("/login")
-    response = client.post("/login", data={
-        "address": user.address, "password": "not-the-password",
-        "login_token": form_value(page.text, "login_token")})
+    response = client.post(
+        "/login",
+        data={
+            "address": user.address,
+            "password": "not-the-password",
+            "login_token": form_value(page.text, "login_token"),
+        },
+    )
     assert response.status_code == 401
     alert = soup(response.text).find(attrs={"role": "alert"})
     assert alert.get_text(strip=True) == "Adresse ou mot de passe incorrect."
@@ -50,18 +62,25 @@ def test_wrong_password_gives_the_form_again(client: TestClient, user: MailUser)
 
 def test_unknown_mailbox_gets_the_same_answer_as_a_wrong_password(client: TestClient) -> None:
     page = client.get("/login")
-    response = client.post("/login", data={
-        "address": "nobody-here@medecin.mssante.test", "password": "whatever-1234",
-        "login_token": form_value(page.text, "login_token")})
+    response = client.post(
+        "/login",
+        data={
+            "address": "nobody-here@medecin.mssante.test",
+            "password": "whatever-1234",
+            "login_token": form_value(page.text, "login_token"),
+        },
+    )
     assert response.status_code == 401
     assert soup(response.text).find(attrs={"role": "alert"}).get_text(strip=True) == (
-        "Adresse ou mot de passe incorrect.")
+        "Adresse ou mot de passe incorrect."
+    )
 
 
 def test_login_without_the_form_token_is_refused(client: TestClient, user: MailUser) -> None:
     client.get("/login")
-    response = client.post("/login", data={"address": user.address, "password": user.password,
-                                           "login_token": "forged"})
+    response = client.post(
+        "/login", data={"address": user.address, "password": user.password, "login_token": "forged"}
+    )
     assert response.status_code == 403
     assert "mss_session=" not in response.headers.get("set-cookie", "")
 
@@ -70,8 +89,11 @@ def test_login_from_another_site_is_refused(client: TestClient, user: MailUser) 
     page = client.get("/login")
     response = client.post(
         "/login",
-        data={"address": user.address, "password": user.password,
-              "login_token": form_value(page.text, "login_token")},
+        data={
+            "address": user.address,
+            "password": user.password,
+            "login_token": form_value(page.text, "login_token"),
+        },
         headers={"Sec-Fetch-Site": "cross-site"},
     )
     assert response.status_code == 403
@@ -106,7 +128,9 @@ def test_english_is_available(client: TestClient) -> None:
     assert response.status_code == 303
     page = client.get("/login")
     assert soup(page.text).find("html")["lang"] == "en"
-    assert soup(page.text).find("button", attrs={"type": "submit"}).get_text(strip=True) == "Sign in"
+    assert (
+        soup(page.text).find("button", attrs={"type": "submit"}).get_text(strip=True) == "Sign in"
+    )
 
 
 def test_language_switch_does_not_redirect_elsewhere(client: TestClient) -> None:

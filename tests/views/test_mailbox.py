@@ -22,13 +22,27 @@ def test_folders_come_with_special_use_names_and_unread_counts(
     assert labels[:2] == ["Boîte de réception", "Brouillons"]
 
 
-def test_list_is_newest_first_with_markers(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
-    deliver(stack, user, simple_mail("old@chu-demo.mssante.test", user.address, "Ancien"), flags="\\Seen")
-    deliver(stack, user, simple_mail("new@chu-demo.mssante.test", user.address, "Récent"),
-            flags="\\Flagged")
+def test_list_is_newest_first_with_markers(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
+    deliver(
+        stack,
+        user,
+        simple_mail("old@chu-demo.mssante.test", user.address, "Ancien"),
+        flags="\\Seen",
+    )
+    deliver(
+        stack,
+        user,
+        simple_mail("new@chu-demo.mssante.test", user.address, "Récent"),
+        flags="\\Flagged",
+    )
     page = logged_in.get("/mail?folder=INBOX")
     rows = soup(page.text).select("li.row")
-    assert [row.select_one(".subject").get_text(" ", strip=True) for row in rows] == ["Récent", "Ancien"]
+    assert [row.select_one(".subject").get_text(" ", strip=True) for row in rows] == [
+        "Récent",
+        "Ancien",
+    ]
     assert "unread" in rows[0]["class"] and "unread" not in rows[1]["class"]
     assert rows[0].select_one(".flagged") is not None
 
@@ -36,7 +50,9 @@ def test_list_is_newest_first_with_markers(logged_in: TestClient, stack: Stack, 
 def test_pages_of_fifty_never_more(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
     imap = imap_for(stack, user)
     for number in range(1, 121):
-        raw = simple_mail("x@labo-demo.mssante.test", user.address, f"Résultat {number:03d}").as_bytes()
+        raw = simple_mail(
+            "x@labo-demo.mssante.test", user.address, f"Résultat {number:03d}"
+        ).as_bytes()
         imap.append("INBOX", "(\\Seen)", None, raw)
     imap.logout()
     first = logged_in.get("/mail?folder=INBOX")
@@ -63,7 +79,9 @@ def test_new_mail_shows_up_after_the_list_was_cached(
     assert subjects == ["Second", "Premier"]
 
 
-def test_flags_changed_elsewhere_are_seen(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
+def test_flags_changed_elsewhere_are_seen(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
     uid = deliver(stack, user, simple_mail("a@chu-demo.mssante.test", user.address, "À lire"))
     assert not logged_in.get("/mail").context["page"].messages[0].seen
     imap = imap_for(stack, user)
@@ -79,9 +97,13 @@ def test_unknown_folder_is_404(logged_in: TestClient) -> None:
     assert soup(response.text).find("h1").get_text(strip=True) == "Introuvable"
 
 
-def test_folder_with_accents_and_spaces(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
+def test_folder_with_accents_and_spaces(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
     imap = imap_for(stack, user)
-    imap.create('"Patients/Cardiologie &AOk-t&AOk-"')  # "Patients/Cardiologie été" in modified UTF-7
+    imap.create(
+        '"Patients/Cardiologie &AOk-t&AOk-"'
+    )  # "Patients/Cardiologie été" in modified UTF-7
     imap.logout()
     names = [entry.name for entry in logged_in.get("/mail").context["folders"]]
     assert "Patients/Cardiologie été" in names
@@ -93,32 +115,45 @@ def test_folder_with_accents_and_spaces(logged_in: TestClient, stack: Stack, use
 def test_move_and_delete(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
     uid = deliver(stack, user, simple_mail("a@chu-demo.mssante.test", user.address, "À archiver"))
     token = csrf_token(logged_in)
-    moved = logged_in.post("/mail/move", data={"folder": "INBOX", "uid": uid, "target": "Archive",
-                                               "csrf_token": token})
+    moved = logged_in.post(
+        "/mail/move", data={"folder": "INBOX", "uid": uid, "target": "Archive", "csrf_token": token}
+    )
     assert moved.status_code == 303
     assert logged_in.get("/mail?folder=INBOX").context["page"].total == 0
     archived = logged_in.get("/mail?folder=Archive").context["page"].messages
     assert [m.subject for m in archived] == ["À archiver"]
 
-    deleted = logged_in.post("/mail/delete", data={"folder": "Archive", "uid": archived[0].uid,
-                                                   "csrf_token": token})
+    deleted = logged_in.post(
+        "/mail/delete", data={"folder": "Archive", "uid": archived[0].uid, "csrf_token": token}
+    )
     assert deleted.status_code == 303
     assert logged_in.get("/mail?folder=Archive").context["page"].total == 0
     trashed = logged_in.get("/mail?folder=Trash").context["page"].messages
     assert [m.subject for m in trashed] == ["À archiver"]
 
     # Deleting from the Trash removes it for good.
-    logged_in.post("/mail/delete", data={"folder": "Trash", "uid": trashed[0].uid, "csrf_token": token})
+    logged_in.post(
+        "/mail/delete", data={"folder": "Trash", "uid": trashed[0].uid, "csrf_token": token}
+    )
     imap = imap_for(stack, user)
     imap.select("Trash")
     assert imap.uid("SEARCH", "ALL")[1] == [b""]
     imap.logout()
 
 
-def test_move_to_a_missing_folder_is_404(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
+def test_move_to_a_missing_folder_is_404(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
     uid = deliver(stack, user, simple_mail("a@chu-demo.mssante.test", user.address, "Reste là"))
-    response = logged_in.post("/mail/move", data={"folder": "INBOX", "uid": uid, "target": "Nulle part",
-                                                  "csrf_token": csrf_token(logged_in)})
+    response = logged_in.post(
+        "/mail/move",
+        data={
+            "folder": "INBOX",
+            "uid": uid,
+            "target": "Nulle part",
+            "csrf_token": csrf_token(logged_in),
+        },
+    )
     assert response.status_code == 404
     assert logged_in.get("/mail").context["page"].total == 1
 

@@ -26,12 +26,25 @@ def hostile_mail(to: str) -> EmailMessage:
     return message
 
 
-def test_text_message_is_shown_and_marked_read(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
-    uid = deliver(stack, user, simple_mail("dr.b@chu-demo.mssante.test", user.address,
-                                           "Compte rendu", "Patient vu en consultation.\nÀ revoir."))
+def test_text_message_is_shown_and_marked_read(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
+    uid = deliver(
+        stack,
+        user,
+        simple_mail(
+            "dr.b@chu-demo.mssante.test",
+            user.address,
+            "Compte rendu",
+            "Patient vu en consultation.\nÀ revoir.",
+        ),
+    )
     page = logged_in.get(f"/mail/message?folder=INBOX&uid={uid}")
     assert page.status_code == 200
-    assert soup(page.text).select_one("pre.text-body").get_text() == "Patient vu en consultation.\nÀ revoir.\n"
+    assert (
+        soup(page.text).select_one("pre.text-body").get_text()
+        == "Patient vu en consultation.\nÀ revoir.\n"
+    )
     assert page.headers["cache-control"] == "no-store"
     imap = imap_for(stack, user)
     imap.select("INBOX", readonly=True)
@@ -41,14 +54,23 @@ def test_text_message_is_shown_and_marked_read(logged_in: TestClient, stack: Sta
 
 
 def test_xdm_prefix_is_hidden(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
-    uid = deliver(stack, user, simple_mail("dmp@chu-demo.mssante.test", user.address,
-                                           "XDM/1.0/DDM+CR hospitalisation DUPONT Jean 01/02/1950"))
+    uid = deliver(
+        stack,
+        user,
+        simple_mail(
+            "dmp@chu-demo.mssante.test",
+            user.address,
+            "XDM/1.0/DDM+CR hospitalisation DUPONT Jean 01/02/1950",
+        ),
+    )
     page = logged_in.get(f"/mail/message?folder=INBOX&uid={uid}")
     title = soup(page.text).select_one(".message-subject").get_text(" ", strip=True)
     assert title == "XDM CR hospitalisation DUPONT Jean 01/02/1950"
 
 
-def test_hostile_html_never_reaches_the_browser(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
+def test_hostile_html_never_reaches_the_browser(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
     uid = deliver(stack, user, hostile_mail(user.address))
     page = logged_in.get(f"/mail/message?folder=INBOX&uid={uid}")
     html = soup(page.text)
@@ -58,8 +80,20 @@ def test_hostile_html_never_reaches_the_browser(logged_in: TestClient, stack: St
     body = logged_in.get(frame["src"])
     assert body.status_code == 200
     text = body.text.lower()
-    for forbidden in ("<script", "onload", "javascript:", "tracker.example", "evil.example",
-                      "hx-get", "data-hx", "<form", "<iframe", "<svg", "http-equiv", "<base"):
+    for forbidden in (
+        "<script",
+        "onload",
+        "javascript:",
+        "tracker.example",
+        "evil.example",
+        "hx-get",
+        "data-hx",
+        "<form",
+        "<iframe",
+        "<svg",
+        "http-equiv",
+        "<base",
+    ):
         assert forbidden not in text, forbidden
     assert "compte rendu" in text and "https://www.example.org/doc" in text
     csp = body.headers["content-security-policy"]
@@ -78,12 +112,17 @@ def test_remote_images_only_on_request(logged_in: TestClient, stack: Stack, user
     assert "https:" in shown.headers["content-security-policy"]
 
 
-def test_attachment_download_is_exact_and_safe(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
+def test_attachment_download_is_exact_and_safe(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
     pdf = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
     message = simple_mail("labo@labo-demo.mssante.test", user.address, "Bilan")
-    message.add_attachment(pdf, maintype="application", subtype="pdf", filename="bilan sanguin été.pdf")
-    message.add_attachment(b"<script>alert(1)</script>", maintype="text", subtype="html",
-                           filename="../../piège.html")
+    message.add_attachment(
+        pdf, maintype="application", subtype="pdf", filename="bilan sanguin été.pdf"
+    )
+    message.add_attachment(
+        b"<script>alert(1)</script>", maintype="text", subtype="html", filename="../../piège.html"
+    )
     uid = deliver(stack, user, message)
     page = logged_in.get(f"/mail/message?folder=INBOX&uid={uid}")
     links = soup(page.text).select("a.attachment")
@@ -93,7 +132,10 @@ def test_attachment_download_is_exact_and_safe(logged_in: TestClient, stack: Sta
     assert download.content == pdf
     assert download.headers["content-type"] == "application/pdf"
     assert download.headers["content-disposition"].startswith("attachment;")
-    assert "filename*=UTF-8''bilan%20sanguin%20%C3%A9t%C3%A9.pdf" in download.headers["content-disposition"]
+    assert (
+        "filename*=UTF-8''bilan%20sanguin%20%C3%A9t%C3%A9.pdf"
+        in download.headers["content-disposition"]
+    )
     assert download.headers["x-content-type-options"] == "nosniff"
     html_part = logged_in.get(links[1]["href"])
     assert html_part.headers["content-type"].startswith("application/octet-stream")
@@ -110,7 +152,9 @@ def test_bad_uid_is_400(logged_in: TestClient) -> None:
     assert logged_in.get("/mail/message?folder=INBOX&uid=1:*").status_code == 400
 
 
-def test_missing_attachment_part_is_404(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
+def test_missing_attachment_part_is_404(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
     uid = deliver(stack, user, simple_mail("a@chu-demo.mssante.test", user.address, "Sans pièce"))
     assert logged_in.get(f"/mail/attachment?folder=INBOX&uid={uid}&part=7.3").status_code == 404
     assert logged_in.get(f"/mail/attachment?folder=INBOX&uid={uid}&part=../1").status_code == 404
@@ -119,8 +163,11 @@ def test_missing_attachment_part_is_404(logged_in: TestClient, stack: Stack, use
 def test_another_users_message_is_out_of_reach(
     logged_in: TestClient, stack: Stack, user: MailUser, other_user: MailUser
 ) -> None:
-    uid = deliver(stack, other_user, simple_mail("a@chu-demo.mssante.test", other_user.address,
-                                                 "Confidentiel patient X"))
+    uid = deliver(
+        stack,
+        other_user,
+        simple_mail("a@chu-demo.mssante.test", other_user.address, "Confidentiel patient X"),
+    )
     response = logged_in.get(f"/mail/message?folder=INBOX&uid={uid}")
     assert response.status_code == 404
     assert "Confidentiel" not in response.text

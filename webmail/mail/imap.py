@@ -51,7 +51,7 @@ class MailboxNotFound(ImapCommandFailed):
     """SELECT, STATUS or a move target named a mailbox the server does not have."""
 
 
-class _Protocol(aioimaplib.IMAP4ClientProtocol):
+class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
     """aioimaplib's protocol with three fixes.
 
     - Untagged lines go, whole, to the single command in flight: we never pipeline, and
@@ -78,13 +78,16 @@ class _Protocol(aioimaplib.IMAP4ClientProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.state = aioimaplib.LOGOUT
         self.closed.set()
-        pending = [self.pending_sync_command, *self.pending_async_commands.values()]
+        pending: list[Any] = [
+            self.pending_sync_command,  # type: ignore[has-type]
+            *self.pending_async_commands.values(),
+        ]
         for command in pending:
             if command is not None:
                 command._exception = aioimaplib.Abort("connection lost")
                 command.close(b"connection lost", "BYE")
         self.pending_sync_command = None
-        self.pending_async_commands = {}
+        self.pending_async_commands: dict[str, Any] = {}
         super().connection_lost(exc)
 
     async def starttls(self, context: ssl.SSLContext, server_hostname: str) -> None:
@@ -93,9 +96,9 @@ class _Protocol(aioimaplib.IMAP4ClientProtocol):
         )
         if response.result != "OK":
             raise ImapUnavailable("server refused STARTTLS")
-        assert self.transport is not None
+        transport: asyncio.Transport = self.transport  # type: ignore[has-type]
         self.transport = await self.loop.start_tls(
-            self.transport, self, context, server_hostname=server_hostname
+            transport, self, context, server_hostname=server_hostname
         )
         # Capabilities before TLS must not be trusted (RFC 3501 section 6.2.1).
         await self.capability()
@@ -217,7 +220,7 @@ class ImapClient:
         response = await self._protocol.execute(command, scrub=token)
         if response.result == "OK":
             self._protocol.state = aioimaplib.AUTH
-        return response  # type: ignore[no-any-return]
+        return response
 
     async def _refresh_capabilities(self) -> None:
         await self._guard(self._protocol.capability())
@@ -290,6 +293,30 @@ class ImapClient:
         )
         self.selected = state
         return state
+
+    async def refresh(self, name: str) -> MailboxState:
+        """The mailbox's current state, selected. When it already is, NOOP (which makes the
+        server sync our view of it) and STATUS cost a fraction of a new SELECT."""
+        if self.selected is None or self.selected.name != name:
+            return await self.select(name)
+        await self._command("NOOP")
+        items = "(UIDNEXT UIDVALIDITY MESSAGES"
+        items += " HIGHESTMODSEQ)" if self.selected.highestmodseq is not None else ")"
+        lines = await self._command("STATUS", self._mailbox(name), items)
+        counts: dict[str, int] = {}
+        for response in syntax.parse_lines(lines):
+            if response and response[0] == b"STATUS" and isinstance(response[-1], list):
+                counts = _pairs(response[-1])
+        if "UIDVALIDITY" not in counts:
+            return await self.select(name)
+        self.selected = MailboxState(
+            name=name,
+            uidvalidity=counts["UIDVALIDITY"],
+            uidnext=counts.get("UIDNEXT", 0),
+            exists=counts.get("MESSAGES", 0),
+            highestmodseq=counts.get("HIGHESTMODSEQ"),
+        )
+        return self.selected
 
     async def ensure_selected(self, name: str) -> MailboxState:
         if self.selected is not None and self.selected.name == name:
@@ -406,7 +433,7 @@ class ImapClient:
             raise ImapUnavailable(f"IMAP connection failed: {error!r}") from error
 
 
-class _Imap(aioimaplib.IMAP4):
+class _Imap(aioimaplib.IMAP4):  # type: ignore[misc]
     def create_client(
         self,
         host: str,

@@ -7,8 +7,6 @@ for a UID) while UIDVALIDITY holds.
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,7 +17,6 @@ from webmail.mail.imap_syntax import FetchItem, as_text
 
 SUMMARY_HEADERS = "DATE FROM TO CC SUBJECT CONTENT-TYPE MESSAGE-ID X-MSS-INS X-MSS-CODECDA"
 SUMMARY_ITEMS = f"(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({SUMMARY_HEADERS})])"
-_HEADER_POLICY = email.policy.default.clone(raise_on_defect=False)
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,7 @@ class MailboxCache:
 async def list_page(
     imap: ImapClient, cache: MailboxCache, folder: str, page: int, page_size: int
 ) -> Page:
-    state = await imap.select(folder)
+    state = await imap.refresh(folder)
     entry = await _sorted(imap, cache, state)
     total = len(entry.uids)
     pages = max(1, -(-total // page_size))
@@ -120,7 +117,7 @@ async def _summaries(imap: ImapClient, entry: _FolderCache, uids: list[int]) -> 
     if known and flags_changed:
         for item in await imap.fetch(known, "(UID FLAGS)"):
             uid = item.uid
-            if uid in entry.envelopes:
+            if uid is not None and uid in entry.envelopes:
                 entry.envelopes[uid] = replace(entry.envelopes[uid], flags=_flags(item))
     for uid in uids:
         if uid in entry.envelopes:
@@ -148,23 +145,21 @@ def summary_from_fetch(item: FetchItem) -> Summary | None:
     header_block = next(
         (value for key, value in item.data.items() if key.startswith("BODY[HEADER")), None
     )
-    headers = email.message_from_bytes(
-        header_block if isinstance(header_block, bytes) else b"", policy=_HEADER_POLICY
-    )
-    senders = mime.addresses(headers, "from")
-    subject = mime.header_text(headers, "subject")
+    headers = mime.parse_headers(header_block if isinstance(header_block, bytes) else b"")
+    senders = mime.quick_addresses(headers, "from")
+    subject = mime.quick_text(headers, "subject")
     size = item.data.get("RFC822.SIZE")
-    date = mime.header_date(headers) or _internal_date(item)
+    date = mime.quick_date(headers) or _internal_date(item)
     content_type = headers.get_content_type()
     return Summary(
         uid=uid,
         subject=subject,
         sender=senders[0] if senders else None,
-        to=tuple(mime.addresses(headers, "to")),
+        to=tuple(mime.quick_addresses(headers, "to")),
         date=date,
         size=size if isinstance(size, int) else 0,
         has_attachment=content_type in ("multipart/mixed", "multipart/report")
-        or bool(mime.header_text(headers, "x-mss-codecda")),
+        or bool(headers.get("x-mss-codecda")),
         kind=mime.message_kind(headers, subject),
         flags=_flags(item),
     )

@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
-from webmail.errors import BadRequest
+from webmail.errors import BadRequest, NotFound
 from webmail.mail import compose, mime, smtp
 from webmail.mail.compose import Draft, InvalidDraft, Upload
 from webmail.mail.connections import MailSession
 from webmail.mail.folders import assign_roles
-from webmail.mail.imap import ImapError
+from webmail.mail.imap import ImapError, ImapUnavailable
 from webmail.templating import render
 from webmail.urls import mail_url
 from webmail.views.common import (
@@ -143,12 +143,35 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
                 "Les pièces jointes dépassent {limit} Mo : ajoutez-les de nouveau, moins lourdes."
             ).format(limit=app.settings.max_upload_bytes // (1024 * 1024)),
         )
-    async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        if origin.mode == "forward" and origin.uid is not None:
-            draft.attachments = await _forwarded_parts(session, origin) + draft.attachments
-        if text_field(form, "action") == "save":
-            return await _save_draft(request, session, draft, origin)
-        return await _send(request, auth, session, draft, origin)
+    try:
+        async with app.pool.use(auth.key, auth.user, auth.password) as session:
+            if origin.mode == "forward" and origin.uid is not None:
+                draft.attachments = await _forwarded_parts(session, origin) + draft.attachments
+            if text_field(form, "action") == "save":
+                return await _save_draft(request, session, draft, origin)
+            return await _send(request, auth, session, draft, origin)
+    except ImapUnavailable:
+        # Raised only before anything was sent: later IMAP steps catch their own failures.
+        return _form(
+            request,
+            _without_files(draft),
+            origin,
+            status=503,
+            error=i18n._(
+                "Le serveur de messagerie est injoignable : rien n'a été envoyé ni enregistré."
+            ),
+        )
+    except NotFound:
+        return _form(
+            request,
+            _without_files(draft),
+            origin,
+            status=404,
+            error=i18n._(
+                "Le message d'origine n'existe plus : ses pièces jointes ne peuvent pas être "
+                "transférées."
+            ),
+        )
 
 
 async def _send(
@@ -187,13 +210,25 @@ async def _send(
     await _keep_sent_copy(session, message)
     await _mark_answered(session, origin)
     if result.refused:
-        refused = ", ".join(f"{address} ({answer})" for address, answer in result.refused.items())
+        # Offer to resend to the refused addresses only: the others already have it.
+        answers = ", ".join(f"{address} ({answer})" for address, answer in result.refused.items())
+        retry = Draft(
+            sender=draft.sender,
+            to=", ".join(result.refused),
+            subject=draft.subject,
+            body=draft.body,
+            in_reply_to=draft.in_reply_to,
+            references=draft.references,
+        )
         return _form(
             request,
-            _without_files(draft),
-            origin,
+            retry,
+            Origin(),
             status=200,
-            warning=i18n._("Message envoyé, mais refusé pour : {refused}").format(refused=refused),
+            warning=i18n._(
+                "Message envoyé aux autres destinataires, mais refusé pour : {refused}. "
+                "Corrigez ces adresses pour le renvoyer à elles seules."
+            ).format(refused=answers),
         )
     return RedirectResponse(mail_url("INBOX", notice="sent"), status_code=303)
 
