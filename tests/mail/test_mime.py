@@ -88,3 +88,33 @@ def test_quick_header_path_used_by_lists_agrees(path: Path) -> None:
     assert addresses(mime.quick_addresses(headers, "to")) == expected["to"]
     if expected["date"] is not None:
         assert mime.quick_date(headers) == datetime.fromisoformat(str(expected["date"]))
+
+
+def test_multipart_bomb_is_survived() -> None:
+    depth = 3000
+    opening = "".join(
+        f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n' for i in range(depth)
+    )
+    closing = "".join(f"\r\n--b{i}--\r\n" for i in reversed(range(depth)))
+    raw = (
+        "From: a@example.org\r\nSubject: bomb\r\nMIME-Version: 1.0\r\n"
+        + opening
+        + "Content-Type: text/plain\r\n\r\ndeep\r\n"
+        + closing
+    ).encode()
+    parsed = mime.parse_message(raw)
+    assert parsed.subject == "bomb"
+    assert parsed.text is None and parsed.attachments == []
+
+
+def test_many_attachments_are_all_listed() -> None:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["Subject"] = "Lot"
+    message.set_content("x")
+    for number in range(300):
+        message.add_attachment(b"%PDF", maintype="application", subtype="pdf", filename=f"{number}.pdf")
+    parsed = mime.parse_message(message.as_bytes())
+    assert [a.filename for a in parsed.attachments][-1] == "299.pdf"
+    assert len(parsed.attachments) == 300

@@ -21,6 +21,8 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 XDM_PREFIX = "XDM/1.0/DDM+"
+# Deeper multipart nesting is ignored: real mail stays under ten levels, bombs go to thousands.
+MAX_DEPTH = 20
 # Machine-readable parts of delivery and read reports: shown with the text, never as files.
 _REPORT_TYPES = frozenset(
     {"message/delivery-status", "message/disposition-notification", "text/rfc822-headers"}
@@ -70,10 +72,15 @@ class ParsedMessage:
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
-    message = email.message_from_bytes(raw, policy=_POLICY)
-    assert isinstance(message, EmailMessage)
     walker = _BodyWalker()
-    walker.visit(message, "")
+    try:
+        message = email.message_from_bytes(raw, policy=_POLICY)
+        walker.visit(message, "")
+    except RecursionError:
+        # The stdlib parser recurses once per MIME level: a nesting bomb gets headers only.
+        header_block = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        message = email.message_from_bytes(header_block + b"\r\n\r\n", policy=_POLICY)
+        walker = _BodyWalker()
     html = walker.html_text()
     attachments = [
         attachment
@@ -267,6 +274,8 @@ class _BodyWalker:
         self.attachments: list[Attachment] = []
 
     def visit(self, part: Message, part_id: str) -> None:
+        if part_id.count(".") >= MAX_DEPTH:
+            return  # hostile nesting: nothing a person wrote lies this deep
         content_type = part.get_content_type()
         if part.is_multipart() and content_type != "message/rfc822":
             payload = part.get_payload()
@@ -431,7 +440,10 @@ def part_content(raw: bytes, part_id: str) -> bytes | None:
 def _locate(raw: bytes, part_id: str) -> Message | None:
     if not re.fullmatch(r"\d{1,3}(\.\d{1,3}){0,15}", part_id):
         return None
-    message: Message = email.message_from_bytes(raw, policy=_POLICY)
+    try:
+        message: Message = email.message_from_bytes(raw, policy=_POLICY)
+    except RecursionError:
+        return None
     if not message.is_multipart() or message.get_content_type() == "message/rfc822":
         return message if part_id == "1" else None
     current: Message = message
