@@ -16,7 +16,7 @@ from datetime import datetime
 from email.errors import HeaderParseError
 from email.header import decode_header
 from email.headerregistry import Address as _Address
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 
