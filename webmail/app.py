@@ -22,6 +22,7 @@ from webmail.htmx import client_redirect, is_htmx
 from webmail.i18n import N_
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.imap import ImapAuthFailed, ImapError, ImapUnavailable, MailboxNotFound
+from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
@@ -36,7 +37,9 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3)
         pool = ConnectionPool(settings)
+        audit = AuditLog(settings.audit_log)
         app.state.services = Services(
+            audit=audit,
             settings=settings,
             sessions=SessionStore(
                 redis, settings.session_idle_seconds, settings.session_absolute_seconds
@@ -49,6 +52,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await pool.close_all()
             await redis.aclose()
+            audit.close()
 
     routes = [
         Route("/", mailbox.home),

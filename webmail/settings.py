@@ -53,6 +53,7 @@ class Settings:
     imap_timeout_seconds: float
     imap_idle_close_seconds: int
     page_size: int
+    audit_log: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +76,7 @@ class Settings:
             imap_timeout_seconds=float(reader.integer("MSS_IMAP_TIMEOUT_SECONDS", 15, 1, 300)),
             imap_idle_close_seconds=reader.integer("MSS_IMAP_IDLE_CLOSE_SECONDS", 300, 10, 7200),
             page_size=reader.integer("MSS_PAGE_SIZE", 50, 10, 200),
+            audit_log=reader.audit_destination("MSS_AUDIT_LOG"),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -143,6 +145,15 @@ class _Reader:
         if not path.is_file() or not os.access(path, os.R_OK):
             raise SettingsError(f"{name}: {value} is not a readable file")
         return path
+
+    def audit_destination(self, name: str) -> str:
+        value = self.text(name, "stdout")
+        if value == "stdout":
+            return value
+        parent = Path(value).parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise SettingsError(f"{name}: cannot write a file in {parent}")
+        return value
 
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"

@@ -22,7 +22,9 @@ from webmail.urls import local_path
 from webmail.views.common import (
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
+    audit,
     authenticated,
+    client_ip,
     read_form,
     services,
     text_field,
@@ -87,9 +89,10 @@ async def login(request: Request) -> Response:
         )
     app = services(request)
     try:
-        imap = await app.pool.open(address, password, _client_ip(request))
+        imap = await app.pool.open(address, password, client_ip(request) or None)
     except ImapAuthFailed:
         log.info("login refused")
+        app.audit.record("login", account=address, client_ip=client_ip(request), result="refused")
         # Same answer whether the mailbox exists or not.
         return _login_page(
             request, address=address, status=401, error="Adresse ou mot de passe incorrect."
@@ -105,10 +108,13 @@ async def login(request: Request) -> Response:
     cookie, session = await app.sessions.create(
         address,
         password,
-        client_ip=_client_ip(request) or "",
+        client_ip=client_ip(request),
         user_agent=request.headers.get("user-agent", ""),
     )
     app.pool.adopt(session.id_hash, address, imap)
+    app.audit.record(
+        "login", account=address, client_ip=client_ip(request), session=session.id_hash
+    )
     response = RedirectResponse("/mail", status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, cookie.encode(), max_age=None)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
@@ -128,6 +134,7 @@ async def logout(request: Request) -> Response:
             return RedirectResponse("/mail", status_code=303)
         await app.sessions.delete(cookie)
         await app.pool.discard(auth.key)
+        audit(request, "logout", auth)
     response = RedirectResponse("/login?notice=logout", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
@@ -141,10 +148,6 @@ async def choose_language(request: Request) -> Response:
     if language in LANGUAGES:
         _set_cookie(request, response, LANGUAGE_COOKIE, language, max_age=365 * 86400)
     return response
-
-
-def _client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def _set_cookie(

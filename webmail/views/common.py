@@ -13,6 +13,7 @@ from webmail.errors import BadRequest, Forbidden, WebmailError
 from webmail.i18n import N_
 from webmail.mail.connections import ConnectionPool
 from webmail.security import csrf
+from webmail.security.audit import AuditLog
 from webmail.settings import Settings
 
 SESSION_COOKIE = "mss_session"
@@ -29,6 +30,7 @@ class Services:
     settings: Settings
     sessions: SessionStore
     pool: ConnectionPool
+    audit: AuditLog
 
 
 @dataclass
@@ -66,6 +68,23 @@ async def authenticated(request: Request) -> Authenticated:
     request.state.user = session.user
     request.state.csrf_token = session.csrf_token
     return Authenticated(session=session, cookie=cookie, password=password)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def audit(
+    request: Request, action: str, auth: Authenticated, result: str = "ok", **target: Any
+) -> None:
+    services(request).audit.record(
+        action,
+        account=auth.user,
+        client_ip=client_ip(request),
+        session=auth.key,
+        result=result,
+        **target,
+    )
 
 
 async def read_form(request: Request) -> FormData:

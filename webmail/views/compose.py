@@ -25,6 +25,7 @@ from webmail.templating import render
 from webmail.urls import mail_url
 from webmail.views.common import (
     Authenticated,
+    audit,
     authenticated,
     folder_param,
     services,
@@ -195,6 +196,14 @@ async def _send(
         )
     except smtp.SmtpError as error:
         log.warning("send failed: %s", type(error).__name__)
+        audit(
+            request,
+            "message_sent",
+            auth,
+            result=type(error).__name__,
+            recipients=recipients,
+            answer=error.detail[:300],
+        )
         saved = await _try_save(session, draft)
         note = i18n._(" Une copie est dans vos brouillons.") if saved else ""
         status = 503 if isinstance(error, smtp.SmtpUnavailable) else 422
@@ -207,6 +216,14 @@ async def _send(
             + note
             + (f" ({error.detail})" if error.detail and status == 422 else ""),
         )
+    audit(
+        request,
+        "message_sent",
+        auth,
+        result="partial" if result.refused else "ok",
+        recipients=recipients,
+        refused=sorted(result.refused),
+    )
     await _keep_sent_copy(session, message)
     await _mark_answered(session, origin)
     if result.refused:

@@ -15,6 +15,7 @@ from webmail.mail.imap import MailboxNotFound
 from webmail.templating import render
 from webmail.urls import local_path, mail_url
 from webmail.views.common import (
+    audit,
     authenticated,
     folder_param,
     services,
@@ -103,6 +104,7 @@ async def move_message(request: Request) -> Response:
             raise NotFound("Le dossier de destination n'existe pas.") from None
         session.cache.forget(folder)
         session.cache.forget(target)
+    audit(request, "message_moved", auth, folder=folder, uid=uid, to_folder=target)
     return RedirectResponse(mail_url(folder, notice="moved"), status_code=303)
 
 
@@ -125,6 +127,14 @@ async def delete_message(request: Request) -> Response:
             await session.imap.expunge_uids([uid])
             notice = "deleted"
         session.cache.forget(folder)
+    audit(
+        request,
+        "message_deleted",
+        auth,
+        folder=folder,
+        uid=uid,
+        mode="trash" if notice == "trashed" else "expunge",
+    )
     return RedirectResponse(mail_url(folder, notice=notice), status_code=303)
 
 

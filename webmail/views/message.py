@@ -15,7 +15,7 @@ from webmail.mail.imap import MailboxNotFound
 from webmail.mail.sanitize import frame_csp, sanitize_html
 from webmail.templating import render
 from webmail.urls import mail_url
-from webmail.views.common import authenticated, folder_param, services, uid_param
+from webmail.views.common import audit, authenticated, folder_param, services, uid_param
 
 # Types a browser may render inline from our origin: images only, never HTML or SVG.
 _INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
@@ -42,6 +42,7 @@ async def show_message(request: Request) -> Response:
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
         _raw, message = await fetch_parsed(session, folder, uid)
         await session.imap.store_flags([uid], ["\\Seen"], add=True)
+        audit(request, "message_read", auth, folder=folder, uid=uid)
         mailbox.update_cached_flags(session.cache, folder, uid, {"\\Seen"}, True)
         folders = folder_entries(await session.imap.list_folders())
     roles = {entry.role: entry.name for entry in folders if entry.role}
@@ -114,6 +115,8 @@ async def _part_response(request: Request, *, inline: bool) -> Response:
         raise NotFound("Cette pièce jointe n'existe pas.")
     if inline and described.content_type not in _INLINE_IMAGE_TYPES:
         raise NotFound("Cette image n'existe pas.")
+    if not inline:
+        audit(request, "attachment_download", auth, folder=folder, uid=uid, part=part_id)
     disposition = "inline" if inline else "attachment"
     return Response(
         content,
