@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
+import pyotp
 import pytest
 from bs4 import BeautifulSoup
 from starlette.testclient import TestClient
@@ -83,14 +84,42 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+OTP_SECRETS: dict[str, str] = {}
+_LAST_OTP_STEP: dict[str, int] = {}
+
+
 def login(client: TestClient, user: MailUser) -> None:
+    """Both factors, as a user does: password, then enrolment (first time) or a TOTP code."""
     page = client.get("/login")
-    token = form_value(page.text, "login_token")
     response = client.post(
-        "/login", data={"address": user.address, "password": user.password, "login_token": token}
+        "/login",
+        data={"address": user.address, "password": user.password,
+              "login_token": form_value(page.text, "login_token")},
     )
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/mail"
+    assert response.headers["location"] == "/login/otp"
+    second = client.get("/login/otp")
+    if second.template.name == "pages/enrol.html":
+        OTP_SECRETS[user.address] = otp_secret_shown(second.text)
+        done = client.post("/login/otp", data={"csrf_token": form_value(second.text, "csrf_token"),
+                                               "code": fresh_code(user)})
+        assert done.template.name == "pages/recovery_codes.html", done.text
+        return
+    done = client.post("/login/otp", data={"csrf_token": form_value(second.text, "csrf_token"),
+                                           "code": fresh_code(user)})
+    assert done.status_code == 303, done.text
+
+
+def otp_secret_shown(html: str) -> str:
+    return "".join(soup(html).select_one("#secret").get_text().split())
+
+
+def fresh_code(user: MailUser) -> str:
+    """A code the server has not seen yet (a second login in the same 30 s uses the next step)."""
+    totp = pyotp.TOTP(OTP_SECRETS[user.address])
+    step = max(int(time.time() // 30), _LAST_OTP_STEP.get(user.address, 0) + 1)
+    _LAST_OTP_STEP[user.address] = step
+    return totp.at(step * 30)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pyotp
 import pytest
 from bs4 import BeautifulSoup
 
@@ -67,7 +68,15 @@ def test_demo_comes_up_serves_login_and_stops_on_ctrl_c() -> None:
         body = urllib.parse.urlencode(
             {"address": gp.address, "password": gp.password, "login_token": token}
         ).encode()
-        inbox = opener.open(url + "/login", data=body).read().decode()
+        enrol = BeautifulSoup(opener.open(url + "/login", data=body).read().decode(), "html.parser")
+        secret = "".join(enrol.select_one("#secret").get_text().split())
+        confirm = urllib.parse.urlencode({
+            "csrf_token": enrol.find("input", attrs={"name": "csrf_token"})["value"],
+            "code": pyotp.TOTP(secret).now()}).encode()
+        codes = BeautifulSoup(opener.open(url + "/login/otp", data=confirm).read().decode(),
+                              "html.parser")
+        assert len(codes.select(".recovery-codes code")) == 10
+        inbox = opener.open(url + "/mail").read().decode()
         rows = BeautifulSoup(inbox, "html.parser").select("li.row")
         assert len(rows) > 10
     finally:

@@ -17,6 +17,8 @@ from starlette.staticfiles import StaticFiles
 
 from webmail import i18n
 from webmail.auth.sessions import SessionStore, SessionStoreUnavailable
+from webmail.auth.throttle import Throttle
+from webmail.auth.totp import SecondFactorStore
 from webmail.errors import NotFound, ServiceUnavailable, WebmailError
 from webmail.htmx import client_redirect, is_htmx
 from webmail.i18n import N_
@@ -26,7 +28,7 @@ from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
-from webmail.views import auth, compose, mailbox, message
+from webmail.views import auth, compose, mailbox, message, second_factor
 from webmail.views.common import LANGUAGE_COOKIE, SESSION_COOKIE, LoginRequired, Services
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ def create_app(settings: Settings) -> Starlette:
         audit = AuditLog(settings.audit_log)
         app.state.services = Services(
             audit=audit,
+            second_factor=SecondFactorStore(redis, settings.secret_key),
+            password_throttle=Throttle(redis, settings.login_limits, "password"),
+            otp_throttle=Throttle(redis, settings.login_limits, "otp"),
             settings=settings,
             sessions=SessionStore(
                 redis, settings.session_idle_seconds, settings.session_absolute_seconds
@@ -59,6 +64,13 @@ def create_app(settings: Settings) -> Starlette:
         Route("/login", auth.login_form, methods=["GET"]),
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
+        Route("/login/otp", second_factor.otp_page, methods=["GET"]),
+        Route("/login/otp", second_factor.otp_submit, methods=["POST"]),
+        Route("/account", second_factor.account_view, methods=["GET"]),
+        Route("/account/recovery-codes", second_factor.regenerate_codes, methods=["POST"]),
+        Route("/account/otp/reenrol", second_factor.start_reenrolment, methods=["POST"]),
+        Route("/account/otp/enrol", second_factor.confirm_reenrolment, methods=["POST"]),
+        Route("/account/sessions/end", second_factor.end_session, methods=["POST"]),
         Route("/language", auth.choose_language, methods=["GET"]),
         Route("/mail", mailbox.message_list, methods=["GET"]),
         Route("/mail/folders", mailbox.folders_page, methods=["GET"]),

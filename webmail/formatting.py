@@ -50,3 +50,37 @@ def file_size(size: int) -> str:
             return (text.replace(".", ",") if french else text) + "\u00a0" + unit
         value /= 1024
     return str(size)
+
+
+def timestamp_date(value: float) -> str:
+    return format_datetime(
+        datetime.fromtimestamp(value, PARIS), "dd/MM/yyyy HH:mm", locale=current_language.get()
+    )
+
+
+_SYSTEMS = (
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Android", "Android"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "Mac"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+
+
+def device(user_agent: str) -> str:
+    """ "Chrome, Android" from a User-Agent: enough to recognise one's own devices."""
+    system = next((name for token, name in _SYSTEMS if token in user_agent), "")
+    browser = next((name for token, name in _BROWSERS if token in user_agent), "")
+    if not system and not browser:
+        return {"fr": "Appareil inconnu", "en": "Unknown device"}.get(
+            current_language.get(), "Appareil inconnu"
+        )
+    return ", ".join(part for part in (browser, system) if part)

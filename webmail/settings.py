@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from webmail.auth.throttle import Limits
+
 
 class SettingsError(Exception):
     """A setting is missing or wrong; the message names it and says what is expected."""
@@ -54,6 +56,7 @@ class Settings:
     imap_idle_close_seconds: int
     page_size: int
     audit_log: str
+    login_limits: Limits
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +80,10 @@ class Settings:
             imap_idle_close_seconds=reader.integer("MSS_IMAP_IDLE_CLOSE_SECONDS", 300, 10, 7200),
             page_size=reader.integer("MSS_PAGE_SIZE", 50, 10, 200),
             audit_log=reader.audit_destination("MSS_AUDIT_LOG"),
+            login_limits=Limits(
+                failures_before_lock=reader.integer("MSS_LOGIN_MAX_FAILURES", 5, 3, 20),
+                first_lock_seconds=reader.integer("MSS_LOGIN_LOCK_SECONDS", 60, 1, 3600),
+            ),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")

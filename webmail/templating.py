@@ -28,6 +28,8 @@ def _environment() -> Environment:
     env.filters["short_date"] = formatting.short_date
     env.filters["long_date"] = formatting.long_date
     env.filters["file_size"] = formatting.file_size
+    env.filters["timestamp_date"] = formatting.timestamp_date
+    env.filters["device"] = formatting.device
     env.globals.update(mail_url=urls.mail_url, message_url=urls.message_url, query=urls.query)
     return env
 

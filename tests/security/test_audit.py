@@ -66,7 +66,8 @@ def test_each_action_is_traced_without_content(
     trail = entries(audit_file)
     actions = [(entry["action"], entry["result"]) for entry in trail]
     assert actions == [
-        ("login", "refused"), ("login", "ok"), ("message_read", "ok"),
+        ("login", "refused"), ("login_password", "ok"), ("otp_enrolled", "ok"), ("login", "ok"),
+        ("message_read", "ok"),
         ("attachment_download", "ok"), ("message_sent", "ok"), ("message_deleted", "ok"),
         ("logout", "ok"),
     ]
@@ -74,10 +75,12 @@ def test_each_action_is_traced_without_content(
         assert entry["account"] == user.address
         assert entry["ip"] == "testclient" or entry["ip"]
         assert entry["time"].endswith(("+01:00", "+02:00")) and entry["time_utc"].endswith("Z")
-    sessions = {entry["session"] for entry in trail[1:]}
-    assert len(sessions) == 1 and len(next(iter(sessions))) == 16
-    assert trail[2]["target"] == {"folder": "INBOX", "uid": uid}
-    assert trail[4]["target"]["recipients"] == [other_user.address]
+    # The password-only session and the full one have different ids; then one session to the end.
+    pending, full = trail[1]["session"], trail[3]["session"]
+    assert pending != full and len(full) == 16
+    assert {entry["session"] for entry in trail[3:]} == {full}
+    assert trail[4]["target"] == {"folder": "INBOX", "uid": uid}
+    assert trail[6]["target"]["recipients"] == [other_user.address]
     text = audit_file.read_text(encoding="utf-8")
     assert SECRET_SUBJECT not in text and SECRET_BODY not in text
     assert user.password not in text and "faux-mot-de-passe" not in text

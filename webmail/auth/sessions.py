@@ -20,6 +20,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 KEY_PREFIX = "mss:session:"
+# A session that has passed the password but not the second factor lives five minutes.
+PENDING_SECONDS = 300
 USER_INDEX_PREFIX = "mss:user-sessions:"
 
 
@@ -37,6 +39,15 @@ class Session:
     encrypted_password: str
     client_ip: str = ""
     user_agent: str = ""
+    # "password": only the first factor is done; such a session opens no mailbox and is
+    # never promoted: the second factor creates a new session with a new id.
+    stage: str = "full"
+    # While enrolling a second factor: the new TOTP secret, encrypted with the cookie's key.
+    pending_secret: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.stage == "full"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -87,7 +98,13 @@ class SessionStore:
         self.absolute_seconds = absolute_seconds
 
     async def create(
-        self, user: str, password: str, *, client_ip: str = "", user_agent: str = ""
+        self,
+        user: str,
+        password: str,
+        *,
+        client_ip: str = "",
+        user_agent: str = "",
+        stage: str = "full",
     ) -> tuple[SessionCookie, Session]:
         cookie = SessionCookie.new()
         now = time.time()
@@ -100,8 +117,11 @@ class SessionStore:
             encrypted_password=_encrypt(cookie.key, password, cookie.id_hash),
             client_ip=client_ip,
             user_agent=user_agent[:300],
+            stage=stage,
         )
         await self._save(session)
+        if session.complete:
+            await self._index(user).sadd(session.id_hash)
         return cookie, session
 
     async def load(self, cookie: SessionCookie | None) -> Session | None:
@@ -120,10 +140,8 @@ class SessionStore:
             await self.delete(cookie)
             return None
         now = time.time()
-        if (
-            now - session.created > self.absolute_seconds
-            or now - session.last_seen > self.idle_seconds
-        ):
+        idle_limit = self.idle_seconds if session.complete else PENDING_SECONDS
+        if now - session.created > self.absolute_seconds or now - session.last_seen > idle_limit:
             await self.delete(cookie)
             return None
         session.last_seen = now
@@ -133,11 +151,44 @@ class SessionStore:
     def password(self, session: Session, cookie: SessionCookie) -> str | None:
         return _decrypt(cookie.key, session.encrypted_password, session.id_hash)
 
+    def seal(self, session: Session, cookie: SessionCookie, text: str) -> str:
+        """Encrypt something only this browser's cookie can open (e.g. an enrolment secret)."""
+        return _encrypt(cookie.key, text, session.id_hash)
+
+    def unseal(self, session: Session, cookie: SessionCookie, token: str) -> str | None:
+        return _decrypt(cookie.key, token, session.id_hash) if token else None
+
+    async def save(self, session: Session) -> None:
+        await self._save(session)
+
     async def delete(self, cookie: SessionCookie) -> None:
+        await self.delete_by_hash(cookie.id_hash)
+
+    async def delete_by_hash(self, id_hash: str, user: str | None = None) -> None:
         try:
-            await self.redis.delete(KEY_PREFIX + cookie.id_hash)
+            await self.redis.delete(KEY_PREFIX + id_hash)
+            if user is not None:
+                await self._index(user).srem(id_hash)
         except (RedisError, OSError) as error:
             raise SessionStoreUnavailable(str(error)) from error
+
+    async def sessions_of(self, user: str) -> list[Session]:
+        """The user's live complete sessions, newest first (expired ones leave the index)."""
+        index = self._index(user)
+        try:
+            found = []
+            for id_hash in await index.members():
+                raw = await self.redis.get(KEY_PREFIX + id_hash)
+                if raw is None:
+                    await index.srem(id_hash)
+                    continue
+                found.append(Session.from_json(raw))
+        except (RedisError, OSError) as error:
+            raise SessionStoreUnavailable(str(error)) from error
+        return sorted(found, key=lambda session: session.created, reverse=True)
+
+    def _index(self, user: str) -> _SessionIndex:
+        return _SessionIndex(self.redis, user, self.absolute_seconds)
 
     async def _save(self, session: Session) -> None:
         remaining_absolute = int(session.created + self.absolute_seconds - time.time())
@@ -146,6 +197,26 @@ class SessionStore:
             await self.redis.set(KEY_PREFIX + session.id_hash, session.to_json(), ex=ttl)
         except (RedisError, OSError) as error:
             raise SessionStoreUnavailable(str(error)) from error
+
+
+class _SessionIndex:
+    """The set of one user's session hashes, for the sessions page and "end all others"."""
+
+    def __init__(self, redis: Redis, user: str, ttl: int) -> None:
+        self.redis = redis
+        self.key = USER_INDEX_PREFIX + hashlib.sha256(user.lower().encode()).hexdigest()
+        self.ttl = ttl
+
+    async def sadd(self, id_hash: str) -> None:
+        await self.redis.sadd(self.key, id_hash)
+        await self.redis.expire(self.key, self.ttl)
+
+    async def srem(self, id_hash: str) -> None:
+        await self.redis.srem(self.key, id_hash)
+
+    async def members(self) -> list[str]:
+        members = await self.redis.smembers(self.key)
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
 
 def _encrypt(key: bytes, text: str, context: str) -> str:

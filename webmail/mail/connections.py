@@ -71,6 +71,12 @@ class ConnectionPool:
             entry.imap.close()
         entry.imap, entry.user = imap, user
 
+    def rekey(self, old_key: str, new_key: str) -> None:
+        """Hand a session's connection to the session that replaces it (new id at login)."""
+        entry = self._entries.pop(old_key, None)
+        if entry is not None:
+            self._entries[new_key] = entry
+
     @contextlib.asynccontextmanager
     async def use(self, session_key: str, user: str, password: str) -> AsyncIterator[MailSession]:
         entry = self._entries.setdefault(session_key, _Entry())

@@ -9,11 +9,15 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from webmail import i18n
 from webmail.auth.sessions import SessionCookie
+from webmail.auth.throttle import Lock
+from webmail.formatting import PARIS
 from webmail.i18n import LANGUAGES, N_
 from webmail.mail.imap import ImapAuthFailed, ImapUnavailable
 from webmail.security import csrf
@@ -22,8 +26,6 @@ from webmail.urls import local_path
 from webmail.views.common import (
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
-    audit,
-    authenticated,
     client_ip,
     read_form,
     services,
@@ -55,7 +57,7 @@ def _login_page(
         },
         status_code=status,
     )
-    _set_cookie(request, response, LOGIN_COOKIE, token, max_age=3600, path="/login")
+    set_cookie(request, response, LOGIN_COOKIE, token, max_age=3600, path="/login")
     return response
 
 
@@ -78,24 +80,37 @@ async def login(request: Request) -> Response:
             request,
             address=address,
             status=403,
-            error="Le formulaire a expiré. Saisissez de nouveau votre mot de passe.",
+            error=N_("Le formulaire a expiré. Saisissez de nouveau votre mot de passe."),
         )
     if not _ADDRESS.match(address) or not password:
         return _login_page(
             request,
             address=address,
             status=400,
-            error="Saisissez votre adresse de messagerie et votre mot de passe.",
+            error=N_("Saisissez votre adresse de messagerie et votre mot de passe."),
         )
     app = services(request)
+    ip = client_ip(request)
+    lock = await app.password_throttle.lock_for(address, ip)
+    if lock is not None:
+        return _locked(request, address, lock)
     try:
-        imap = await app.pool.open(address, password, client_ip(request) or None)
+        imap = await app.pool.open(address, password, ip or None)
     except ImapAuthFailed:
-        log.info("login refused")
-        app.audit.record("login", account=address, client_ip=client_ip(request), result="refused")
+        app.audit.record("login", account=address, client_ip=ip, result="refused")
+        lock = await app.password_throttle.failed(address, ip)
+        if lock is not None:
+            app.audit.record(
+                "login_locked",
+                account=address,
+                client_ip=ip,
+                result="locked",
+                seconds=lock.seconds_left,
+            )
+            return _locked(request, address, lock)
         # Same answer whether the mailbox exists or not.
         return _login_page(
-            request, address=address, status=401, error="Adresse ou mot de passe incorrect."
+            request, address=address, status=401, error=N_("Adresse ou mot de passe incorrect.")
         )
     except ImapUnavailable as error:
         log.warning("login: IMAP server unreachable: %s", error)
@@ -103,38 +118,52 @@ async def login(request: Request) -> Response:
             request,
             address=address,
             status=503,
-            error="Le serveur de messagerie est injoignable. Réessayez dans quelques minutes.",
+            error=N_("Le serveur de messagerie est injoignable. Réessayez dans quelques minutes."),
         )
+    await app.password_throttle.succeeded(address, ip)
+    # First factor done: a short-lived session that opens nothing until the second factor.
     cookie, session = await app.sessions.create(
         address,
         password,
-        client_ip=client_ip(request),
+        client_ip=ip,
         user_agent=request.headers.get("user-agent", ""),
+        stage="password",
     )
     app.pool.adopt(session.id_hash, address, imap)
-    app.audit.record(
-        "login", account=address, client_ip=client_ip(request), session=session.id_hash
-    )
-    response = RedirectResponse("/mail", status_code=303)
-    _set_cookie(request, response, SESSION_COOKIE, cookie.encode(), max_age=None)
+    app.audit.record("login_password", account=address, client_ip=ip, session=session.id_hash)
+    response = RedirectResponse("/login/otp", status_code=303)
+    set_cookie(request, response, SESSION_COOKIE, cookie.encode(), max_age=None)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
+
+
+def _locked(request: Request, address: str, lock: Lock) -> Response:
+    return _login_page(request, address=address, status=429, error=locked_message(lock))
+
+
+def locked_message(lock: Lock) -> str:
+    until = datetime.fromtimestamp(lock.until, PARIS).strftime("%H:%M:%S")
+    return i18n._(
+        "Trop de tentatives infructueuses. Réessayez après {time} (dans {seconds} s)."
+    ).format(time=until, seconds=lock.seconds_left)
 
 
 async def logout(request: Request) -> Response:
     app = services(request)
     cookie = SessionCookie.decode(request.cookies.get(SESSION_COOKIE))
-    if cookie is not None:
-        auth = await authenticated(request)
+    session = await app.sessions.load(cookie)
+    if cookie is not None and session is not None:
         form = await read_form(request)
         if not csrf.same_origin(request) or not csrf.tokens_match(
             str(form.get(csrf.TOKEN_FIELD, "")) or request.headers.get(csrf.TOKEN_HEADER, ""),
-            auth.session.csrf_token,
+            session.csrf_token,
         ):
             return RedirectResponse("/mail", status_code=303)
-        await app.sessions.delete(cookie)
-        await app.pool.discard(auth.key)
-        audit(request, "logout", auth)
+        await app.sessions.delete_by_hash(session.id_hash, session.user)
+        await app.pool.discard(session.id_hash)
+        app.audit.record(
+            "logout", account=session.user, client_ip=client_ip(request), session=session.id_hash
+        )
     response = RedirectResponse("/login?notice=logout", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
@@ -146,11 +175,11 @@ async def choose_language(request: Request) -> Response:
     target = local_path(request.query_params.get("next"), "/login")
     response = RedirectResponse(target, status_code=303)
     if language in LANGUAGES:
-        _set_cookie(request, response, LANGUAGE_COOKIE, language, max_age=365 * 86400)
+        set_cookie(request, response, LANGUAGE_COOKIE, language, max_age=365 * 86400)
     return response
 
 
-def _set_cookie(
+def set_cookie(
     request: Request,
     response: Response,
     name: str,

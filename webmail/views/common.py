@@ -9,6 +9,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from webmail.auth.sessions import Session, SessionCookie, SessionStore
+from webmail.auth.throttle import Throttle
+from webmail.auth.totp import SecondFactorStore
 from webmail.errors import BadRequest, Forbidden, WebmailError
 from webmail.i18n import N_
 from webmail.mail.connections import ConnectionPool
@@ -31,6 +33,9 @@ class Services:
     sessions: SessionStore
     pool: ConnectionPool
     audit: AuditLog
+    second_factor: SecondFactorStore
+    password_throttle: Throttle
+    otp_throttle: Throttle
 
 
 @dataclass
@@ -54,12 +59,16 @@ def services(request: Request) -> Services:
     return found
 
 
-async def authenticated(request: Request) -> Authenticated:
-    """The request's live session, or LoginRequired (rendered as a redirect to the login)."""
+async def authenticated(request: Request, *, complete: bool = True) -> Authenticated:
+    """The request's live session, or LoginRequired (rendered as a redirect to the login).
+
+    Only a session that passed both factors opens the mailbox; the second-factor pages ask
+    for one that passed the password alone (``complete=False``).
+    """
     store = services(request).sessions
     cookie = SessionCookie.decode(request.cookies.get(SESSION_COOKIE))
     session = await store.load(cookie)
-    if session is None or cookie is None:
+    if session is None or cookie is None or session.complete != complete:
         raise LoginRequired("Votre session a expiré. Reconnectez-vous.")
     password = store.password(session, cookie)
     if password is None:
@@ -94,9 +103,11 @@ async def read_form(request: Request) -> FormData:
         raise BadRequest("Le formulaire envoyé est illisible ou trop volumineux.") from error
 
 
-async def state_change(request: Request) -> tuple[Authenticated, FormData]:
+async def state_change(
+    request: Request, *, complete: bool = True
+) -> tuple[Authenticated, FormData]:
     """For every POST: a live session, the same origin, and the session's CSRF token."""
-    auth = await authenticated(request)
+    auth = await authenticated(request, complete=complete)
     if not csrf.same_origin(request):
         raise Forbidden("Requête refusée : elle ne vient pas de cette application.")
     form = await read_form(request)

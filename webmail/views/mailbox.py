@@ -30,6 +30,10 @@ NOTICES = {
     "moved": N_("Message déplacé."),
     "deleted": N_("Message supprimé."),
     "trashed": N_("Message placé dans la corbeille."),
+    "recovery": N_(
+        "Connexion avec un code de secours : il ne servira plus. "
+        "Vous pouvez en générer de nouveaux depuis la page Compte."
+    ),
 }
 
 

@@ -1,0 +1,259 @@
+"""The second factor: enrolment at the first login, a code at every login, recovery codes,
+and the account page where it is managed along with the open sessions.
+
+Passing the second factor never upgrades the password-only session: a new session with a
+new id and a new key replaces it, so an id seen before login is worthless after.
+"""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from webmail.auth import totp
+from webmail.auth.throttle import Throttle
+from webmail.errors import BadRequest, NotFound
+from webmail.i18n import N_
+from webmail.templating import render
+from webmail.views.auth import locked_message, set_cookie
+from webmail.views.common import (
+    SESSION_COOKIE,
+    Authenticated,
+    audit,
+    authenticated,
+    client_ip,
+    services,
+    state_change,
+    text_field,
+)
+
+
+async def otp_page(request: Request) -> Response:
+    auth = await authenticated(request, complete=False)
+    if await services(request).second_factor.load(auth.user) is None:
+        return await _enrol_page(request, auth)
+    return _code_page(request)
+
+
+def _code_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+    return render(request, "pages/otp.html", {"error": error, "folder": None}, status_code=status)
+
+
+async def _enrol_page(
+    request: Request,
+    auth: Authenticated,
+    *,
+    action: str = "/login/otp",
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    store = services(request).sessions
+    secret = store.unseal(auth.session, auth.cookie, auth.session.pending_secret)
+    if secret is None:
+        secret = totp.new_secret()
+        auth.session.pending_secret = store.seal(auth.session, auth.cookie, secret)
+        await store.save(auth.session)
+    uri = totp.provisioning_uri(secret, auth.user)
+    return render(
+        request,
+        "pages/enrol.html",
+        {
+            "qr": Markup(totp.qr_svg(uri)),  # noqa: S704 - SVG drawn by segno from our own URI
+            "secret_groups": [secret[i : i + 4] for i in range(0, len(secret), 4)],
+            "action": action,
+            "error": error,
+            "folder": None,
+        },
+        status_code=status,
+    )
+
+
+async def otp_submit(request: Request) -> Response:
+    auth, form = await state_change(request, complete=False)
+    app = services(request)
+    ip = client_ip(request)
+    lock = await app.otp_throttle.lock_for(auth.user, ip)
+    if lock is not None:
+        return _code_page(request, locked_message(lock), 429)
+    code = text_field(form, "code", limit=40)
+    if await app.second_factor.load(auth.user) is None:
+        return await _confirm_enrolment(request, auth, code, action="/login/otp")
+    verdict = await app.second_factor.verify(auth.user, code)
+    if verdict in (totp.Verdict.OK, totp.Verdict.RECOVERY):
+        await app.otp_throttle.succeeded(auth.user, ip)
+        notice = "recovery" if verdict == totp.Verdict.RECOVERY else None
+        return await _complete_login(request, auth, notice=notice)
+    # A replayed code is someone who saw it: a security event, counted like a wrong one.
+    audit(
+        request,
+        "otp_replay" if verdict == totp.Verdict.REPLAY else "otp_failed",
+        auth,
+        result="refused",
+    )
+    message = await _failure_message(request, app.otp_throttle, auth)
+    return _code_page(request, message, 429 if message != _WRONG_CODE else 401)
+
+
+_WRONG_CODE = N_("Code incorrect ou déjà utilisé. Saisissez le code actuel de votre application.")
+
+
+async def _failure_message(request: Request, throttle: Throttle, auth: Authenticated) -> str:
+    lock = await throttle.failed(auth.user, client_ip(request))
+    if lock is None:
+        return _WRONG_CODE
+    audit(request, "otp_locked", auth, result="locked", seconds=lock.seconds_left)
+    return locked_message(lock)
+
+
+async def _confirm_enrolment(
+    request: Request, auth: Authenticated, code: str, *, action: str
+) -> Response:
+    app = services(request)
+    secret = app.sessions.unseal(auth.session, auth.cookie, auth.session.pending_secret)
+    step = totp.code_matches_step(secret, code) if secret else None
+    if secret is None or step is None:
+        message = await _failure_message(request, app.otp_throttle, auth)
+        return await _enrol_page(
+            request,
+            auth,
+            action=action,
+            error=message,
+            status=429 if message != _WRONG_CODE else 401,
+        )
+    codes = await app.second_factor.enrol(auth.user, secret, step)
+    await app.otp_throttle.succeeded(auth.user, client_ip(request))
+    audit(request, "otp_enrolled", auth)
+    return await _complete_login(request, auth, recovery_codes=codes)
+
+
+async def _complete_login(
+    request: Request,
+    auth: Authenticated,
+    *,
+    notice: str | None = None,
+    recovery_codes: list[str] | None = None,
+) -> Response:
+    """Replace the session by a new one (new id, new key) that opens the mailbox."""
+    app = services(request)
+    cookie, session = await app.sessions.create(
+        auth.user,
+        auth.password,
+        client_ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    await app.sessions.delete_by_hash(auth.key, auth.user)
+    app.pool.rekey(auth.key, session.id_hash)
+    app.audit.record(
+        "login", account=auth.user, client_ip=client_ip(request), session=session.id_hash
+    )
+    if recovery_codes is not None:
+        request.state.user = session.user
+        request.state.csrf_token = session.csrf_token
+        response: Response = render(
+            request, "pages/recovery_codes.html", {"codes": recovery_codes, "folder": None}
+        )
+    else:
+        target = "/mail?notice=recovery" if notice == "recovery" else "/mail"
+        response = RedirectResponse(target, status_code=303)
+    set_cookie(request, response, SESSION_COOKIE, cookie.encode(), max_age=None)
+    return response
+
+
+# -- the account page: second factor and sessions -----------------------------------------
+
+
+async def account_page(
+    request: Request, *, error: str | None = None, status: int = 200
+) -> Response:
+    auth = await authenticated(request)
+    app = services(request)
+    enrolment = await app.second_factor.load(auth.user)
+    sessions = await app.sessions.sessions_of(auth.user)
+    return render(
+        request,
+        "pages/account.html",
+        {
+            "enrolment": enrolment,
+            "sessions": sessions,
+            "current": auth.key,
+            "error": error,
+            "notice": {
+                "ended": N_("Session terminée."),
+                "others": N_("Les autres sessions sont terminées."),
+            }.get(request.query_params.get("notice", "")),
+            "folder": None,
+        },
+        status_code=status,
+    )
+
+
+async def account_view(request: Request) -> Response:
+    return await account_page(request)
+
+
+async def regenerate_codes(request: Request) -> Response:
+    auth, form = await state_change(request)
+    if not await _current_code_ok(request, auth, text_field(form, "code", limit=40)):
+        return await account_page(request, error=_WRONG_CODE, status=401)
+    codes = await services(request).second_factor.regenerate_recovery(auth.user)
+    audit(request, "otp_recovery_regenerated", auth)
+    return render(request, "pages/recovery_codes.html", {"codes": codes, "folder": None})
+
+
+async def start_reenrolment(request: Request) -> Response:
+    auth, form = await state_change(request)
+    if not await _current_code_ok(request, auth, text_field(form, "code", limit=40)):
+        return await account_page(request, error=_WRONG_CODE, status=401)
+    auth.session.pending_secret = ""
+    return await _enrol_page(request, auth, action="/account/otp/enrol")
+
+
+async def confirm_reenrolment(request: Request) -> Response:
+    auth, form = await state_change(request)
+    if not auth.session.pending_secret:
+        raise BadRequest("Aucun changement d'application en cours.")
+    app = services(request)
+    secret = app.sessions.unseal(auth.session, auth.cookie, auth.session.pending_secret)
+    code = text_field(form, "code", limit=40)
+    step = totp.code_matches_step(secret, code) if secret else None
+    if secret is None or step is None:
+        message = await _failure_message(request, app.otp_throttle, auth)
+        return await _enrol_page(
+            request, auth, action="/account/otp/enrol", error=message, status=401
+        )
+    codes = await app.second_factor.enrol(auth.user, secret, step)
+    audit(request, "otp_enrolled", auth)
+    # A new factor is a privilege change: a new session id too.
+    return await _complete_login(request, auth, recovery_codes=codes)
+
+
+async def _current_code_ok(request: Request, auth: Authenticated, code: str) -> bool:
+    app = services(request)
+    lock = await app.otp_throttle.lock_for(auth.user, client_ip(request))
+    if lock is None and await app.second_factor.verify(auth.user, code) in (
+        totp.Verdict.OK,
+        totp.Verdict.RECOVERY,
+    ):
+        return True
+    await _failure_message(request, app.otp_throttle, auth)
+    return False
+
+
+async def end_session(request: Request) -> Response:
+    auth, form = await state_change(request)
+    app = services(request)
+    target = text_field(form, "session", limit=100)
+    mine = {session.id_hash for session in await app.sessions.sessions_of(auth.user)}
+    if target == "others":
+        ended = sorted(mine - {auth.key})
+    elif target in mine and target != auth.key:
+        ended = [target]
+    else:
+        raise NotFound("Cette session n'existe pas ou est déjà terminée.")
+    for id_hash in ended:
+        await app.sessions.delete_by_hash(id_hash, auth.user)
+        await app.pool.discard(id_hash)
+    audit(request, "sessions_ended", auth, count=len(ended))
+    notice = "others" if target == "others" else "ended"
+    return RedirectResponse(f"/account?notice={notice}", status_code=303)
