@@ -29,7 +29,12 @@ from webmail.security.headers import SecurityHeadersMiddleware
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
 from webmail.views import auth, compose, mailbox, message, second_factor
-from webmail.views.common import LANGUAGE_COOKIE, SESSION_COOKIE, LoginRequired, Services
+from webmail.views.common import (
+    LANGUAGE_COOKIE,
+    LoginRequired,
+    Services,
+    forget_session_cookie,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +156,7 @@ def _to_login(request: Request) -> Response:
         response = client_redirect(target, status=401)
     else:
         response = RedirectResponse(target, status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    forget_session_cookie(request, response)
     return response
 
 

@@ -136,3 +136,25 @@ def test_english_is_available(client: TestClient) -> None:
 def test_language_switch_does_not_redirect_elsewhere(client: TestClient) -> None:
     response = client.get("/language?set=en&next=//evil.example/")
     assert response.headers["location"] == "/login"
+
+
+def test_over_tls_the_session_cookie_is_host_prefixed_and_secure(
+    env: dict[str, str], user: MailUser
+) -> None:
+    from tests.conftest import login as full_login
+    from webmail.app import create_app
+    from webmail.settings import Settings
+
+    settings = Settings.from_env({**env, "MSS_COOKIE_SECURE": "true"})
+    with TestClient(create_app(settings), base_url="https://webmail.example.mssante.fr",
+                    follow_redirects=False) as client:
+        page = client.get("/login")
+        response = client.post("/login", data={
+            "address": user.address, "password": user.password,
+            "login_token": form_value(page.text, "login_token")})
+        cookie = next(h for h in response.headers.get_list("set-cookie")
+                      if h.startswith("__Host-mss_session="))
+        assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+        client.cookies.clear()
+        full_login(client, user)
+        assert client.get("/mail").status_code == 200

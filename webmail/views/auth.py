@@ -25,10 +25,11 @@ from webmail.templating import render
 from webmail.urls import local_path
 from webmail.views.common import (
     LANGUAGE_COOKIE,
-    SESSION_COOKIE,
     client_ip,
+    forget_session_cookie,
     read_form,
     services,
+    session_cookie_name,
     text_field,
 )
 
@@ -132,7 +133,7 @@ async def login(request: Request) -> Response:
     app.pool.adopt(session.id_hash, address, imap)
     app.audit.record("login_password", account=address, client_ip=ip, session=session.id_hash)
     response = RedirectResponse("/login/otp", status_code=303)
-    set_cookie(request, response, SESSION_COOKIE, cookie.encode(), max_age=None)
+    set_cookie(request, response, session_cookie_name(request), cookie.encode(), max_age=None)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
@@ -150,7 +151,7 @@ def locked_message(lock: Lock) -> str:
 
 async def logout(request: Request) -> Response:
     app = services(request)
-    cookie = SessionCookie.decode(request.cookies.get(SESSION_COOKIE))
+    cookie = SessionCookie.decode(request.cookies.get(session_cookie_name(request)))
     session = await app.sessions.load(cookie)
     if cookie is not None and session is not None:
         form = await read_form(request)
@@ -165,7 +166,7 @@ async def logout(request: Request) -> Response:
             "logout", account=session.user, client_ip=client_ip(request), session=session.id_hash
         )
     response = RedirectResponse("/login?notice=logout", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    forget_session_cookie(request, response)
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
+from starlette.responses import Response
 
 from webmail.auth.sessions import Session, SessionCookie, SessionStore
 from webmail.auth.throttle import Throttle
@@ -19,6 +20,9 @@ from webmail.security.audit import AuditLog
 from webmail.settings import Settings
 
 SESSION_COOKIE = "mss_session"
+# Over TLS the cookie gets the __Host- prefix: the browser then refuses it unless Secure,
+# set by this host itself and for the whole site, so no sibling domain can plant one.
+SECURE_SESSION_COOKIE = "__Host-mss_session"
 LANGUAGE_COOKIE = "mss_lang"
 
 
@@ -66,7 +70,7 @@ async def authenticated(request: Request, *, complete: bool = True) -> Authentic
     for one that passed the password alone (``complete=False``).
     """
     store = services(request).sessions
-    cookie = SessionCookie.decode(request.cookies.get(SESSION_COOKIE))
+    cookie = SessionCookie.decode(request.cookies.get(session_cookie_name(request)))
     session = await store.load(cookie)
     if session is None or cookie is None or session.complete != complete:
         raise LoginRequired("Votre session a expiré. Reconnectez-vous.")
@@ -77,6 +81,20 @@ async def authenticated(request: Request, *, complete: bool = True) -> Authentic
     request.state.user = session.user
     request.state.csrf_token = session.csrf_token
     return Authenticated(session=session, cookie=cookie, password=password)
+
+
+def session_cookie_name(request: Request) -> str:
+    return SECURE_SESSION_COOKIE if services(request).settings.cookie_secure else SESSION_COOKIE
+
+
+def forget_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        session_cookie_name(request),
+        path="/",
+        httponly=True,
+        secure=services(request).settings.cookie_secure,
+        samesite="lax",
+    )
 
 
 def client_ip(request: Request) -> str:

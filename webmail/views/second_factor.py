@@ -18,12 +18,12 @@ from webmail.i18n import N_
 from webmail.templating import render
 from webmail.views.auth import locked_message, set_cookie
 from webmail.views.common import (
-    SESSION_COOKIE,
     Authenticated,
     audit,
     authenticated,
     client_ip,
     services,
+    session_cookie_name,
     state_change,
     text_field,
 )
@@ -156,7 +156,7 @@ async def _complete_login(
     else:
         target = "/mail?notice=recovery" if notice == "recovery" else "/mail"
         response = RedirectResponse(target, status_code=303)
-    set_cookie(request, response, SESSION_COOKIE, cookie.encode(), max_age=None)
+    set_cookie(request, response, session_cookie_name(request), cookie.encode(), max_age=None)
     return response
 
 
