@@ -8,7 +8,10 @@ from dev.stack import Stack
 
 
 def webmail_env(stack: Stack, **overrides: str) -> dict[str, str]:
+    data_dir = stack.state_dir / "webmail"
+    data_dir.mkdir(exist_ok=True)
     env = {
+        "MSS_DATA_DIR": str(data_dir),
         "MSS_IMAP_HOST": "localhost",
         "MSS_IMAP_PORT": str(stack.imap),
         "MSS_IMAP_TLS": "starttls",

@@ -15,6 +15,7 @@ BASE = {
     "MSS_IMAP_HOST": "imap.example.mssante.fr",
     "MSS_SMTP_HOST": "smtp.example.mssante.fr",
     "MSS_SECRET_KEY": "x" * 40,
+    "MSS_DATA_DIR": "/tmp",
 }
 
 
@@ -47,6 +48,7 @@ def test_implicit_tls_ports() -> None:
         ),
         ({"MSS_REDIS_URL": "http://x"}, "MSS_REDIS_URL"),
         ({"MSS_COOKIE_SECURE": "peut-être"}, "expected true or false"),
+        ({"MSS_DATA_DIR": "/nonexistent"}, "MSS_DATA_DIR: /nonexistent is not a writable directory"),
     ],
 )
 def test_bad_settings_are_named(changes: dict[str, str], message: str) -> None:

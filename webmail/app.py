@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from webmail import i18n
+from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import SessionStore, SessionStoreUnavailable
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
@@ -48,6 +49,9 @@ def create_app(settings: Settings) -> Starlette:
         app.state.services = Services(
             audit=audit,
             second_factor=SecondFactorStore(redis, settings.secret_key),
+            enrolled=EnrolmentRegistry(
+                settings.data_dir / "enrolled-accounts", settings.secret_key
+            ),
             password_throttle=Throttle(redis, settings.login_limits, "password"),
             otp_throttle=Throttle(redis, settings.login_limits, "otp"),
             settings=settings,

@@ -56,6 +56,7 @@ class Settings:
     imap_idle_close_seconds: int
     page_size: int
     audit_log: str
+    data_dir: Path
     login_limits: Limits
 
     @classmethod
@@ -80,6 +81,7 @@ class Settings:
             imap_idle_close_seconds=reader.integer("MSS_IMAP_IDLE_CLOSE_SECONDS", 300, 10, 7200),
             page_size=reader.integer("MSS_PAGE_SIZE", 50, 10, 200),
             audit_log=reader.audit_destination("MSS_AUDIT_LOG"),
+            data_dir=reader.writable_dir("MSS_DATA_DIR"),
             login_limits=Limits(
                 failures_before_lock=reader.integer("MSS_LOGIN_MAX_FAILURES", 5, 3, 20),
                 first_lock_seconds=reader.integer("MSS_LOGIN_LOCK_SECONDS", 60, 1, 3600),
@@ -151,6 +153,12 @@ class _Reader:
         path = Path(value)
         if not path.is_file() or not os.access(path, os.R_OK):
             raise SettingsError(f"{name}: {value} is not a readable file")
+        return path
+
+    def writable_dir(self, name: str) -> Path:
+        path = Path(self.text(name))
+        if not path.is_dir() or not os.access(path, os.W_OK):
+            raise SettingsError(f"{name}: {path} is not a writable directory")
         return path
 
     def audit_destination(self, name: str) -> str:

@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import Session, SessionCookie, SessionStore
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
@@ -38,6 +39,7 @@ class Services:
     pool: ConnectionPool
     audit: AuditLog
     second_factor: SecondFactorStore
+    enrolled: EnrolmentRegistry
     password_throttle: Throttle
     otp_throttle: Throttle
 

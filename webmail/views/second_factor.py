@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from webmail.auth import totp
 from webmail.auth.throttle import Throttle
-from webmail.errors import BadRequest, NotFound
+from webmail.errors import BadRequest, Forbidden, NotFound
 from webmail.i18n import N_
 from webmail.templating import render
 from webmail.views.auth import locked_message, set_cookie
@@ -31,9 +31,22 @@ from webmail.views.common import (
 
 async def otp_page(request: Request) -> Response:
     auth = await authenticated(request, complete=False)
-    if await services(request).second_factor.load(auth.user) is None:
+    app = services(request)
+    if await app.second_factor.load(auth.user) is None:
+        if app.enrolled.contains(auth.user):
+            return _factor_lost(request, auth)
         return await _enrol_page(request, auth)
     return _code_page(request)
+
+
+def _factor_lost(request: Request, auth: Authenticated) -> Response:
+    """Enrolled once, but the secret is gone (Redis lost): never re-enrol on a password."""
+    audit(request, "otp_missing", auth, result="refused")
+    raise Forbidden(
+        "Votre second facteur d'authentification est introuvable. Pour votre sécurité, "
+        "il ne peut pas être recréé avec le seul mot de passe : contactez le support de "
+        "votre opérateur de messagerie."
+    )
 
 
 def _code_page(request: Request, error: str | None = None, status: int = 200) -> Response:
@@ -78,6 +91,8 @@ async def otp_submit(request: Request) -> Response:
         return _code_page(request, locked_message(lock), 429)
     code = text_field(form, "code", limit=40)
     if await app.second_factor.load(auth.user) is None:
+        if app.enrolled.contains(auth.user):
+            return _factor_lost(request, auth)
         return await _confirm_enrolment(request, auth, code, action="/login/otp")
     verdict = await app.second_factor.verify(auth.user, code)
     if verdict in (totp.Verdict.OK, totp.Verdict.RECOVERY):
@@ -122,6 +137,7 @@ async def _confirm_enrolment(
             status=429 if message != _WRONG_CODE else 401,
         )
     codes = await app.second_factor.enrol(auth.user, secret, step)
+    app.enrolled.add(auth.user)
     await app.otp_throttle.succeeded(auth.user, client_ip(request))
     audit(request, "otp_enrolled", auth)
     return await _complete_login(request, auth, recovery_codes=codes)
