@@ -81,7 +81,7 @@ def run(messages: int, runs: int, base_port: int) -> dict[str, Any]:
         stack.add_user(USER, PASSWORD)
         started = time.perf_counter()
         seed_mailbox(
-            "localhost",
+            stack.imap_host,
             stack.imap,
             stack.ca_cert,
             USER,

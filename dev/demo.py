@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    stack = Stack(state_dir=args.state, base_port=args.base_port)
+    stack = Stack(state_dir=args.state, base_port=args.base_port, redis_persistent=True)
     if args.fresh and args.state.exists():
         stack.stop()
         shutil.rmtree(args.state)
@@ -88,7 +88,7 @@ def seed(stack: Stack, gp_messages: int | None) -> None:
             count = gp_messages
         print(f"Seeding {user.address} with {count} messages ...", flush=True)
         seed_mailbox(
-            "localhost",
+            stack.imap_host,
             stack.imap,
             stack.ca_cert,
             user.address,
@@ -107,7 +107,15 @@ def print_banner(port: int) -> None:
     ]
     for user in demo_users():
         lines.append(f"    {user.address:42} {user.password:20} {user.display_name}")
-    lines += ["", "  Ctrl-C stops everything.", ""]
+    lines += [
+        "",
+        "  At the first login each account enrols a second factor: scan the QR code with an",
+        "  authenticator app, or get the code for the key shown with",
+        '    .venv/bin/python -m dev.otp "<key>"',
+        "",
+        "  Ctrl-C stops everything.",
+        "",
+    ]
     print("\n".join(lines), flush=True)
 
 

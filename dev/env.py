@@ -12,7 +12,7 @@ def webmail_env(stack: Stack, **overrides: str) -> dict[str, str]:
     data_dir.mkdir(exist_ok=True)
     env = {
         "MSS_DATA_DIR": str(data_dir),
-        "MSS_IMAP_HOST": "localhost",
+        "MSS_IMAP_HOST": stack.imap_host,
         "MSS_IMAP_PORT": str(stack.imap),
         "MSS_IMAP_TLS": "starttls",
         "MSS_SMTP_HOST": "localhost",

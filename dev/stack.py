@@ -9,14 +9,13 @@ system services. Standard library only; Linux only; Postfix needs root.
 
 Dovecot considers a connection whose remote and local addresses are equal as secured, and
 then never advertises LOGINDISABLED, whatever disable_plaintext_auth says. On loopback that
-is every connection to 127.0.0.1, so the public plain IMAP port is served by a tiny relay
-(this module, forked) that reaches Dovecot from another loopback address, 127.0.0.2.
+is every connection to 127.0.0.1, so the plain IMAP port listens on 127.0.0.2 instead
+(Stack.imap_host): Linux gives connections to it the source address 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import contextlib
 import fcntl
@@ -52,10 +51,13 @@ DOVECOT_SOCKET_SUFFIX_MAX = 30
 # Deliberately narrow: addresses end up in passwd-file and Postfix table lines.
 ADDRESS_RE = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 
-RELAY_COMMAND = "imap-relay"
-# Source address of the relay's connections to Dovecot: any loopback address but 127.0.0.1.
-RELAY_SOURCE_ADDRESS = "127.0.0.2"
-RELAY_BUFFER = 65536
+# Every service but plain IMAP listens here.
+LOOPBACK = "127.0.0.1"
+# Plain IMAP only. Connections to it come from 127.0.0.1 (the kernel's source address for
+# the whole 127.0.0.0/8 route), so Dovecot does not take them for secured ones.
+IMAP_PLAIN_ADDRESS = "127.0.0.2"
+# Addresses the server certificate must cover, besides DNS:localhost.
+SERVER_CERT_IPS = (LOOPBACK, IMAP_PLAIN_ADDRESS)
 
 OPENSSL_CONFIG = """\
 [req]
@@ -76,7 +78,7 @@ authorityKeyIdentifier = keyid:always
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectAltName = DNS:localhost, @@server_ips
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid, issuer
 """
@@ -96,6 +98,9 @@ class Stack:
 
     state_dir: Path
     base_port: int = 10000
+    # Keep Redis data across restarts (AOF), as a deployment must: second factors live there.
+    # The tests leave it off, so that a Redis restart behaves like losing Redis.
+    redis_persistent: bool = False
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).absolute()
@@ -104,8 +109,13 @@ class Stack:
 
     @property
     def imap(self) -> int:
-        """Plain IMAP; LOGIN is refused until STARTTLS."""
+        """Plain IMAP, on imap_host only; LOGIN is refused until STARTTLS."""
         return self.base_port + 143
+
+    @property
+    def imap_host(self) -> str:
+        """The address clients must use for the plain IMAP port (the certificate covers it)."""
+        return IMAP_PLAIN_ADDRESS
 
     @property
     def imaps(self) -> int:
@@ -115,11 +125,6 @@ class Stack:
     @property
     def lmtp(self) -> int:
         return self.base_port + 24
-
-    @property
-    def _imap_backend(self) -> int:
-        """Dovecot's own plain IMAP listener, behind the relay; not for clients."""
-        return self.base_port + 1143
 
     @property
     def smtp(self) -> int:
@@ -185,12 +190,9 @@ class Stack:
         return self._dovecot_dir / "users"
 
     @property
-    def _relay_pid_file(self) -> Path:
+    def _legacy_relay_pid_file(self) -> Path:
+        """Left by earlier versions of this stack, which put a relay before plain IMAP."""
         return self._dovecot_dir / "imap-relay.pid"
-
-    @property
-    def _relay_log(self) -> Path:
-        return self._dovecot_dir / "imap-relay.log"
 
     @property
     def _sasl_socket(self) -> Path:
@@ -254,7 +256,6 @@ class Stack:
         return {
             "redis": _live_pid(self._redis_pid_file, _runs_redis),
             "dovecot": _live_pid(self._dovecot_pid_file, _runs_dovecot),
-            "imap-relay": _live_pid(self._relay_pid_file, _runs_relay),
             "postfix": _live_pid(self._postfix_pid_file, _runs_postfix),
         }
 
@@ -263,24 +264,25 @@ class Stack:
     def start_redis(self) -> None:
         self.stop_redis()
         self._redis_dir.mkdir(parents=True, exist_ok=True)
-        _wait_ports_released([self.redis])
+        _wait_ports_released([(LOOPBACK, self.redis)])
         command = [
             "redis-server",
             "--port", str(self.redis),
             "--bind", "127.0.0.1",
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.redis_persistent else "no",
+            "--appendfsync", "everysec",
             "--dir", str(self._redis_dir),
             "--pidfile", str(self._redis_pid_file),
             "--logfile", str(self._redis_log),
             "--daemonize", "yes",
         ]  # fmt: skip
         _run(command, "redis-server", self._redis_log)
-        self._wait_ready("Redis", [(self.redis, _redis_answers)], self._redis_log)
+        self._wait_ready("Redis", [((LOOPBACK, self.redis), _redis_answers)], self._redis_log)
 
     def stop_redis(self) -> None:
         _stop_daemon(self._redis_pid_file, _runs_redis)
-        _wait_ports_released([self.redis])
+        _wait_ports_released([(LOOPBACK, self.redis)])
 
     # -- Dovecot -------------------------------------------------------------------------
 
@@ -295,13 +297,12 @@ class Stack:
         self._wait_ready(
             "Dovecot",
             [
-                (self._imap_backend, lambda port: _greets(port, b"* OK")),
-                (self.imaps, lambda port: _greets(port, b"* OK", tls)),
-                (self.lmtp, lambda port: _greets(port, b"220")),
+                ((self.imap_host, self.imap), lambda address: _greets(address, b"* OK")),
+                ((LOOPBACK, self.imaps), lambda address: _greets(address, b"* OK", tls)),
+                ((LOOPBACK, self.lmtp), lambda address: _greets(address, b"220")),
             ],
             self._dovecot_log,
         )
-        self._start_relay()
         if _live_pid(self._postfix_pid_file, _runs_postfix) is not None:
             # Its SASL-enabled smtpd processes may have died for want of Dovecot meanwhile.
             self._wait_postfix_ready()
@@ -309,28 +310,14 @@ class Stack:
             _run(["postqueue", "-c", str(self._postfix_etc), "-f"], "postqueue", self._postfix_log)
 
     def stop_dovecot(self) -> None:
-        # The relay first, so that the plain port refuses connections like the others.
-        _stop_daemon(self._relay_pid_file, _runs_relay)
+        _stop_daemon(self._legacy_relay_pid_file, _runs_legacy_relay)
         # Dovecot's shutdown_clients = yes ends the IMAP sessions too, as a crash would.
         _stop_daemon(self._dovecot_pid_file, _runs_dovecot)
         _wait_ports_released(self._dovecot_ports)
 
     @property
-    def _dovecot_ports(self) -> list[int]:
-        return [self.imap, self._imap_backend, self.imaps, self.lmtp]
-
-    def _start_relay(self) -> None:
-        command = [
-            sys.executable, str(Path(__file__).absolute()), RELAY_COMMAND,
-            "--listen-port", str(self.imap),
-            "--upstream-port", str(self._imap_backend),
-            "--pid-file", str(self._relay_pid_file),
-            "--log-file", str(self._relay_log),
-        ]  # fmt: skip
-        _run(command, "IMAP relay", self._relay_log)
-        self._wait_ready(
-            "IMAP relay", [(self.imap, lambda port: _greets(port, b"* OK"))], self._relay_log
-        )
+    def _dovecot_ports(self) -> list[tuple[str, int]]:
+        return [(self.imap_host, self.imap), (LOOPBACK, self.imaps), (LOOPBACK, self.lmtp)]
 
     # -- Postfix -------------------------------------------------------------------------
 
@@ -360,16 +347,16 @@ class Stack:
         self._wait_ready(
             "Postfix",
             [
-                (self.smtp, lambda port: _greets(port, b"220")),
-                (self.submission, lambda port: _greets(port, b"220")),
-                (self.smtps, lambda port: _greets(port, b"220", tls)),
+                ((LOOPBACK, self.smtp), lambda address: _greets(address, b"220")),
+                ((LOOPBACK, self.submission), lambda address: _greets(address, b"220")),
+                ((LOOPBACK, self.smtps), lambda address: _greets(address, b"220", tls)),
             ],
             self._postfix_log,
         )
 
     @property
-    def _postfix_ports(self) -> list[int]:
-        return [self.smtp, self.submission, self.smtps]
+    def _postfix_ports(self) -> list[tuple[str, int]]:
+        return [(LOOPBACK, self.smtp), (LOOPBACK, self.submission), (LOOPBACK, self.smtps)]
 
     def _postfix_command(self, action: str) -> list[str]:
         return ["postfix", "-c", str(self._postfix_etc), action]
@@ -498,7 +485,8 @@ class Stack:
             "mail_uid": self._mail_user,
             "mail_gid": self._mail_group,
             "mail_root": self._mail_root,
-            "imap_backend_port": self._imap_backend,
+            "imap_address": self.imap_host,
+            "imap_port": self.imap,
             "imaps_port": self.imaps,
             "lmtp_port": self.lmtp,
             "login_chroot_setting": "" if os.geteuid() == 0 else "  chroot =",
@@ -560,7 +548,8 @@ class Stack:
     def _ensure_certificates(self) -> None:
         self._tls_dir.mkdir(mode=0o700, exist_ok=True)
         config = self._tls_dir / "openssl.cnf"
-        _write_file(config, OPENSSL_CONFIG)
+        server_ips = ", ".join(f"IP:{ip}" for ip in SERVER_CERT_IPS)
+        _write_file(config, _ConfTemplate(OPENSSL_CONFIG).substitute(server_ips=server_ips))
         ca_key = self._tls_dir / "ca.key"
         renew_server = False
         if not (ca_key.exists() and self.ca_cert.exists()):
@@ -570,7 +559,9 @@ class Stack:
                 "-keyout", str(ca_key), "-out", str(self.ca_cert),
             )  # fmt: skip
             renew_server = True
-        if renew_server or not _certificate_is_current(self._server_cert, self._server_key):
+        if renew_server or not _certificate_is_current(
+            self._server_cert, self._server_key, SERVER_CERT_IPS
+        ):
             self._issue_server_certificate(config, ca_key)
         for key in (ca_key, self._server_key):
             key.chmod(0o600)
@@ -621,13 +612,17 @@ class Stack:
     # -- readiness -----------------------------------------------------------------------
 
     def _wait_ready(
-        self, service: str, checks: list[tuple[int, Callable[[int], bool]]], log: Path
+        self,
+        service: str,
+        checks: list[tuple[tuple[str, int], Callable[[tuple[str, int]], bool]]],
+        log: Path,
     ) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
-        for port, answers in checks:
-            if not _wait_until(functools.partial(answers, port), deadline - time.monotonic()):
+        for address, answers in checks:
+            if not _wait_until(functools.partial(answers, address), deadline - time.monotonic()):
+                host, port = address
                 raise RuntimeError(
-                    f"{service} does not answer on 127.0.0.1:{port} after {READY_TIMEOUT:.0f} s;"
+                    f"{service} does not answer on {host}:{port} after {READY_TIMEOUT:.0f} s;"
                     f" end of {log}:\n{_tail(log)}"
                 )
 
@@ -679,8 +674,8 @@ def _runs_redis(pid: int) -> bool:
     return os.path.basename(_program_path(pid)).startswith("redis-")
 
 
-def _runs_relay(pid: int) -> bool:
-    return RELAY_COMMAND.encode() in _command_line(pid).split(b"\0")
+def _runs_legacy_relay(pid: int) -> bool:
+    return b"imap-relay" in _command_line(pid).split(b"\0")
 
 
 def _stop_daemon(pid_file: Path, recognise: Callable[[int], bool]) -> None:
@@ -767,30 +762,30 @@ def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
         time.sleep(POLL_INTERVAL)
 
 
-def _wait_ports_released(ports: list[int]) -> None:
+def _wait_ports_released(addresses: list[tuple[str, int]]) -> None:
     # Children of a killed master can hold the listening sockets for a moment.
-    for port in ports:
-        if not _wait_until(functools.partial(_port_is_closed, port), PORT_RELEASE_TIMEOUT):
+    for host, port in addresses:
+        if not _wait_until(functools.partial(_port_is_closed, (host, port)), PORT_RELEASE_TIMEOUT):
             raise RuntimeError(
-                f"127.0.0.1:{port} is still in use: another stack with the same base port?"
+                f"{host}:{port} is still in use: another stack with the same base port?"
             )
 
 
 # -- network probes --------------------------------------------------------------------------
 
 
-def _port_is_closed(port: int) -> bool:
+def _port_is_closed(address: tuple[str, int]) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+        with socket.create_connection(address, timeout=1.0):
             return False
     except OSError:
         return True
 
 
-def _greets(port: int, greeting: bytes, tls: ssl.SSLContext | None = None) -> bool:
-    """True when the server on port sends a first line starting with greeting."""
+def _greets(address: tuple[str, int], greeting: bytes, tls: ssl.SSLContext | None = None) -> bool:
+    """True when the server at address sends a first line starting with greeting."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2.0) as raw:
+        with socket.create_connection(address, timeout=2.0) as raw:
             if tls is None:
                 return _read_line(raw).startswith(greeting)
             with tls.wrap_socket(raw, server_hostname="localhost") as wrapped:
@@ -799,9 +794,9 @@ def _greets(port: int, greeting: bytes, tls: ssl.SSLContext | None = None) -> bo
         return False
 
 
-def _redis_answers(port: int) -> bool:
+def _redis_answers(address: tuple[str, int]) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2.0) as sock:
+        with socket.create_connection(address, timeout=2.0) as sock:
             sock.sendall(b"PING\r\n")
             return _read_line(sock).startswith(b"+PONG")
     except OSError:
@@ -954,16 +949,22 @@ def _openssl(*args: str) -> None:
         raise RuntimeError(f"openssl {args[0]} failed: {result.stderr.strip()}")
 
 
-def _certificate_is_current(cert: Path, key: Path) -> bool:
-    """The certificate and its key exist, and it is valid for at least another day."""
+def _certificate_is_current(cert: Path, key: Path, ips: Iterable[str]) -> bool:
+    """The certificate and its key exist, it is valid for at least another day, and its
+    subjectAltName covers every one of ips (older stacks issued it for 127.0.0.1 only)."""
     if not (cert.exists() and key.exists()):
         return False
     result = subprocess.run(
-        ["openssl", "x509", "-noout", "-checkend", "86400", "-in", str(cert)],
+        ["openssl", "x509", "-noout", "-checkend", "86400", "-ext", "subjectAltName",
+         "-in", str(cert)],
         capture_output=True,
+        text=True,
         check=False,
-    )
-    return result.returncode == 0
+    )  # fmt: skip
+    if result.returncode != 0:
+        return False
+    covered = set(re.findall(r"IP Address:([0-9.]+)", result.stdout))
+    return covered.issuperset(ips)
 
 
 def _ssha512(password: str) -> str:
@@ -988,79 +989,11 @@ def _current_group() -> str:
     return grp.getgrgid(os.getegid()).gr_name
 
 
-# -- plain IMAP relay ------------------------------------------------------------------------
-
-
-def _run_relay(listen_port: int, upstream_port: int, pid_file: Path, log_file: Path) -> int:
-    """Listen, then fork into the background: a busy port fails the caller, not the child."""
-    listener = socket.create_server(("127.0.0.1", listen_port))
-    child = os.fork()
-    if child:
-        pid_file.write_text(f"{child}\n")
-        return 0
-    os.setsid()
-    _redirect_standard_streams(log_file)
-    # The default SIGTERM action is what stop wants: every connection drops at once.
-    asyncio.run(_relay_forever(listener, upstream_port))
-    return 0
-
-
-def _redirect_standard_streams(log_file: Path) -> None:
-    with open(os.devnull, "rb") as null, open(log_file, "ab") as log:
-        os.dup2(null.fileno(), 0)
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-
-
-async def _relay_forever(listener: socket.socket, upstream_port: int) -> None:
-    async def relay(client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
-        try:
-            server_in, server_out = await asyncio.open_connection(
-                "127.0.0.1", upstream_port, local_addr=(RELAY_SOURCE_ADDRESS, 0)
-            )
-        except OSError:
-            client_out.close()  # Dovecot is down: drop the client as Dovecot would
-            return
-        await asyncio.gather(
-            _pipe(client_in, server_out, client_out.get_extra_info("socket")),
-            _pipe(server_in, client_out, server_out.get_extra_info("socket")),
-        )
-
-    server = await asyncio.start_server(relay, sock=listener)
-    async with server:
-        await server.serve_forever()
-
-
-async def _pipe(
-    source: asyncio.StreamReader, sink: asyncio.StreamWriter, source_socket: socket.socket
-) -> None:
-    # Closing the sink ends the opposite pipe too, since it reads from the same socket.
-    try:
-        while data := await source.read(RELAY_BUFFER):
-            _acknowledge_now(source_socket)
-            sink.write(data)
-            await sink.drain()
-    except OSError:
-        pass
-    finally:
-        sink.close()
-
-
-def _acknowledge_now(sock: socket.socket) -> None:
-    # A client that writes an APPEND literal and its final CRLF separately (Nagle) waits
-    # for the ACK of the first write, which Linux delays by ~40 ms: every APPEND through
-    # the relay would stall. Quick-ack mode lapses, hence re-armed after each read.
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-
-
 # -- command line ----------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
-    if arguments[:1] == [RELAY_COMMAND]:
-        return _relay_main(arguments[1:])
     parser = argparse.ArgumentParser(
         prog="python -m dev.stack",
         description="Local Dovecot + Postfix + Redis on 127.0.0.1 for the demo and the tests.",
@@ -1082,23 +1015,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _relay_main(argv: list[str]) -> int:
-    """Internal: started by Stack.start_dovecot(), not meant to be run by hand."""
-    parser = argparse.ArgumentParser(prog=f"python -m dev.stack {RELAY_COMMAND}")
-    parser.add_argument("--listen-port", type=int, required=True)
-    parser.add_argument("--upstream-port", type=int, required=True)
-    parser.add_argument("--pid-file", type=Path, required=True)
-    parser.add_argument("--log-file", type=Path, required=True)
-    args = parser.parse_args(argv)
-    return _run_relay(args.listen_port, args.upstream_port, args.pid_file, args.log_file)
-
-
 def _print_status(stack: Stack) -> None:
     pids = stack.status()
     ports = {
         "redis": f"redis {stack.redis}",
-        "dovecot": f"imaps {stack.imaps}, lmtp {stack.lmtp}",
-        "imap-relay": f"imap {stack.imap} (STARTTLS)",
+        "dovecot": f"imap {stack.imap_host}:{stack.imap} (STARTTLS), imaps {stack.imaps},"
+        f" lmtp {stack.lmtp}",
         "postfix": f"smtp {stack.smtp}, submission {stack.submission}, smtps {stack.smtps}",
     }
     for service, pid in pids.items():

@@ -58,6 +58,52 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { bind(document); });
+  // Idle lock: warn two minutes before the server ends the session; on the compose page,
+  // keep the text safe in Drafts first (never in browser storage).
+  var idleTimer = null;
+  function armIdleWarning() {
+    var seconds = parseInt(document.body.getAttribute("data-idle-seconds") || "0", 10);
+    var warning = document.querySelector(".idle-warning");
+    if (!seconds || !warning) { return; }
+    if (idleTimer) { clearTimeout(idleTimer); }
+    warning.hidden = true;
+    idleTimer = setTimeout(function () {
+      warning.hidden = false;
+      saveDraftQuietly();
+    }, Math.max(seconds - 120, 5) * 1000);
+  }
+
+  function csrfToken() {
+    var field = document.querySelector("input[name=csrf_token]");
+    return field ? field.value : "";
+  }
+
+  function saveDraftQuietly() {
+    var form = document.querySelector("form.compose-form");
+    if (!form || !form.querySelector("#body").value.trim()) { return; }
+    var data = new FormData(form);
+    data.set("action", "save");
+    data.delete("attachments");
+    fetch(form.action, { method: "POST", body: data, credentials: "same-origin",
+                         headers: { "X-CSRF-Token": csrfToken() } })
+      .then(function (response) {
+        var note = document.querySelector(".idle-warning p");
+        if (response.ok && note) { note.textContent += " " + form.getAttribute("data-autosaved"); }
+      })
+      .catch(function () { /* the visible warning still stands */ });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-keepalive]") : null;
+    if (!button) { return; }
+    fetch(button.getAttribute("data-keepalive"), {
+      method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() } })
+      .then(function (response) {
+        if (response.status === 204) { armIdleWarning(); } else { window.location = "/login?notice=expired"; }
+      });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { bind(document); armIdleWarning(); });
+  document.addEventListener("htmx:afterSettle", armIdleWarning);
   document.addEventListener("htmx:load", function (event) { bind(event.target); });
 })();

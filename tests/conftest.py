@@ -143,7 +143,7 @@ def csrf_token(client: TestClient) -> str:
 
 def imap_for(stack: Stack, user: MailUser) -> imaplib.IMAP4:
     context = ssl.create_default_context(cafile=str(stack.ca_cert))
-    imap = imaplib.IMAP4("localhost", stack.imap)
+    imap = imaplib.IMAP4(stack.imap_host, stack.imap)
     imap.starttls(context)
     imap.login(user.address, user.password)
     return imap

@@ -35,6 +35,7 @@ from webmail.views.common import (
     LoginRequired,
     Services,
     forget_session_cookie,
+    state_change,
 )
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/compose", compose.compose_form, methods=["GET"]),
         Route("/compose", compose.send_or_save, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
+        Route("/session/keepalive", keepalive, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(
@@ -133,6 +135,12 @@ async def health(request: Request) -> Response:
     return Response("ok", media_type="text/plain")
 
 
+async def keepalive(request: Request) -> Response:
+    """Resets the idle clock when the user says "stay connected" (a POST: it changes state)."""
+    await state_change(request)
+    return Response(status_code=204)
+
+
 def error_page(request: Request, error: WebmailError) -> Response:
     if isinstance(error, LoginRequired):
         return _to_login(request)
@@ -166,7 +174,32 @@ def _to_login(request: Request) -> Response:
 
 async def webmail_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebmailError)
+    if (
+        isinstance(exc, LoginRequired)
+        and request.method == "POST"
+        and request.url.path == "/compose"
+    ):
+        return await _expired_while_writing(request)
     return error_page(request, exc)
+
+
+async def _expired_while_writing(request: Request) -> Response:
+    """The session ended while a message was being written: give the text back, never lose it."""
+    try:
+        form = await request.form(max_files=20, max_fields=60, max_part_size=2 * 1024 * 1024)
+    except Exception:  # unreadable body: nothing to give back
+        return _to_login(request)
+    draft = {
+        name: str(form.get(name, ""))[:2_000_000]
+        for name in ("to", "cc", "subject", "body")
+        if isinstance(form.get(name, ""), str)
+    }
+    await form.close()
+    response = render(
+        request, "pages/expired_draft.html", {"draft": draft, "folder": None}, status_code=401
+    )
+    forget_session_cookie(request, response)
+    return response
 
 
 async def imap_error(request: Request, exc: Exception) -> Response:

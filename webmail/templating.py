@@ -50,6 +50,7 @@ def render(
         "language": language,
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "user": getattr(request.state, "user", None),
+        "idle_seconds": getattr(request.state, "idle_seconds", 0),
     }
     full.update(context or {})
     return templates.TemplateResponse(request, name, full, status_code=status_code, headers=headers)

@@ -79,7 +79,7 @@ def tls_context(stack: Stack) -> ssl.SSLContext:
 
 @contextlib.contextmanager
 def imap_session(stack: Stack, account: Account) -> Iterator[imaplib.IMAP4]:
-    imap = imaplib.IMAP4("localhost", stack.imap, timeout=10)
+    imap = imaplib.IMAP4(stack.imap_host, stack.imap, timeout=10)
     try:
         imap.starttls(tls_context(stack))
         imap.login(account.address, account.password)
@@ -124,9 +124,9 @@ def wait_for_subject(stack: Stack, account: Account, subject: str) -> bytes:
             time.sleep(0.2)
 
 
-def connection_refused(port: int) -> bool:
+def connection_refused(port: int, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2):
+        with socket.create_connection((host, port), timeout=2):
             return False
     except ConnectionRefusedError:
         return True
@@ -136,7 +136,7 @@ def connection_refused(port: int) -> bool:
 
 
 def test_plain_imap_port_refuses_login_before_starttls(stack: Stack, alice: Account) -> None:
-    imap = imaplib.IMAP4("localhost", stack.imap, timeout=10)
+    imap = imaplib.IMAP4(stack.imap_host, stack.imap, timeout=10)
     try:
         assert "LOGINDISABLED" in imap.capabilities
         assert "STARTTLS" in imap.capabilities
@@ -294,7 +294,7 @@ def test_seed_mailbox(stack: Stack, alice: Account) -> None:
             when = first + timedelta(hours=index)
             yield folders[index % 3], flags, when, body.encode()
 
-    count = seed_mailbox("localhost", stack.imap, stack.ca_cert, alice.address,
+    count = seed_mailbox(stack.imap_host, stack.imap, stack.ca_cert, alice.address,
                          alice.password, messages())  # fmt: skip
 
     assert count == 300
@@ -333,7 +333,7 @@ def test_stop_dovecot_drops_sessions_then_start_brings_it_back(
         stack.stop_dovecot()
         with pytest.raises((imaplib.IMAP4.abort, OSError)):
             imap.noop()
-    assert connection_refused(stack.imap)
+    assert connection_refused(stack.imap, stack.imap_host)
     assert connection_refused(stack.imaps)
 
     stack.start_dovecot()

@@ -289,3 +289,24 @@ def test_delivered_message_is_readable_in_the_app(
     deliver(stack, user, simple_mail("a@chu-demo.mssante.test", user.address, "Lisible"))
     login(client, user)
     assert [m.subject for m in client.get("/mail").context["page"].messages] == ["Lisible"]
+
+
+def test_expired_session_gives_the_text_back(logged_in: TestClient) -> None:
+    token = csrf_token(logged_in)
+    logged_in.cookies.clear()  # as if the session had expired on the server
+    response = logged_in.post("/compose", data={
+        "csrf_token": token, "mode": "new", "action": "send", "to": "a@chu-demo.mssante.test",
+        "subject": "Écrit longuement", "body": "Trois paragraphes précieux"})
+    assert response.status_code == 401
+    page = soup(response.text)
+    assert page.find("textarea").get_text() == "Trois paragraphes précieux"
+    assert "Écrit longuement" in page.get_text()
+
+
+def test_idle_warning_and_keepalive(logged_in: TestClient, settings: object) -> None:
+    page = soup(logged_in.get("/compose").text)
+    assert page.body["data-idle-seconds"] == "1800"
+    assert page.select_one(".idle-warning") is not None
+    token = form_value(str(page), "csrf_token")
+    assert logged_in.post("/session/keepalive", headers={"X-CSRF-Token": token}).status_code == 204
+    assert logged_in.post("/session/keepalive").status_code == 403  # no token, no keepalive

@@ -82,6 +82,7 @@ async def authenticated(request: Request, *, complete: bool = True) -> Authentic
         raise LoginRequired("Votre session a expiré. Reconnectez-vous.")
     request.state.user = session.user
     request.state.csrf_token = session.csrf_token
+    request.state.idle_seconds = store.idle_seconds if session.complete else 0
     return Authenticated(session=session, cookie=cookie, password=password)
 
 
