@@ -76,6 +76,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/login/otp", second_factor.otp_page, methods=["GET"]),
         Route("/login/otp", second_factor.otp_submit, methods=["POST"]),
+        Route("/login/otp/email", second_factor.send_email_code, methods=["POST"]),
+        Route("/account/recovery-email", second_factor.set_recovery_email, methods=["POST"]),
         Route("/account", second_factor.account_view, methods=["GET"]),
         Route("/account/recovery-codes", second_factor.regenerate_codes, methods=["POST"]),
         Route("/account/otp/reenrol", second_factor.start_reenrolment, methods=["POST"]),

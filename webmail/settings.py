@@ -57,6 +57,7 @@ class Settings:
     page_size: int
     audit_log: str
     data_dir: Path
+    email_otp: bool
     login_limits: Limits
 
     @classmethod
@@ -82,6 +83,7 @@ class Settings:
             page_size=reader.integer("MSS_PAGE_SIZE", 50, 10, 200),
             audit_log=reader.audit_destination("MSS_AUDIT_LOG"),
             data_dir=reader.writable_dir("MSS_DATA_DIR"),
+            email_otp=reader.boolean("MSS_EMAIL_OTP", False),
             login_limits=Limits(
                 failures_before_lock=reader.integer("MSS_LOGIN_MAX_FAILURES", 5, 3, 20),
                 first_lock_seconds=reader.integer("MSS_LOGIN_LOCK_SECONDS", 60, 1, 3600),

@@ -195,3 +195,55 @@ def test_reenrolment_replaces_the_secret(client: TestClient, stack: Stack, user:
     assert done.template.name == "pages/recovery_codes.html"
     assert client.cookies.get("mss_session") != before  # privilege change: new session id
     assert client.get("/mail").status_code == 200
+
+
+@pytest.fixture
+def email_otp(env: dict[str, str]) -> Iterator[TestClient]:
+    settings = Settings.from_env({**env, "MSS_EMAIL_OTP": "true"})
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        yield client
+
+
+def test_code_by_email_to_the_recovery_address(
+    email_otp: TestClient, stack: Stack, user: MailUser, other_user: MailUser
+) -> None:
+    import re
+
+    from tests.conftest import wait_for_messages
+
+    login(email_otp, user)
+    page = email_otp.get("/account")
+    saved = email_otp.post("/account/recovery-email", data={
+        "csrf_token": form_value(page.text, "csrf_token"), "code": fresh_code(user),
+        "recovery_email": other_user.address})
+    assert saved.status_code == 303
+    email_otp.post("/logout", data={"csrf_token": form_value(page.text, "csrf_token")})
+
+    password_step(email_otp, user)
+    code_page = email_otp.get("/login/otp")
+    offer = soup(code_page.text).select_one("form.email-otp")
+    assert offer is not None and other_user.address[0] + "***@" in offer.get_text()
+    sent = email_otp.post("/login/otp/email", data={"csrf_token": form_value(code_page.text,
+                                                                              "csrf_token")})
+    assert sent.status_code == 200
+    again = email_otp.post("/login/otp/email", data={"csrf_token": form_value(code_page.text,
+                                                                               "csrf_token")})
+    assert again.status_code == 429  # one mail a minute
+    mail = wait_for_messages(stack, other_user)[0].decode()
+    code = re.search(r"code de connexion : (\d{6})", mail).group(1)
+    assert submit_code(email_otp, code).status_code == 303
+    assert email_otp.get("/mail").status_code == 200
+    email_otp.post("/logout", data={"csrf_token": form_value(email_otp.get("/compose").text,
+                                                             "csrf_token")})
+    password_step(email_otp, user)
+    assert submit_code(email_otp, code).status_code == 401  # single use
+
+
+def test_no_email_channel_unless_the_deployment_offers_it(client: TestClient, user: MailUser) -> None:
+    login(client, user)
+    page = client.get("/account")
+    assert soup(page.text).select_one("#recovery-email") is None
+    refused = client.post("/account/recovery-email", data={
+        "csrf_token": form_value(page.text, "csrf_token"), "code": fresh_code(user),
+        "recovery_email": "x@example.org"})
+    assert refused.status_code == 404

@@ -44,6 +44,10 @@ class Session:
     stage: str = "full"
     # While enrolling a second factor: the new TOTP secret, encrypted with the cookie's key.
     pending_secret: str = ""
+    # A one-time code sent by email (optional second channel): its keyed hash and deadlines.
+    email_code: str = ""
+    email_code_expires: float = 0.0
+    email_code_sent: float = 0.0
 
     @property
     def complete(self) -> bool:

@@ -47,6 +47,7 @@ class Enrolment:
     last_step: int = 0  # the newest time step accepted: an older or equal one is a replay
     recovery: list[str] = field(default_factory=list)  # keyed hashes of unused codes
     enrolled_at: float = 0.0
+    recovery_email: str = ""  # encrypted; where a one-time code may be sent, if enabled
 
 
 def new_secret() -> str:
@@ -127,6 +128,21 @@ class SecondFactorStore:
         enrolment.recovery = [self._hash(code) for code in codes]
         await self._save(account, enrolment)
         return codes
+
+    async def set_recovery_email(self, account: str, address: str) -> None:
+        enrolment = await self.load(account)
+        if enrolment is None:
+            raise LookupError("not enrolled")
+        enrolment.recovery_email = self._encrypt(address, account) if address else ""
+        await self._save(account, enrolment)
+
+    def recovery_email(self, enrolment: Enrolment, account: str) -> str | None:
+        if not enrolment.recovery_email:
+            return None
+        return self._decrypt(enrolment.recovery_email, account)
+
+    def hash_email_code(self, code: str) -> str:
+        return self._hash("email:" + code)
 
     async def verify(self, account: str, code: str) -> str:
         """Check a TOTP or recovery code; a success is consumed so it never works twice."""

@@ -7,6 +7,14 @@ new id and a new key replaces it, so an id seen before login is worthless after.
 
 from __future__ import annotations
 
+import hmac
+import re
+import secrets
+import time
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -15,6 +23,7 @@ from webmail.auth import totp
 from webmail.auth.throttle import Throttle
 from webmail.errors import BadRequest, Forbidden, NotFound
 from webmail.i18n import N_
+from webmail.mail import smtp
 from webmail.templating import render
 from webmail.views.auth import locked_message, set_cookie
 from webmail.views.common import (
@@ -36,7 +45,7 @@ async def otp_page(request: Request) -> Response:
         if app.enrolled.contains(auth.user):
             return _factor_lost(request, auth)
         return await _enrol_page(request, auth)
-    return _code_page(request)
+    return await _code_page(request, auth)
 
 
 def _factor_lost(request: Request, auth: Authenticated) -> Response:
@@ -49,8 +58,36 @@ def _factor_lost(request: Request, auth: Authenticated) -> Response:
     )
 
 
-def _code_page(request: Request, error: str | None = None, status: int = 200) -> Response:
-    return render(request, "pages/otp.html", {"error": error, "folder": None}, status_code=status)
+async def _code_page(
+    request: Request,
+    auth: Authenticated,
+    error: str | None = None,
+    status: int = 200,
+    notice: str | None = None,
+) -> Response:
+    """The code page, offering the email channel when the deployment and the user have it."""
+    app = services(request)
+    email = None
+    if app.settings.email_otp:
+        enrolment = await app.second_factor.load(auth.user)
+        if enrolment is not None:
+            email = app.second_factor.recovery_email(enrolment, auth.user)
+    return render(
+        request,
+        "pages/otp.html",
+        {
+            "error": error,
+            "notice": notice,
+            "folder": None,
+            "email_hint": _mask(email) if email else None,
+        },
+        status_code=status,
+    )
+
+
+def _mask(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
 
 
 async def _enrol_page(
@@ -88,8 +125,14 @@ async def otp_submit(request: Request) -> Response:
     ip = client_ip(request)
     lock = await app.otp_throttle.lock_for(auth.user, ip)
     if lock is not None:
-        return _code_page(request, locked_message(lock), 429)
+        return await _code_page(request, auth, locked_message(lock), 429)
     code = text_field(form, "code", limit=40)
+    if _email_code_matches(request, auth, code):
+        auth.session.email_code = ""
+        await app.sessions.save(auth.session)
+        await app.otp_throttle.succeeded(auth.user, ip)
+        audit(request, "otp_email_used", auth)
+        return await _complete_login(request, auth)
     if await app.second_factor.load(auth.user) is None:
         if app.enrolled.contains(auth.user):
             return _factor_lost(request, auth)
@@ -107,7 +150,98 @@ async def otp_submit(request: Request) -> Response:
         result="refused",
     )
     message = await _failure_message(request, app.otp_throttle, auth)
-    return _code_page(request, message, 429 if message != _WRONG_CODE else 401)
+    return await _code_page(request, auth, message, 429 if message != _WRONG_CODE else 401)
+
+
+def _email_code_matches(request: Request, auth: Authenticated, code: str) -> bool:
+    session = auth.session
+    if not session.email_code or time.time() > session.email_code_expires:
+        return False
+    expected = services(request).second_factor.hash_email_code("".join(code.split()))
+    return hmac.compare_digest(expected, session.email_code)
+
+
+EMAIL_CODE_SECONDS = 600
+EMAIL_RESEND_SECONDS = 60
+
+
+async def send_email_code(request: Request) -> Response:
+    """Second channel: a 6-digit code, valid ten minutes, to the user's recovery address,
+    sent through the operator's SMTP service with the user's own login."""
+    auth, _form = await state_change(request, complete=False)
+    app = services(request)
+    enrolment = await app.second_factor.load(auth.user)
+    address = app.second_factor.recovery_email(enrolment, auth.user) if enrolment else None
+    if not app.settings.email_otp or address is None:
+        raise NotFound("Aucune adresse de secours n'est enregistrée pour ce compte.")
+    if time.time() - auth.session.email_code_sent < EMAIL_RESEND_SECONDS:
+        return await _code_page(
+            request,
+            auth,
+            N_("Un code vient d'être envoyé. Attendez une minute avant d'en demander un autre."),
+            429,
+        )
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    try:
+        await smtp.send(
+            app.settings.smtp,
+            app.pool.ssl_context,
+            auth.user,
+            auth.password,
+            _code_message(auth.user, address, code),
+            [address],
+            app.settings.imap_timeout_seconds,
+        )
+    except smtp.SmtpError:
+        audit(request, "otp_email_sent", auth, result="failed")
+        return await _code_page(
+            request,
+            auth,
+            N_(
+                "Le code n'a pas pu être envoyé par e-mail. Utilisez votre application ou un code "
+                "de secours."
+            ),
+            503,
+        )
+    auth.session.email_code = app.second_factor.hash_email_code(code)
+    auth.session.email_code_expires = time.time() + EMAIL_CODE_SECONDS
+    auth.session.email_code_sent = time.time()
+    await app.sessions.save(auth.session)
+    audit(request, "otp_email_sent", auth)
+    return await _code_page(
+        request,
+        auth,
+        notice=N_("Un code valable 10 minutes a été envoyé à votre adresse de secours."),
+    )
+
+
+def _code_message(sender: str, to: str, code: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = "Code de connexion à votre messagerie sécurisée"
+    message["Date"] = format_datetime(datetime.now().astimezone())
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    message.set_content(
+        f"Votre code de connexion : {code}\n\nIl est valable 10 minutes, pour une seule "
+        "connexion. Si vous n'avez pas demandé ce code, quelqu'un connaît votre mot de passe : "
+        "changez-le et prévenez votre opérateur.\n"
+    )
+    return message
+
+
+async def set_recovery_email(request: Request) -> Response:
+    auth, form = await state_change(request)
+    if not services(request).settings.email_otp:
+        raise NotFound("Cette option n'est pas proposée par votre opérateur.")
+    if not await _current_code_ok(request, auth, text_field(form, "code", limit=40)):
+        return await account_page(request, error=_WRONG_CODE, status=401)
+    address = text_field(form, "recovery_email", limit=320).strip()
+    if address and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,255}\.[a-zA-Z]{2,}", address):
+        raise BadRequest("Adresse de secours invalide.")
+    await services(request).second_factor.set_recovery_email(auth.user, address)
+    audit(request, "otp_email_registered", auth, removed=not address)
+    return RedirectResponse("/account?notice=email", status_code=303)
 
 
 _WRONG_CODE = N_("Code incorrect ou déjà utilisé. Saisissez le code actuel de votre application.")
@@ -194,7 +328,12 @@ async def account_page(
             "sessions": sessions,
             "current": auth.key,
             "error": error,
+            "email_otp": app.settings.email_otp,
+            "recovery_email": app.second_factor.recovery_email(enrolment, auth.user)
+            if enrolment
+            else None,
             "notice": {
+                "email": N_("Adresse de secours enregistrée."),
                 "ended": N_("Session terminée."),
                 "others": N_("Les autres sessions sont terminées."),
             }.get(request.query_params.get("notice", "")),
