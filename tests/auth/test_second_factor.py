@@ -168,6 +168,23 @@ def test_end_all_other_sessions(client: TestClient, settings: Settings, user: Ma
         assert len(soup(client.get("/account").text).select(".session")) == 1
 
 
+def test_end_one_other_session(client: TestClient, settings: Settings, user: MailUser) -> None:
+    login(client, user)
+    with TestClient(create_app(settings), follow_redirects=False) as tablet:
+        login(tablet, user)
+        page = client.get("/account")
+        target = form_value(page.text, "session")  # the first "end" form is the other session
+        token = form_value(page.text, "csrf_token")
+        assert client.post("/account/sessions/end", data={"csrf_token": token,
+                                                          "session": target}).status_code == 303
+        assert tablet.get("/mail").status_code == 303
+        assert client.get("/mail").status_code == 200
+        # Ending a session one does not own, or one's own through this form, is refused.
+        refused = client.post("/account/sessions/end", data={"csrf_token": token,
+                                                             "session": "0" * 64})
+        assert refused.status_code == 404
+
+
 def test_regenerate_recovery_codes_needs_a_current_code(client: TestClient, user: MailUser) -> None:
     login(client, user)
     page = client.get("/account")

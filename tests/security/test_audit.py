@@ -97,3 +97,26 @@ def test_refused_send_is_traced_with_the_servers_answer(
     sent = [entry for entry in entries(audit_file) if entry["action"] == "message_sent"]
     assert sent[0]["result"] == "SmtpRefused"
     assert "550" in sent[0]["target"]["answer"]
+
+
+def test_replayed_and_brute_forced_codes_are_security_events(
+    env: dict[str, str], audit_file: Path, user: MailUser
+) -> None:
+    from tests.auth.test_second_factor import password_step, submit_code
+    from tests.conftest import fresh_code
+
+    settings = Settings.from_env({**env, "MSS_AUDIT_LOG": str(audit_file),
+                                  "MSS_LOGIN_MAX_FAILURES": "3"})
+    with TestClient(create_app(settings), follow_redirects=False) as first:
+        login(first, user)
+    with TestClient(create_app(settings), follow_redirects=False) as second:
+        code = fresh_code(user)
+        password_step(second, user)
+        assert submit_code(second, code).status_code == 303
+    with TestClient(create_app(settings), follow_redirects=False) as attacker:
+        password_step(attacker, user)
+        submit_code(attacker, code)  # replay
+        submit_code(attacker, "000000")
+        submit_code(attacker, "111111")
+    actions = [entry["action"] for entry in entries(audit_file)]
+    assert "otp_replay" in actions and "otp_locked" in actions
