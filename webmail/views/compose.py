@@ -244,7 +244,7 @@ async def _send(
             status=200,
             warning=i18n._(
                 "Message envoyé aux autres destinataires, mais refusé pour : {refused}. "
-                "Corrigez ces adresses pour le renvoyer à elles seules."
+                "Corrigez ces adresses pour le leur renvoyer."
             ).format(refused=answers),
         )
     return RedirectResponse(mail_url("INBOX", notice="sent"), status_code=303)
