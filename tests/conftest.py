@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
 from bs4 import BeautifulSoup
+from httpx2 import Response
 from starlette.testclient import TestClient
 
 from dev.env import webmail_env
@@ -88,25 +90,35 @@ OTP_SECRETS: dict[str, str] = {}
 _LAST_OTP_STEP: dict[str, int] = {}
 
 
+def post_password(client: TestClient, address: str, password: str, **kwargs: Any) -> Response:
+    """The login form's first step as a browser sends it, with the form's own token."""
+    page = client.get("/login")
+    data = {
+        "address": address,
+        "password": password,
+        "login_token": form_value(page.text, "login_token"),
+    }
+    return client.post("/login", data=data, **kwargs)
+
+
 def login(client: TestClient, user: MailUser) -> None:
     """Both factors, as a user does: password, then enrolment (first time) or a TOTP code."""
-    page = client.get("/login")
-    response = client.post(
-        "/login",
-        data={"address": user.address, "password": user.password,
-              "login_token": form_value(page.text, "login_token")},
-    )
+    response = post_password(client, user.address, user.password)
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/login/otp"
     second = client.get("/login/otp")
     if second.template.name == "pages/enrol.html":
         OTP_SECRETS[user.address] = otp_secret_shown(second.text)
-        done = client.post("/login/otp", data={"csrf_token": form_value(second.text, "csrf_token"),
-                                               "code": fresh_code(user)})
+        done = client.post(
+            "/login/otp",
+            data={"csrf_token": form_value(second.text, "csrf_token"), "code": fresh_code(user)},
+        )
         assert done.template.name == "pages/recovery_codes.html", done.text
         return
-    done = client.post("/login/otp", data={"csrf_token": form_value(second.text, "csrf_token"),
-                                           "code": fresh_code(user)})
+    done = client.post(
+        "/login/otp",
+        data={"csrf_token": form_value(second.text, "csrf_token"), "code": fresh_code(user)},
+    )
     assert done.status_code == 303, done.text
 
 

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from dev.env import webmail_env
 from dev.stack import Stack
-from tests.conftest import MailUser, deliver, form_value, simple_mail, soup
+from tests.conftest import MailUser, deliver, form_value, post_password, simple_mail, soup
 from webmail.app import create_app
 from webmail.settings import Settings
 
@@ -69,8 +69,14 @@ def test_redis_down_then_back_logs_out_cleanly(
     assert after.status_code == 303
     assert after.headers["location"] == "/login?notice=expired"
     page = logged_in.get("/login")
-    logged_in.post("/login", data={"address": user.address, "password": user.password,
-                                   "login_token": form_value(page.text, "login_token")})
+    logged_in.post(
+        "/login",
+        data={
+            "address": user.address,
+            "password": user.password,
+            "login_token": form_value(page.text, "login_token"),
+        },
+    )
     refused = logged_in.get("/login/otp")
     assert refused.status_code == 403
     assert "introuvable" in soup(refused.text).find("p").get_text()
@@ -109,15 +115,7 @@ def test_imap_server_that_hangs_times_out_with_503(
 ) -> None:
     env = webmail_env(stack, MSS_IMAP_PORT=str(silent_imap_server), MSS_IMAP_TIMEOUT_SECONDS="1")
     with TestClient(create_app(Settings.from_env(env)), follow_redirects=False) as client:
-        page = client.get("/login")
-        response = client.post(
-            "/login",
-            data={
-                "address": user.address,
-                "password": user.password,
-                "login_token": form_value(page.text, "login_token"),
-            },
-        )
+        response = post_password(client, user.address, user.password)
     assert response.status_code == 503
 
 
@@ -127,13 +125,5 @@ def test_tls_to_a_server_with_an_untrusted_certificate_is_refused(
     env = webmail_env(stack)
     del env["MSS_CA_BUNDLE"]  # the system store does not know the test CA, as with IGC-Santé
     with TestClient(create_app(Settings.from_env(env)), follow_redirects=False) as client:
-        page = client.get("/login")
-        response = client.post(
-            "/login",
-            data={
-                "address": user.address,
-                "password": user.password,
-                "login_token": form_value(page.text, "login_token"),
-            },
-        )
+        response = post_password(client, user.address, user.password)
     assert response.status_code == 503

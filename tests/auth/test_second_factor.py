@@ -18,6 +18,7 @@ from tests.conftest import (
     fresh_code,
     login,
     otp_secret_shown,
+    post_password,
     soup,
 )
 from webmail.app import create_app
@@ -25,17 +26,14 @@ from webmail.settings import Settings
 
 
 def password_step(client: TestClient, user: MailUser, password: str | None = None) -> int:
-    page = client.get("/login")
-    response = client.post("/login", data={
-        "address": user.address, "password": password or user.password,
-        "login_token": form_value(page.text, "login_token")})
-    return response.status_code
+    return post_password(client, user.address, password or user.password).status_code
 
 
 def submit_code(client: TestClient, code: str) -> object:
     page = client.get("/login/otp")
-    return client.post("/login/otp", data={"csrf_token": form_value(page.text, "csrf_token"),
-                                            "code": code})
+    return client.post(
+        "/login/otp", data={"csrf_token": form_value(page.text, "csrf_token"), "code": code}
+    )
 
 
 def test_password_alone_opens_nothing(client: TestClient, user: MailUser) -> None:
@@ -46,7 +44,9 @@ def test_password_alone_opens_nothing(client: TestClient, user: MailUser) -> Non
         assert response.headers["location"].startswith("/login")
 
 
-def test_enrolment_shows_a_qr_code_and_needs_a_valid_code(client: TestClient, user: MailUser) -> None:
+def test_enrolment_shows_a_qr_code_and_needs_a_valid_code(
+    client: TestClient, user: MailUser
+) -> None:
     password_step(client, user)
     page = client.get("/login/otp")
     assert page.template.name == "pages/enrol.html"
@@ -54,13 +54,20 @@ def test_enrolment_shows_a_qr_code_and_needs_a_valid_code(client: TestClient, us
     assert html.select_one(".qr-box svg") is not None
     secret = otp_secret_shown(page.text)
     assert len(secret) == 32
-    wrong = client.post("/login/otp", data={"csrf_token": form_value(page.text, "csrf_token"),
-                                            "code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"})
+    wrong = client.post(
+        "/login/otp",
+        data={
+            "csrf_token": form_value(page.text, "csrf_token"),
+            "code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111",
+        },
+    )
     assert wrong.status_code == 401 and wrong.template.name == "pages/enrol.html"
     assert otp_secret_shown(wrong.text) == secret  # the same secret until confirmed
     pending_cookie = client.cookies.get("mss_session")
-    done = client.post("/login/otp", data={"csrf_token": form_value(page.text, "csrf_token"),
-                                           "code": pyotp.TOTP(secret).now()})
+    done = client.post(
+        "/login/otp",
+        data={"csrf_token": form_value(page.text, "csrf_token"), "code": pyotp.TOTP(secret).now()},
+    )
     assert done.template.name == "pages/recovery_codes.html"
     codes = [code.get_text() for code in soup(done.text).select(".recovery-codes code")]
     assert len(codes) == 10 and len(set(codes)) == 10
@@ -72,7 +79,9 @@ def test_enrolment_shows_a_qr_code_and_needs_a_valid_code(client: TestClient, us
     assert client.get("/mail").status_code == 303
 
 
-def test_login_with_a_code_and_no_replay(client: TestClient, settings: Settings, user: MailUser) -> None:
+def test_login_with_a_code_and_no_replay(
+    client: TestClient, settings: Settings, user: MailUser
+) -> None:
     login(client, user)  # enrols
     with TestClient(create_app(settings), follow_redirects=False) as other:
         code = fresh_code(user)
@@ -91,8 +100,10 @@ def test_recovery_code_works_once(client: TestClient, settings: Settings, user: 
     password_step(client, user)
     page = client.get("/login/otp")
     secret = otp_secret_shown(page.text)
-    done = client.post("/login/otp", data={"csrf_token": form_value(page.text, "csrf_token"),
-                                           "code": pyotp.TOTP(secret).now()})
+    done = client.post(
+        "/login/otp",
+        data={"csrf_token": form_value(page.text, "csrf_token"), "code": pyotp.TOTP(secret).now()},
+    )
     recovery = soup(done.text).select(".recovery-codes code")[3].get_text()
     with TestClient(create_app(settings), follow_redirects=False) as phone_lost:
         password_step(phone_lost, user)
@@ -105,15 +116,18 @@ def test_recovery_code_works_once(client: TestClient, settings: Settings, user: 
 
 @pytest.fixture
 def quick_locks(env: dict[str, str]) -> Iterator[TestClient]:
-    settings = Settings.from_env({**env, "MSS_LOGIN_MAX_FAILURES": "3", "MSS_LOGIN_LOCK_SECONDS": "2"})
+    settings = Settings.from_env(
+        {**env, "MSS_LOGIN_MAX_FAILURES": "3", "MSS_LOGIN_LOCK_SECONDS": "2"}
+    )
     with TestClient(create_app(settings), follow_redirects=False) as client:
         yield client
 
 
 def test_wrong_codes_lock_then_unlock(quick_locks: TestClient, user: MailUser) -> None:
     login(quick_locks, user)
-    quick_locks.post("/logout", data={"csrf_token": form_value(quick_locks.get("/compose").text,
-                                                               "csrf_token")})
+    quick_locks.post(
+        "/logout", data={"csrf_token": form_value(quick_locks.get("/compose").text, "csrf_token")}
+    )
     password_step(quick_locks, user)
     statuses = [submit_code(quick_locks, "999999").status_code for _ in range(3)]
     assert statuses == [401, 401, 429]
@@ -133,8 +147,9 @@ def test_password_brute_force_locks_this_client_only(
     assert password_step(quick_locks, user) == 429  # the right password waits too
     settings = Settings.from_env({**env, "MSS_LOGIN_MAX_FAILURES": "3"})
     # The doctor, from their own device elsewhere, is not locked out by the attacker.
-    with TestClient(create_app(settings), follow_redirects=False,
-                    client=("192.0.2.10", 50000)) as own_phone:
+    with TestClient(
+        create_app(settings), follow_redirects=False, client=("192.0.2.10", 50000)
+    ) as own_phone:
         assert password_step(own_phone, user) == 303
 
 
@@ -154,14 +169,19 @@ def test_redis_holds_neither_password_nor_secret_in_clear(
 
 def test_end_all_other_sessions(client: TestClient, settings: Settings, user: MailUser) -> None:
     login(client, user)
-    with TestClient(create_app(settings), follow_redirects=False,
-                    headers={"User-Agent": "Mozilla/5.0 (Linux; Android 14) Chrome/131.0"}) as phone:
+    with TestClient(
+        create_app(settings),
+        follow_redirects=False,
+        headers={"User-Agent": "Mozilla/5.0 (Linux; Android 14) Chrome/131.0"},
+    ) as phone:
         login(phone, user)
         page = client.get("/account")
         devices = [item.get_text() for item in soup(page.text).select(".session-device")]
         assert len(devices) == 2 and "Chrome, Android" in devices
         token = form_value(page.text, "csrf_token")
-        ended = client.post("/account/sessions/end", data={"csrf_token": token, "session": "others"})
+        ended = client.post(
+            "/account/sessions/end", data={"csrf_token": token, "session": "others"}
+        )
         assert ended.status_code == 303
         assert phone.get("/mail").status_code == 303  # the phone is logged out
         assert client.get("/mail").status_code == 200  # this one goes on
@@ -175,13 +195,18 @@ def test_end_one_other_session(client: TestClient, settings: Settings, user: Mai
         page = client.get("/account")
         target = form_value(page.text, "session")  # the first "end" form is the other session
         token = form_value(page.text, "csrf_token")
-        assert client.post("/account/sessions/end", data={"csrf_token": token,
-                                                          "session": target}).status_code == 303
+        assert (
+            client.post(
+                "/account/sessions/end", data={"csrf_token": token, "session": target}
+            ).status_code
+            == 303
+        )
         assert tablet.get("/mail").status_code == 303
         assert client.get("/mail").status_code == 200
         # Ending a session one does not own, or one's own through this form, is refused.
-        refused = client.post("/account/sessions/end", data={"csrf_token": token,
-                                                             "session": "0" * 64})
+        refused = client.post(
+            "/account/sessions/end", data={"csrf_token": token, "session": "0" * 64}
+        )
         assert refused.status_code == 404
 
 
@@ -191,8 +216,9 @@ def test_regenerate_recovery_codes_needs_a_current_code(client: TestClient, user
     token = form_value(page.text, "csrf_token")
     refused = client.post("/account/recovery-codes", data={"csrf_token": token, "code": "123"})
     assert refused.status_code == 401
-    fresh = client.post("/account/recovery-codes", data={"csrf_token": token,
-                                                         "code": fresh_code(user)})
+    fresh = client.post(
+        "/account/recovery-codes", data={"csrf_token": token, "code": fresh_code(user)}
+    )
     assert fresh.template.name == "pages/recovery_codes.html"
     assert len(soup(fresh.text).select(".recovery-codes code")) == 10
 
@@ -201,14 +227,21 @@ def test_reenrolment_replaces_the_secret(client: TestClient, stack: Stack, user:
     login(client, user)
     old_secret = OTP_SECRETS[user.address]
     page = client.get("/account")
-    enrol = client.post("/account/otp/reenrol", data={"csrf_token": form_value(page.text, "csrf_token"),
-                                                      "code": fresh_code(user)})
+    enrol = client.post(
+        "/account/otp/reenrol",
+        data={"csrf_token": form_value(page.text, "csrf_token"), "code": fresh_code(user)},
+    )
     assert enrol.template.name == "pages/enrol.html"
     new_secret = otp_secret_shown(enrol.text)
     assert new_secret != old_secret
     before = client.cookies.get("mss_session")
-    done = client.post("/account/otp/enrol", data={"csrf_token": form_value(enrol.text, "csrf_token"),
-                                                   "code": pyotp.TOTP(new_secret).now()})
+    done = client.post(
+        "/account/otp/enrol",
+        data={
+            "csrf_token": form_value(enrol.text, "csrf_token"),
+            "code": pyotp.TOTP(new_secret).now(),
+        },
+    )
     assert done.template.name == "pages/recovery_codes.html"
     assert client.cookies.get("mss_session") != before  # privilege change: new session id
     assert client.get("/mail").status_code == 200
@@ -230,9 +263,14 @@ def test_code_by_email_to_the_recovery_address(
 
     login(email_otp, user)
     page = email_otp.get("/account")
-    saved = email_otp.post("/account/recovery-email", data={
-        "csrf_token": form_value(page.text, "csrf_token"), "code": fresh_code(user),
-        "recovery_email": other_user.address})
+    saved = email_otp.post(
+        "/account/recovery-email",
+        data={
+            "csrf_token": form_value(page.text, "csrf_token"),
+            "code": fresh_code(user),
+            "recovery_email": other_user.address,
+        },
+    )
     assert saved.status_code == 303
     email_otp.post("/logout", data={"csrf_token": form_value(page.text, "csrf_token")})
 
@@ -240,27 +278,37 @@ def test_code_by_email_to_the_recovery_address(
     code_page = email_otp.get("/login/otp")
     offer = soup(code_page.text).select_one("form.email-otp")
     assert offer is not None and other_user.address[0] + "***@" in offer.get_text()
-    sent = email_otp.post("/login/otp/email", data={"csrf_token": form_value(code_page.text,
-                                                                              "csrf_token")})
+    sent = email_otp.post(
+        "/login/otp/email", data={"csrf_token": form_value(code_page.text, "csrf_token")}
+    )
     assert sent.status_code == 200
-    again = email_otp.post("/login/otp/email", data={"csrf_token": form_value(code_page.text,
-                                                                               "csrf_token")})
+    again = email_otp.post(
+        "/login/otp/email", data={"csrf_token": form_value(code_page.text, "csrf_token")}
+    )
     assert again.status_code == 429  # one mail a minute
     mail = wait_for_messages(stack, other_user)[0].decode()
     code = re.search(r"code de connexion : (\d{6})", mail).group(1)
     assert submit_code(email_otp, code).status_code == 303
     assert email_otp.get("/mail").status_code == 200
-    email_otp.post("/logout", data={"csrf_token": form_value(email_otp.get("/compose").text,
-                                                             "csrf_token")})
+    email_otp.post(
+        "/logout", data={"csrf_token": form_value(email_otp.get("/compose").text, "csrf_token")}
+    )
     password_step(email_otp, user)
     assert submit_code(email_otp, code).status_code == 401  # single use
 
 
-def test_no_email_channel_unless_the_deployment_offers_it(client: TestClient, user: MailUser) -> None:
+def test_no_email_channel_unless_the_deployment_offers_it(
+    client: TestClient, user: MailUser
+) -> None:
     login(client, user)
     page = client.get("/account")
     assert soup(page.text).select_one("#recovery-email") is None
-    refused = client.post("/account/recovery-email", data={
-        "csrf_token": form_value(page.text, "csrf_token"), "code": fresh_code(user),
-        "recovery_email": "x@example.org"})
+    refused = client.post(
+        "/account/recovery-email",
+        data={
+            "csrf_token": form_value(page.text, "csrf_token"),
+            "code": fresh_code(user),
+            "recovery_email": "x@example.org",
+        },
+    )
     assert refused.status_code == 404

@@ -8,8 +8,9 @@ import pytest
 from webmail.auth import totp
 
 
-@pytest.mark.parametrize(("offset", "accepted"), [(-60, False), (-30, True), (0, True),
-                                                   (30, True), (60, False)])
+@pytest.mark.parametrize(
+    ("offset", "accepted"), [(-60, False), (-30, True), (0, True), (30, True), (60, False)]
+)
 def test_one_step_either_side_and_no_more(offset: int, accepted: bool) -> None:
     secret = totp.new_secret()
     now = 1_800_000_015.0

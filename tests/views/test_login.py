@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from tests.conftest import MailUser, form_value, login, soup
+from tests.conftest import MailUser, form_value, login, post_password, soup
 
 
 def test_login_page_is_french_and_not_cached(client: TestClient) -> None:
@@ -26,15 +26,7 @@ def test_login_opens_the_inbox(client: TestClient, user: MailUser) -> None:
 
 
 def test_session_cookie_is_httponly_and_samesite(client: TestClient, user: MailUser) -> None:
-    page = client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "address": user.address,
-            "password": user.password,
-            "login_token": form_value(page.text, "login_token"),
-        },
-    )
+    response = post_password(client, user.address, user.password)
     cookie = next(
         h for h in response.headers.get_list("set-cookie") if h.startswith("mss_session=")
     )
@@ -44,15 +36,7 @@ def test_session_cookie_is_httponly_and_samesite(client: TestClient, user: MailU
 
 
 def test_wrong_password_gives_the_form_again(client: TestClient, user: MailUser) -> None:
-    page = client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "address": user.address,
-            "password": "not-the-password",
-            "login_token": form_value(page.text, "login_token"),
-        },
-    )
+    response = post_password(client, user.address, "not-the-password")
     assert response.status_code == 401
     alert = soup(response.text).find(attrs={"role": "alert"})
     assert alert.get_text(strip=True) == "Adresse ou mot de passe incorrect."
@@ -61,15 +45,7 @@ def test_wrong_password_gives_the_form_again(client: TestClient, user: MailUser)
 
 
 def test_unknown_mailbox_gets_the_same_answer_as_a_wrong_password(client: TestClient) -> None:
-    page = client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "address": "nobody-here@medecin.mssante.test",
-            "password": "whatever-1234",
-            "login_token": form_value(page.text, "login_token"),
-        },
-    )
+    response = post_password(client, "nobody-here@medecin.mssante.test", "whatever-1234")
     assert response.status_code == 401
     assert soup(response.text).find(attrs={"role": "alert"}).get_text(strip=True) == (
         "Adresse ou mot de passe incorrect."
@@ -86,15 +62,8 @@ def test_login_without_the_form_token_is_refused(client: TestClient, user: MailU
 
 
 def test_login_from_another_site_is_refused(client: TestClient, user: MailUser) -> None:
-    page = client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "address": user.address,
-            "password": user.password,
-            "login_token": form_value(page.text, "login_token"),
-        },
-        headers={"Sec-Fetch-Site": "cross-site"},
+    response = post_password(
+        client, user.address, user.password, headers={"Sec-Fetch-Site": "cross-site"}
     )
     assert response.status_code == 403
 
@@ -146,14 +115,23 @@ def test_over_tls_the_session_cookie_is_host_prefixed_and_secure(
     from webmail.settings import Settings
 
     settings = Settings.from_env({**env, "MSS_COOKIE_SECURE": "true"})
-    with TestClient(create_app(settings), base_url="https://webmail.example.mssante.fr",
-                    follow_redirects=False) as client:
+    with TestClient(
+        create_app(settings), base_url="https://webmail.example.mssante.fr", follow_redirects=False
+    ) as client:
         page = client.get("/login")
-        response = client.post("/login", data={
-            "address": user.address, "password": user.password,
-            "login_token": form_value(page.text, "login_token")})
-        cookie = next(h for h in response.headers.get_list("set-cookie")
-                      if h.startswith("__Host-mss_session="))
+        response = client.post(
+            "/login",
+            data={
+                "address": user.address,
+                "password": user.password,
+                "login_token": form_value(page.text, "login_token"),
+            },
+        )
+        cookie = next(
+            h
+            for h in response.headers.get_list("set-cookie")
+            if h.startswith("__Host-mss_session=")
+        )
         assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
         client.cookies.clear()
         full_login(client, user)
