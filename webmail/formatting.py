@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 
 from webmail.i18n import current_language
 
 PARIS = ZoneInfo("Europe/Paris")
+
+
+@cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(language)
 
 
 def short_date(value: datetime | None, now: datetime | None = None) -> str:
@@ -18,11 +25,11 @@ def short_date(value: datetime | None, now: datetime | None = None) -> str:
         return ""
     local = value.astimezone(PARIS)
     now = (now or datetime.now(PARIS)).astimezone(PARIS)
-    locale = current_language.get()
+    locale = _locale(current_language.get())
     if local.date() == now.date():
         return format_time(local, "HH:mm", locale=locale)
     if local.date() == (now - timedelta(days=1)).date():
-        return {"fr": "hier", "en": "yesterday"}.get(locale, "hier")
+        return {"fr": "hier", "en": "yesterday"}.get(current_language.get(), "hier")
     if local.year == now.year:
         return format_date(local, "d MMM", locale=locale)
     return format_date(local, "dd/MM/yyyy", locale=locale)

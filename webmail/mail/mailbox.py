@@ -7,12 +7,13 @@ for a UID) while UIDVALIDITY holds.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from webmail.mail import mime
-from webmail.mail.imap import ImapClient, MailboxState
+from webmail.mail.imap import Folder, ImapClient, MailboxState
 from webmail.mail.imap_syntax import FetchItem, as_text
 
 SUMMARY_HEADERS = "DATE FROM TO CC SUBJECT CONTENT-TYPE MESSAGE-ID X-MSS-INS X-MSS-CODECDA"
@@ -65,16 +66,42 @@ class _FolderCache:
     envelopes: OrderedDict[int, Summary] = field(default_factory=OrderedDict)
 
 
+@dataclass
+class _FolderList:
+    at: float
+    folders: list[Folder]
+    seen_state: tuple[str, tuple[int, int, int, int | None]] | None
+
+
 class MailboxCache:
     """Per IMAP login: what we know of each folder, bounded in size."""
 
     MAX_ENVELOPES_PER_FOLDER = 2000
+    # The folder list with its unread counts is reused this long, unless the folder on screen
+    # changed: other folders' counts may lag by this much, the open one never does.
+    FOLDER_LIST_SECONDS = 30.0
 
     def __init__(self) -> None:
         self.folders: dict[str, _FolderCache] = {}
+        self.folder_list: _FolderList | None = None
 
     def forget(self, folder: str) -> None:
         self.folders.pop(folder, None)
+        self.folder_list = None
+
+
+async def folder_list(
+    imap: ImapClient, cache: MailboxCache, current: MailboxState | None = None
+) -> list[Folder]:
+    """All folders with counts; one LIST-STATUS at most every FOLDER_LIST_SECONDS."""
+    held = cache.folder_list
+    state = (current.name, current.cache_key) if current is not None else None
+    fresh = held is not None and time.monotonic() - held.at < MailboxCache.FOLDER_LIST_SECONDS
+    if held is not None and fresh and (state is None or held.seen_state == state):
+        return held.folders
+    folders = await imap.list_folders()
+    cache.folder_list = _FolderList(at=time.monotonic(), folders=folders, seen_state=state)
+    return folders
 
 
 async def list_page(
@@ -130,6 +157,7 @@ async def _summaries(imap: ImapClient, entry: _FolderCache, uids: list[int]) -> 
 def update_cached_flags(
     cache: MailboxCache, folder: str, uid: int, flags: set[str], add: bool
 ) -> None:
+    cache.folder_list = None  # unread counts changed
     entry = cache.folders.get(folder)
     if entry is None or uid not in entry.envelopes:
         return

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
 from webmail.errors import BadRequest, NotFound
-from webmail.mail import compose, mime, smtp
+from webmail.mail import compose, mailbox, mime, smtp
 from webmail.mail.compose import Draft, InvalidDraft, Upload
 from webmail.mail.connections import MailSession
 from webmail.mail.folders import assign_roles
@@ -298,7 +298,7 @@ async def _mark_answered(session: MailSession, origin: Origin) -> None:
 
 
 async def _role_folder(session: MailSession, role: str, fallback: str) -> str:
-    roles = assign_roles(await session.imap.list_folders())
+    roles = assign_roles(await mailbox.folder_list(session.imap, session.cache))
     if role in roles:
         return roles[role]
     await session.imap.create_folder(fallback)

@@ -41,8 +41,9 @@ async def home(request: Request) -> Response:
     return RedirectResponse("/mail", status_code=303)
 
 
-async def folder_list(session: MailSession) -> list[FolderEntry]:
-    return folder_entries(await session.imap.list_folders())
+async def folder_list(session: MailSession, page: mailbox.Page | None = None) -> list[FolderEntry]:
+    state = page.state if page is not None else None
+    return folder_entries(await mailbox.folder_list(session.imap, session.cache, state))
 
 
 async def message_list(request: Request) -> Response:
@@ -57,7 +58,7 @@ async def message_list(request: Request) -> Response:
             )
         except MailboxNotFound:
             raise NotFound("Ce dossier n'existe pas.") from None
-        folders = [] if wants_fragment(request) else await folder_list(session)
+        folders = [] if wants_fragment(request) else await folder_list(session, page)
     context = {
         "page": page,
         "folder": folder,
@@ -119,7 +120,7 @@ async def delete_message(request: Request) -> Response:
     uid = uid_param(text_field(form, "uid"))
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        roles = assign_roles(await session.imap.list_folders())
+        roles = assign_roles(await mailbox.folder_list(session.imap, session.cache))
         trash = roles.get("trash")
         await _select(session, folder)
         if trash and trash != folder:

@@ -44,7 +44,7 @@ async def show_message(request: Request) -> Response:
         await session.imap.store_flags([uid], ["\\Seen"], add=True)
         audit(request, "message_read", auth, folder=folder, uid=uid)
         mailbox.update_cached_flags(session.cache, folder, uid, {"\\Seen"}, True)
-        folders = folder_entries(await session.imap.list_folders())
+        folders = folder_entries(await mailbox.folder_list(session.imap, session.cache))
     roles = {entry.role: entry.name for entry in folders if entry.role}
     blocked = 0
     if message.html:
