@@ -198,11 +198,12 @@ def write_report(results: dict[str, Any], path: Path) -> None:
         f"- Memory kept per session for 2,000 cached envelopes: about "
         f"{results['cache_bytes_per_2000_envelopes'] / 1024:.0f} KiB.",
         "",
-        "What a cached page costs: Redis GET and SET of the session; NOOP and STATUS (UIDVALIDITY, "
-        "UIDNEXT, MESSAGES, HIGHESTMODSEQ unchanged: no SORT, no FETCH); a LIST-STATUS for the "
-        "folder list (not for htmx fragments); the template. New mail changes UIDNEXT and costs "
-        "one UID SORT; changed flags (HIGHESTMODSEQ) one FETCH FLAGS of the page; a page never "
-        "seen fetches its 50 header blocks.",
+        "What a cached page costs: one Redis GET of the session (a SET at most every 30 s); NOOP "
+        "and STATUS (UIDVALIDITY, UIDNEXT, MESSAGES, HIGHESTMODSEQ unchanged: no SORT, no FETCH); "
+        "the folder list from the session's cache (one LIST-STATUS at most every 30 s, or when "
+        "the open folder changed; none for htmx fragments); the template. New mail changes "
+        "UIDNEXT and costs one UID SORT; changed flags (HIGHESTMODSEQ) one FETCH FLAGS of the "
+        "page; a page never seen fetches its 50 header blocks.",
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
