@@ -337,14 +337,14 @@ def _is_attachment(part: Message) -> bool:
     return disposition == "attachment"
 
 
-def _attachment(part: Message, part_id: str) -> Attachment:
+def _attachment(part: Message, part_id: str, content: bytes | None = None) -> Attachment:
     content_type = part.get_content_type()
     content_id = header_text(part, "content-id").strip("<> ") or None
     return Attachment(
         part_id=part_id,
         filename=safe_filename(_raw_filename(part), content_type, part),
         content_type=content_type,
-        size=len(part_bytes(part)),
+        size=len(part_bytes(part) if content is None else content),
         content_id=content_id,
     )
 
@@ -426,15 +426,19 @@ def _charset_candidates(declared: str | None) -> list[str]:
     return candidates
 
 
-def find_part(raw: bytes, part_id: str) -> Attachment | None:
-    """Describe the part with this id (as numbered by parse_message), or None."""
+def extract_part(raw: bytes, part_id: str) -> tuple[Attachment, bytes] | None:
+    """The part with this id (as numbered by parse_message), described and decoded, parsing
+    the message once; None when there is no such part."""
     part = _locate(raw, part_id)
-    return _attachment(part, part_id) if part is not None else None
+    if part is None:
+        return None
+    content = part_bytes(part)
+    return _attachment(part, part_id, content), content
 
 
 def part_content(raw: bytes, part_id: str) -> bytes | None:
-    part = _locate(raw, part_id)
-    return part_bytes(part) if part is not None else None
+    found = extract_part(raw, part_id)
+    return found[1] if found is not None else None
 
 
 def _locate(raw: bytes, part_id: str) -> Message | None:

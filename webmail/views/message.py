@@ -21,9 +21,7 @@ from webmail.views.common import audit, authenticated, folder_param, services, u
 _INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
-async def fetch_parsed(
-    session: MailSession, folder: str, uid: int
-) -> tuple[bytes, mime.ParsedMessage]:
+async def fetch_raw(session: MailSession, folder: str, uid: int) -> bytes:
     try:
         await session.imap.ensure_selected(folder)
     except MailboxNotFound:
@@ -31,6 +29,13 @@ async def fetch_parsed(
     raw = await session.imap.fetch_message(uid)
     if raw is None:
         raise NotFound("Ce message n'existe pas ou a été supprimé.")
+    return raw
+
+
+async def fetch_parsed(
+    session: MailSession, folder: str, uid: int
+) -> tuple[bytes, mime.ParsedMessage]:
+    raw = await fetch_raw(session, folder, uid)
     return raw, mime.parse_message(raw)
 
 
@@ -108,11 +113,11 @@ async def _part_response(request: Request, *, inline: bool) -> Response:
     part_id = request.query_params.get("part", "")
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        raw, _message = await fetch_parsed(session, folder, uid)
-    described = mime.find_part(raw, part_id)
-    content = mime.part_content(raw, part_id)
-    if described is None or content is None:
+        raw = await fetch_raw(session, folder, uid)
+    found = mime.extract_part(raw, part_id)
+    if found is None:
         raise NotFound("Cette pièce jointe n'existe pas.")
+    described, content = found
     if inline and described.content_type not in _INLINE_IMAGE_TYPES:
         raise NotFound("Cette image n'existe pas.")
     if not inline:
