@@ -149,8 +149,8 @@ async def otp_submit(request: Request) -> Response:
         auth,
         result="refused",
     )
-    message = await _failure_message(request, app.otp_throttle, auth)
-    return await _code_page(request, auth, message, 429 if message != _WRONG_CODE else 401)
+    message, status = await _failure(request, app.otp_throttle, auth)
+    return await _code_page(request, auth, message, status)
 
 
 def _email_code_matches(request: Request, auth: Authenticated, code: str) -> bool:
@@ -247,12 +247,13 @@ async def set_recovery_email(request: Request) -> Response:
 _WRONG_CODE = N_("Code incorrect ou déjà utilisé. Saisissez le code actuel de votre application.")
 
 
-async def _failure_message(request: Request, throttle: Throttle, auth: Authenticated) -> str:
+async def _failure(request: Request, throttle: Throttle, auth: Authenticated) -> tuple[str, int]:
+    """Count a wrong code; the message and status to answer (429 once it locks)."""
     lock = await throttle.failed(auth.user, client_ip(request))
     if lock is None:
-        return _WRONG_CODE
+        return _WRONG_CODE, 401
     audit(request, "otp_locked", auth, result="locked", seconds=lock.seconds_left)
-    return locked_message(lock)
+    return locked_message(lock), 429
 
 
 async def _confirm_enrolment(
@@ -262,14 +263,8 @@ async def _confirm_enrolment(
     secret = app.sessions.unseal(auth.session, auth.cookie, auth.session.pending_secret)
     step = totp.code_matches_step(secret, code) if secret else None
     if secret is None or step is None:
-        message = await _failure_message(request, app.otp_throttle, auth)
-        return await _enrol_page(
-            request,
-            auth,
-            action=action,
-            error=message,
-            status=429 if message != _WRONG_CODE else 401,
-        )
+        message, status = await _failure(request, app.otp_throttle, auth)
+        return await _enrol_page(request, auth, action=action, error=message, status=status)
     codes = await app.second_factor.enrol(auth.user, secret, step)
     app.enrolled.add(auth.user)
     await app.otp_throttle.succeeded(auth.user, client_ip(request))
@@ -368,19 +363,9 @@ async def confirm_reenrolment(request: Request) -> Response:
     auth, form = await state_change(request)
     if not auth.session.pending_secret:
         raise BadRequest("Aucun changement d'application en cours.")
-    app = services(request)
-    secret = app.sessions.unseal(auth.session, auth.cookie, auth.session.pending_secret)
+    # Same proof as at the first login; the new session it ends with is the privilege change.
     code = text_field(form, "code", limit=40)
-    step = totp.code_matches_step(secret, code) if secret else None
-    if secret is None or step is None:
-        message = await _failure_message(request, app.otp_throttle, auth)
-        return await _enrol_page(
-            request, auth, action="/account/otp/enrol", error=message, status=401
-        )
-    codes = await app.second_factor.enrol(auth.user, secret, step)
-    audit(request, "otp_enrolled", auth)
-    # A new factor is a privilege change: a new session id too.
-    return await _complete_login(request, auth, recovery_codes=codes)
+    return await _confirm_enrolment(request, auth, code, action="/account/otp/enrol")
 
 
 async def _current_code_ok(request: Request, auth: Authenticated, code: str) -> bool:
@@ -391,7 +376,7 @@ async def _current_code_ok(request: Request, auth: Authenticated, code: str) -> 
         totp.Verdict.RECOVERY,
     ):
         return True
-    await _failure_message(request, app.otp_throttle, auth)
+    await _failure(request, app.otp_throttle, auth)
     return False
 
 
