@@ -64,13 +64,6 @@ class ConnectionPool:
             raise
         return imap
 
-    def adopt(self, session_key: str, user: str, imap: ImapClient) -> None:
-        """Keep the connection that verified the login, so the first page needs no new one."""
-        entry = self._entries.setdefault(session_key, _Entry())
-        if entry.imap is not None:
-            entry.imap.close()
-        entry.imap, entry.user = imap, user
-
     def rekey(self, old_key: str, new_key: str) -> None:
         """Hand a session's connection to the session that replaces it (new id at login)."""
         entry = self._entries.pop(old_key, None)

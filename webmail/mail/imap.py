@@ -39,6 +39,11 @@ class ImapAuthFailed(ImapError):
     """The server refused the credentials."""
 
 
+class ImapConnectionLimit(ImapUnavailable):
+    """The credentials are right but the server allows no more connections for this account
+    (RFC 5530 ``[LIMIT]``, e.g. Dovecot's mail_max_userip_connections): not a wrong password."""
+
+
 class ImapCommandFailed(ImapError):
     def __init__(self, command: str, result: str, text: str) -> None:
         super().__init__(f"{command} {result}: {text}")
@@ -198,7 +203,7 @@ class ImapClient:
         else:
             response = await self._guard(self._protocol.login(syntax.quote(user), password))
         if response.result != "OK":
-            raise ImapAuthFailed(_text(response))
+            raise _login_refusal(_text(response))
         await self._refresh_capabilities()
         if self.has_capability("ENABLE") and self.has_capability("CONDSTORE"):
             await self._command("ENABLE", "CONDSTORE")
@@ -462,6 +467,24 @@ def _text(response: aioimaplib.Response) -> str:
         return ""
     last = response.lines[-1]
     return bytes(last).decode("utf-8", "replace")[:200]
+
+
+# RFC 5530 response codes that say the login failed for a reason other than the password.
+_LIMIT_CODES = ("[LIMIT]", "[INUSE]")
+_UNAVAILABLE_CODES = ("[UNAVAILABLE]", "[SERVERBUG]")
+# Servers that predate RFC 5530 say it in words (Dovecot, Cyrus, Courier, Exchange).
+_LIMIT_WORDS = re.compile(
+    r"too many (simultaneous |concurrent )?connections|maximum number of connections", re.I
+)
+
+
+def _login_refusal(text: str) -> ImapError:
+    upper = text.upper()
+    if any(code in upper for code in _LIMIT_CODES) or _LIMIT_WORDS.search(text):
+        return ImapConnectionLimit(text)
+    if any(code in upper for code in _UNAVAILABLE_CODES):
+        return ImapUnavailable(text)
+    return ImapAuthFailed(text)
 
 
 def _uid_set(uids: Sequence[int]) -> str:

@@ -19,7 +19,7 @@ from webmail.auth.sessions import SessionCookie
 from webmail.auth.throttle import Lock
 from webmail.formatting import PARIS
 from webmail.i18n import LANGUAGES, N_
-from webmail.mail.imap import ImapAuthFailed, ImapUnavailable
+from webmail.mail.imap import ImapAuthFailed, ImapConnectionLimit, ImapUnavailable
 from webmail.security import csrf
 from webmail.templating import render
 from webmail.urls import local_path
@@ -113,6 +113,18 @@ async def login(request: Request) -> Response:
         return _login_page(
             request, address=address, status=401, error=N_("Adresse ou mot de passe incorrect.")
         )
+    except ImapConnectionLimit:
+        # The password was right: neither a failure to count nor "incorrect" to show.
+        app.audit.record("login", account=address, client_ip=ip, result="connection_limit")
+        return _login_page(
+            request,
+            address=address,
+            status=503,
+            error=N_(
+                "Trop de connexions sont ouvertes sur votre boîte aux lettres (autres appareils "
+                "ou logiciels de messagerie). Fermez-en une ou réessayez dans quelques minutes."
+            ),
+        )
     except ImapUnavailable as error:
         log.warning("login: IMAP server unreachable: %s", error)
         return _login_page(
@@ -121,6 +133,9 @@ async def login(request: Request) -> Response:
             status=503,
             error=N_("Le serveur de messagerie est injoignable. Réessayez dans quelques minutes."),
         )
+    # A password-only session holds no IMAP connection: a crowd of them must not use up the
+    # account's connection limit on the server. The full session opens its own.
+    await imap.logout()
     await app.password_throttle.succeeded(address, ip)
     # First factor done: a short-lived session that opens nothing until the second factor.
     cookie, session = await app.sessions.create(
@@ -130,7 +145,6 @@ async def login(request: Request) -> Response:
         user_agent=request.headers.get("user-agent", ""),
         stage="password",
     )
-    app.pool.adopt(session.id_hash, address, imap)
     app.audit.record("login_password", account=address, client_ip=ip, session=session.id_hash)
     response = RedirectResponse("/login/otp", status_code=303)
     set_cookie(request, response, session_cookie_name(request), cookie.encode(), max_age=None)
