@@ -107,19 +107,26 @@ def phone(browser: object) -> Iterator[object]:
     context.close()
 
 
-def sign_in(page: object, server: str, user: MailUser) -> None:
+def type_password(page: object, server: str, user: MailUser) -> None:
     page.goto(server + "/login")  # type: ignore[attr-defined]
     page.fill("#address", user.address)  # type: ignore[attr-defined]
     page.fill("#password", user.password)  # type: ignore[attr-defined]
     page.click("button[type=submit]")  # type: ignore[attr-defined]
     page.wait_for_url("**/login/otp")  # type: ignore[attr-defined]
-    # First login: enrol, as a user does with the key shown under the QR code.
+
+
+def sign_in(page: object, server: str, user: MailUser) -> list[str]:
+    """First login: enrol, as a user does with the key shown under the QR code; returns the
+    recovery codes shown."""
+    type_password(page, server, user)
     secret = "".join(page.inner_text("#secret").split())  # type: ignore[attr-defined]
     page.fill("#code", pyotp.TOTP(secret).now())  # type: ignore[attr-defined]
     page.click("button[type=submit]")  # type: ignore[attr-defined]
-    assert page.locator(".recovery-codes code").count() == 10  # type: ignore[attr-defined]
+    codes = page.locator(".recovery-codes code").all_inner_texts()  # type: ignore[attr-defined]
+    assert len(codes) == 10
     page.click("a.btn-primary")  # type: ignore[attr-defined]
     page.wait_for_url("**/mail")  # type: ignore[attr-defined]
+    return list(codes)
 
 
 def no_horizontal_scroll(page: object) -> bool:
@@ -190,3 +197,29 @@ def test_touch_targets_are_thumb_sized(server: str, phone: object, user: MailUse
         for box in [element.bounding_box() for element in page.locator(selector).all()]:  # type: ignore[attr-defined]
             if box:
                 assert box["height"] >= 40, selector
+
+
+def test_sign_in_with_a_recovery_code_on_a_phone(
+    server: str, browser: object, phone: object, user: MailUser
+) -> None:
+    codes = sign_in(phone, server, user)
+    # The phone with the authenticator is lost: a new device, and a recovery code typed by hand.
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="fr-FR")  # type: ignore[attr-defined]
+    page = context.new_page()
+    try:
+        type_password(page, server, user)
+        page.click("details.recovery-entry summary")
+        field = page.locator("#recovery-code")
+        field.fill(codes[3].lower().replace("-", " "))  # as a hurried user types it
+        field.press("Enter")
+        page.wait_for_url("**/mail?notice=recovery")
+        assert page.locator("li.row, .empty").count() >= 1
+        # The same code never works twice, even typed in the main field.
+        type_password(page, server, user)
+        page.fill("#code", codes[3])
+        page.locator("#code").press("Enter")
+        alert = page.wait_for_selector("[role=alert]")
+        assert "incorrect" in alert.inner_text()
+        assert page.url.endswith("/login/otp")
+    finally:
+        context.close()
