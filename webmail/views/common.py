@@ -145,8 +145,14 @@ def text_field(form: FormData | Any, name: str, default: str = "", limit: int = 
     return value[:limit]
 
 
+def is_ascii_number(value: str, max_digits: int) -> bool:
+    """Only 0-9: ``str.isdigit`` also accepts "²" or full-width digits, which ``int`` refuses."""
+    return 0 < len(value) <= max_digits and value.isascii() and value.isdigit()
+
+
 def uid_param(value: str | None) -> int:
-    if value is None or not value.isdigit() or len(value) > 10:
+    # RFC 3501: a UID is a non-zero 32-bit number.
+    if value is None or not is_ascii_number(value, 10) or not 0 < int(value) < 2**32:
         raise BadRequest("Identifiant de message invalide.")
     return int(value)
 

@@ -18,6 +18,7 @@ from webmail.views.common import (
     audit,
     authenticated,
     folder_param,
+    is_ascii_number,
     services,
     state_change,
     text_field,
@@ -153,7 +154,7 @@ async def _select(session: MailSession, folder: str) -> None:
 def _page(value: str | None) -> int:
     if value is None or value == "":
         return 1
-    if not value.isdigit() or len(value) > 6:
+    if not is_ascii_number(value, 6) or int(value) == 0:
         raise BadRequest("Numéro de page invalide.")
     return int(value)
 
