@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +12,8 @@ import pytest
 
 from dev.env import webmail_env
 from dev.stack import Stack
-from tests.conftest import ROOT, MailUser, deliver, new_user, simple_mail, wait_for_messages
+from tests.conftest import MailUser, deliver, new_user, simple_mail, wait_for_messages
+from tests.served import served_webmail
 
 pytestmark = pytest.mark.browser
 
@@ -25,43 +21,10 @@ CHROMIUM = "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_responds(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url} did not answer")
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def server(stack: Stack) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "webmail", "--port", str(port)],
-        env={**os.environ, **webmail_env(stack)},
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_responds(url + "/healthz")
+    with served_webmail(webmail_env(stack)) as (url, _port):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
