@@ -492,9 +492,19 @@ class Stack:
             "login_chroot_setting": "" if os.geteuid() == 0 else "  chroot =",
             "postfix_user": self._postfix_user,
             "postfix_group": self._postfix_group,
+            **self._dovecot_flavour_values(),
         }
         (self._dovecot_dir / "state").mkdir(exist_ok=True)
         _write_file(self._dovecot_conf, _render("dovecot.conf", values))
+
+    def _dovecot_flavour_values(self) -> dict[str, object]:
+        """What another vendor's server does differently (see dev/other_imap.py)."""
+        return {
+            "namespace": (CONF_TEMPLATES / "namespace-standard.conf").read_text(encoding="utf-8"),
+            "mail_home": "%Ld/%Ln",
+            "mail_location": "maildir:~/Maildir:LAYOUT=fs",
+            "imap_capability_setting": "",
+        }
 
     def _dovecot_privilege_settings(self) -> str:
         if os.geteuid() == 0:
