@@ -14,6 +14,7 @@ sent through the main stack's Postfix.
 from __future__ import annotations
 
 import argparse
+import imaplib
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,6 +62,15 @@ class InboxPrefixStack(Stack):
         if _live_pid(self._dovecot_pid_file, _runs_dovecot) is not None:
             for login, password in logins.items():
                 self._wait_dovecot_accepts(login, password)
+
+    def forbid_new_folders(self, address: str, password: str) -> None:
+        """Make the server refuse to create any folder for this user, as servers do that
+        allow no folder outside INBOX or are over quota; INBOX keeps working."""
+        with imaplib.IMAP4(self.imap_host, self.imap) as imap:
+            imap.starttls(self._client_tls_context())
+            imap.login(login_name(address), password)
+            imap.select("INBOX")  # the server creates it at first use: before the lock
+        (self._mail_root / login_name(address) / "Maildir").chmod(0o500)
 
     def _dovecot_flavour_values(self) -> dict[str, object]:
         return {

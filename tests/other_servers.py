@@ -1,0 +1,65 @@
+"""Another vendor's IMAP server for the tests: Dovecot with an ``INBOX.`` namespace, no special
+folders, no SPECIAL-USE nor SORT, and bare user names (dev/other_imap.py), started once per
+run by the ``other_imap`` fixture of conftest.py.
+
+Its users also exist on the main stack, whose Postfix sends their mail.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import ssl
+
+from starlette.testclient import TestClient
+
+from dev.env import webmail_env
+from dev.other_imap import InboxPrefixStack, login_name
+from dev.stack import Stack
+from tests.conftest import MailUser, new_user
+from webmail.app import create_app
+from webmail.settings import Settings
+
+
+def other_env(stack: Stack, other: InboxPrefixStack, **overrides: str) -> dict[str, str]:
+    """The webmail in front of the other IMAP server, sending through the main stack."""
+    bundle = other.state_dir / "ca-bundle.pem"
+    bundle.write_text(stack.ca_cert.read_text() + other.ca_cert.read_text())
+    return webmail_env(
+        stack,
+        MSS_IMAP_HOST=other.imap_host,
+        MSS_IMAP_PORT=str(other.imap),
+        MSS_CA_BUNDLE=str(bundle),
+        MSS_LOGIN_FORMAT="localpart",
+        **overrides,
+    )
+
+
+def other_user(stack: Stack, other: InboxPrefixStack) -> MailUser:
+    """A mailbox on the other server (by its bare name), with the same address on the main
+    stack for sending."""
+    user = new_user(stack)
+    other.add_user(user.address, user.password)
+    return user
+
+
+def other_client(stack: Stack, other: InboxPrefixStack, **overrides: str) -> TestClient:
+    settings = Settings.from_env(other_env(stack, other, **overrides))
+    return TestClient(
+        create_app(settings), base_url="http://127.0.0.1:8000", follow_redirects=False
+    )
+
+
+def other_imap_for(other: InboxPrefixStack, user: MailUser) -> imaplib.IMAP4:
+    imap = imaplib.IMAP4(other.imap_host, other.imap)
+    imap.starttls(ssl.create_default_context(cafile=str(other.ca_cert)))
+    imap.login(login_name(user.address), user.password)
+    return imap
+
+
+def folder_names(other: InboxPrefixStack, user: MailUser) -> set[str]:
+    imap = other_imap_for(other, user)
+    try:
+        _typ, lines = imap.list()
+    finally:
+        imap.logout()
+    return {line.decode().rsplit(' "." ', 1)[1].strip('"') for line in lines if line}
