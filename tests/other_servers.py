@@ -24,17 +24,17 @@ def other_env(stack: Stack, other: InboxPrefixStack, **overrides: str) -> dict[s
     """The webmail in front of the other IMAP server, sending through the main stack."""
     bundle = other.state_dir / "ca-bundle.pem"
     bundle.write_text(stack.ca_cert.read_text() + other.ca_cert.read_text())
-    return webmail_env(
-        stack,
-        MSS_IMAP_HOST=other.imap_host,
-        MSS_IMAP_PORT=str(other.imap),
-        MSS_CA_BUNDLE=str(bundle),
-        MSS_LOGIN_FORMAT="localpart",
+    settings = {
+        "MSS_IMAP_HOST": other.imap_host,
+        "MSS_IMAP_PORT": str(other.imap),
+        "MSS_CA_BUNDLE": str(bundle),
+        "MSS_LOGIN_FORMAT": "localpart",
         **overrides,
-    )
+    }
+    return webmail_env(stack, **settings)
 
 
-def other_user(stack: Stack, other: InboxPrefixStack) -> MailUser:
+def user_on_other_server(stack: Stack, other: InboxPrefixStack) -> MailUser:
     """A mailbox on the other server (by its bare name), with the same address on the main
     stack for sending."""
     user = new_user(stack)

@@ -12,7 +12,7 @@ import pytest
 from dev.other_imap import InboxPrefixStack, login_name
 from dev.stack import Stack
 from tests.conftest import MailUser, new_user
-from tests.other_servers import folder_names, other_imap_for, other_user
+from tests.other_servers import folder_names, other_imap_for, user_on_other_server
 from webmail.mail import mailbox
 from webmail.mail.imap import Folder, ImapClient
 from webmail.mail.imap_syntax import Namespace, parse_namespace
@@ -58,7 +58,7 @@ def record_commands(monkeypatch: pytest.MonkeyPatch, imap: ImapClient) -> list[t
 async def test_missing_sent_is_created_under_the_namespace_prefix(
     stack: Stack, other_imap: InboxPrefixStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    user = other_user(stack, other_imap)
+    user = user_on_other_server(stack, other_imap)
     async with on_other(other_imap, user) as imap:
         cache = MailboxCache()
         assert [f.name for f in await mailbox.folder_list(imap, cache)] == ["INBOX"]
@@ -77,7 +77,7 @@ async def test_missing_sent_is_created_under_the_namespace_prefix(
 async def test_without_namespace_the_list_delimiter_places_it_under_inbox(
     stack: Stack, other_imap: InboxPrefixStack
 ) -> None:
-    user = other_user(stack, other_imap)
+    user = user_on_other_server(stack, other_imap)
     async with on_other(other_imap, user) as imap:
         imap._protocol.capabilities.discard("NAMESPACE")
         # The top level is refused by this server; INBOX + "." (from LIST) is accepted.
@@ -88,7 +88,7 @@ async def test_without_namespace_the_list_delimiter_places_it_under_inbox(
 async def test_refused_creation_is_a_typed_error(
     stack: Stack, other_imap: InboxPrefixStack
 ) -> None:
-    user = other_user(stack, other_imap)
+    user = user_on_other_server(stack, other_imap)
     other_imap.forbid_new_folders(user.address, user.password)
     async with on_other(other_imap, user) as imap:
         with pytest.raises(FolderUnavailable) as raised:
@@ -102,7 +102,7 @@ async def test_refused_creation_is_a_typed_error(
 async def test_folder_created_meanwhile_by_another_session_is_used(
     stack: Stack, other_imap: InboxPrefixStack
 ) -> None:
-    user = other_user(stack, other_imap)
+    user = user_on_other_server(stack, other_imap)
     async with on_other(other_imap, user) as imap:
         cache = MailboxCache()
         await mailbox.folder_list(imap, cache)  # cached: no Sent yet
