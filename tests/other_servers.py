@@ -7,9 +7,13 @@ Its users also exist on the main stack, whose Postfix sends their mail.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import ssl
+from collections.abc import AsyncIterator
+from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from dev.env import webmail_env
@@ -17,7 +21,8 @@ from dev.other_imap import InboxPrefixStack, login_name
 from dev.stack import Stack
 from tests.conftest import MailUser, new_user
 from webmail.app import create_app
-from webmail.settings import Settings
+from webmail.mail.imap import ImapClient
+from webmail.settings import ServerSettings, Settings, TlsMode
 
 
 def other_env(stack: Stack, other: InboxPrefixStack, **overrides: str) -> dict[str, str]:
@@ -63,3 +68,40 @@ def folder_names(other: InboxPrefixStack, user: MailUser) -> set[str]:
     finally:
         imap.logout()
     return {line.decode().rsplit(' "." ', 1)[1].strip('"') for line in lines if line}
+
+
+# -- the domain layer's own client ---------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    host: str, port: int, ca: str, login: str, password: str
+) -> AsyncIterator[ImapClient]:
+    server = ServerSettings(host=host, port=port, tls=TlsMode.STARTTLS)
+    imap = await ImapClient.connect(server, ssl.create_default_context(cafile=ca), 5)
+    try:
+        await imap.login(login, password)
+        yield imap
+    finally:
+        await imap.logout()
+
+
+def on_other(
+    other: InboxPrefixStack, user: MailUser
+) -> contextlib.AbstractAsyncContextManager[ImapClient]:
+    return connected(
+        other.imap_host, other.imap, str(other.ca_cert), login_name(user.address), user.password
+    )
+
+
+def record_commands(monkeypatch: pytest.MonkeyPatch, imap: ImapClient) -> list[tuple[str, ...]]:
+    """The commands the client sends, still sent to the real server."""
+    sent: list[tuple[str, ...]] = []
+    real = imap._command
+
+    async def recording(name: str, *args: str, **kwargs: Any) -> list[bytes | bytearray]:
+        sent.append((name, *args))
+        return await real(name, *args, **kwargs)
+
+    monkeypatch.setattr(imap, "_command", recording)
+    return sent

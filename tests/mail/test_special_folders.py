@@ -2,57 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
-import ssl
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from dev.other_imap import InboxPrefixStack, login_name
+from dev.other_imap import InboxPrefixStack
 from dev.stack import Stack
-from tests.conftest import MailUser, new_user
-from tests.other_servers import folder_names, other_imap_for, user_on_other_server
+from tests.conftest import new_user
+from tests.other_servers import (
+    connected,
+    folder_names,
+    on_other,
+    other_imap_for,
+    record_commands,
+    user_on_other_server,
+)
 from webmail.mail import mailbox
-from webmail.mail.imap import Folder, ImapClient
+from webmail.mail.imap import Folder
 from webmail.mail.imap_syntax import Namespace, parse_namespace
 from webmail.mail.mailbox import MailboxCache
 from webmail.mail.special_folders import FolderUnavailable, _names_to_try, role_folder
-from webmail.settings import ServerSettings, TlsMode
-
-
-@contextlib.asynccontextmanager
-async def connected(
-    host: str, port: int, ca: str, login: str, password: str
-) -> AsyncIterator[ImapClient]:
-    server = ServerSettings(host=host, port=port, tls=TlsMode.STARTTLS)
-    imap = await ImapClient.connect(server, ssl.create_default_context(cafile=ca), 5)
-    try:
-        await imap.login(login, password)
-        yield imap
-    finally:
-        await imap.logout()
-
-
-def on_other(
-    other: InboxPrefixStack, user: MailUser
-) -> contextlib.AbstractAsyncContextManager[ImapClient]:
-    return connected(
-        other.imap_host, other.imap, str(other.ca_cert), login_name(user.address), user.password
-    )
-
-
-def record_commands(monkeypatch: pytest.MonkeyPatch, imap: ImapClient) -> list[tuple[str, ...]]:
-    """The commands the client sends, still sent to the real server."""
-    sent: list[tuple[str, ...]] = []
-    real = imap._command
-
-    async def recording(name: str, *args: str, **kwargs: Any) -> list[bytes | bytearray]:
-        sent.append((name, *args))
-        return await real(name, *args, **kwargs)
-
-    monkeypatch.setattr(imap, "_command", recording)
-    return sent
 
 
 async def test_missing_sent_is_created_under_the_namespace_prefix(
