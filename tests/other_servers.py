@@ -41,9 +41,11 @@ def other_env(stack: Stack, other: InboxPrefixStack, **overrides: str) -> dict[s
 
 def user_on_other_server(stack: Stack, other: InboxPrefixStack) -> MailUser:
     """A mailbox on the other server (by its bare name), with the same address on the main
-    stack for sending."""
+    stack, whose Postfix sends its mail with either login."""
     user = new_user(stack)
     other.add_user(user.address, user.password)
+    # The operator's SMTP knows the user by the same bare name as its IMAP.
+    stack.add_login(user.address, login_name(user.address), user.password)
     return user
 
 
