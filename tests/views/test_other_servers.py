@@ -85,6 +85,10 @@ def test_login_with_the_address_when_the_server_knows_a_bare_user_name(
         assert [row.get_text(" ", strip=True) for row in rows] == ["Compte rendu opératoire"]
         # Shown and sent with the address, never the login name.
         assert soup(page.text).select_one(".folders .account").get_text() == user.address
+        # A reconnection (the server dropped the connection) logs in with the bare name too.
+        for entry in client.app.state.services.pool._entries.values():
+            entry.imap.close()
+        assert client.get("/mail").status_code == 200
 
 
 def test_the_same_server_refuses_the_address_as_login(
