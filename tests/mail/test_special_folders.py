@@ -18,7 +18,7 @@ from tests.other_servers import (
     user_on_other_server,
 )
 from webmail.mail import mailbox
-from webmail.mail.imap import Folder
+from webmail.mail.imap import Folder, ImapCommandFailed
 from webmail.mail.imap_syntax import Namespace, parse_namespace
 from webmail.mail.mailbox import MailboxCache
 from webmail.mail.special_folders import FolderUnavailable, _names_to_try, role_folder
@@ -52,6 +52,22 @@ async def test_without_namespace_the_list_delimiter_places_it_under_inbox(
         # The top level is refused by this server; INBOX + "." (from LIST) is accepted.
         assert await role_folder(imap, MailboxCache(), "drafts") == "INBOX.Drafts"
     assert "INBOX.Drafts" in folder_names(other_imap, user)
+
+
+async def test_a_namespace_command_refused_is_like_no_namespace(
+    stack: Stack, other_imap: InboxPrefixStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = user_on_other_server(stack, other_imap)
+    async with on_other(other_imap, user) as imap:
+        real = imap._command
+
+        async def refusing(name: str, *args: str, **kwargs: Any) -> list[bytes | bytearray]:
+            if name == "NAMESPACE":  # a server that advertises it but answers BAD
+                raise ImapCommandFailed("NAMESPACE", "BAD", "unknown command")
+            return await real(name, *args, **kwargs)
+
+        monkeypatch.setattr(imap, "_command", refusing)
+        assert await role_folder(imap, MailboxCache(), "sent") == "INBOX.Sent"
 
 
 async def test_refused_creation_is_a_typed_error(

@@ -263,10 +263,13 @@ class ImapClient:
 
     async def personal_namespace(self) -> syntax.Namespace | None:
         """Where personal folders live (prefix and separator, RFC 2342); None when the
-        server does not have NAMESPACE."""
+        server does not have or will not answer NAMESPACE."""
         if not self.has_capability("NAMESPACE"):
             return None
-        personal = syntax.parse_namespace(await self._command("NAMESPACE"))
+        try:
+            personal = syntax.parse_namespace(await self._command("NAMESPACE"))
+        except ImapCommandFailed:
+            return None  # then the caller guesses from LIST, as without the capability
         return personal[0] if personal else None
 
     async def create_special_folder(self, name: str, special_use: str) -> None:
