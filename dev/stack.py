@@ -50,6 +50,7 @@ UNIX_SOCKET_PATH_MAX = 107
 DOVECOT_SOCKET_SUFFIX_MAX = 30
 # Deliberately narrow: addresses end up in passwd-file and Postfix table lines.
 ADDRESS_RE = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+LOGIN_RE = re.compile(r"[a-z0-9._-]+")
 
 # Every service but plain IMAP listens here.
 LOOPBACK = "127.0.0.1"
@@ -386,6 +387,36 @@ class Stack:
             for address in new_addresses:
                 self._wait_postfix_accepts(address)
 
+    def add_login(self, address: str, login: str, password: str) -> None:
+        """Let ``login`` (a bare user name) authenticate for ``address`` over SMTP as well,
+        like operators whose servers know users by another name than their address."""
+        address = _normalize_address(address)
+        if not LOGIN_RE.fullmatch(login):
+            raise ValueError(f"unsupported login name: {login!r}")
+        with self._users_lock():
+            self._write_user(login, _ssha512(password))
+            logins = self._read_logins()
+            logins[login] = address
+            lines = "".join(f"{name} {owner}\n" for name, owner in sorted(logins.items()))
+            _write_file(self._logins_file, lines)
+            self._write_postfix_maps(self._read_users())
+        if _live_pid(self._dovecot_pid_file, _runs_dovecot) is not None:
+            self._wait_dovecot_accepts(login, password)
+        if _live_pid(self._postfix_pid_file, _runs_postfix) is not None:
+            self._reload_postfix()
+
+    def _read_logins(self) -> dict[str, str]:
+        """login name -> the address it may send as (add_login)."""
+        try:
+            text = self._logins_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        return dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
+
+    @property
+    def _logins_file(self) -> Path:
+        return self._dovecot_dir / "logins"
+
     def _read_users(self) -> set[str]:
         """The addresses with a mailbox: Dovecot's passwd-files are the source of truth."""
         if not self._users_dir.is_dir():
@@ -492,9 +523,19 @@ class Stack:
             "login_chroot_setting": "" if os.geteuid() == 0 else "  chroot =",
             "postfix_user": self._postfix_user,
             "postfix_group": self._postfix_group,
+            **self._dovecot_flavour_values(),
         }
         (self._dovecot_dir / "state").mkdir(exist_ok=True)
         _write_file(self._dovecot_conf, _render("dovecot.conf", values))
+
+    def _dovecot_flavour_values(self) -> dict[str, object]:
+        """What another vendor's server does differently (see dev/other_imap.py)."""
+        return {
+            "namespace": (CONF_TEMPLATES / "namespace-standard.conf").read_text(encoding="utf-8"),
+            "mail_home": "%Ld/%Ln",
+            "mail_location": "maildir:~/Maildir:LAYOUT=fs",
+            "imap_capability_setting": "",
+        }
 
     def _dovecot_privilege_settings(self) -> str:
         if os.geteuid() == 0:
@@ -532,11 +573,18 @@ class Stack:
     def _write_postfix_maps(self, users: Iterable[str]) -> None:
         addresses = sorted(users)
         domains = sorted({address.split("@", 1)[1] for address in addresses})
+        aliases: dict[str, list[str]] = {}
+        for login, owner in self._read_logins().items():
+            aliases.setdefault(owner, []).append(login)
         tables = {
             "virtual_domains": [f"{domain} OK" for domain in domains],
             "virtual_mailboxes": [f"{address} OK" for address in addresses],
-            # Each login owns exactly its own address (reject_sender_login_mismatch).
-            "sender_logins": [f"{address} {address}" for address in addresses],
+            # Each login owns exactly its own address (reject_sender_login_mismatch), and
+            # so do the other login names given to it (add_login).
+            "sender_logins": [
+                ", ".join([f"{address} {address}", *sorted(aliases.get(address, []))])
+                for address in addresses
+            ],
             # Known addresses pass (DUNNO stops the lookup before their domain's line).
             "recipient_access": [f"{address} DUNNO" for address in addresses]
             + [f"{domain} 550 5.1.1 Destinataire inconnu" for domain in domains],

@@ -23,6 +23,7 @@ from httpx2 import Response
 from starlette.testclient import TestClient
 
 from dev.env import webmail_env
+from dev.other_imap import InboxPrefixStack
 from dev.stack import Stack
 from webmail.app import create_app
 from webmail.settings import Settings
@@ -48,6 +49,20 @@ def stack() -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def other_imap() -> Iterator[InboxPrefixStack]:
+    """A second Dovecot set up like other vendors' servers (helpers in tests/other_servers.py)."""
+    state = Path(tempfile.mkdtemp(prefix="mss-test-other-imap-"))
+    state.chmod(0o755)
+    other = InboxPrefixStack(state_dir=state, base_port=TEST_BASE_PORT + 500)
+    other.start()
+    try:
+        yield other
+    finally:
+        other.stop()
         shutil.rmtree(state, ignore_errors=True)
 
 

@@ -78,3 +78,36 @@ def test_every_setting_is_documented() -> None:
     }
     documented = set(re.findall(r"^#?\s*(MSS_[A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert used - documented == set()
+
+
+@pytest.mark.parametrize(
+    ("login_format", "address", "login"),
+    [
+        ("address", "dr.martin@medecin.mssante.fr", "dr.martin@medecin.mssante.fr"),
+        ("localpart", "dr.martin@medecin.mssante.fr", "dr.martin"),
+        ("{local}", "dr.martin@medecin.mssante.fr", "dr.martin"),
+        ("{local}@{domain}", "dr.martin@medecin.mssante.fr", "dr.martin@medecin.mssante.fr"),
+        ("{local}.{domain}", "dr.martin@medecin.mssante.fr", "dr.martin.medecin.mssante.fr"),
+        ("{domain}\\{local}", "p.durand@ch-x.mssante.fr", "ch-x.mssante.fr\\p.durand"),
+        # The last @ separates the domain, as in a quoted local part.
+        ("localpart", '"a@b"@ch-x.mssante.fr', '"a@b"'),
+    ],
+)
+def test_login_name_maps_the_address(login_format: str, address: str, login: str) -> None:
+    settings = Settings.from_env({**BASE, "MSS_LOGIN_FORMAT": login_format})
+    assert settings.login_name(address) == login
+
+
+def test_login_name_defaults_to_the_address() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.login_format == "address"
+    assert settings.login_name("Dr.Martin@medecin.mssante.fr") == "Dr.Martin@medecin.mssante.fr"
+
+
+@pytest.mark.parametrize(
+    "login_format",
+    ["local", "{user}", "{local", "{local} {domain}", "{local}:{0}", "{local!r}", "{}{local}", "{domain}"],
+)
+def test_bad_login_format_is_named(login_format: str) -> None:
+    with pytest.raises(SettingsError, match=r"^MSS_LOGIN_FORMAT: expected address, localpart"):
+        Settings.from_env({**BASE, "MSS_LOGIN_FORMAT": login_format})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -59,6 +60,13 @@ class Settings:
     data_dir: Path
     email_otp: bool
     login_limits: Limits
+    # How the address typed at login becomes the IMAP/SMTP login name (see login_name).
+    login_format: str = "address"
+
+    def login_name(self, address: str) -> str:
+        """The login name the mail servers know ``address`` by; the webmail still shows and
+        sends with the address."""
+        return login_name(self.login_format, address)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +96,7 @@ class Settings:
                 failures_before_lock=reader.integer("MSS_LOGIN_MAX_FAILURES", 5, 3, 20),
                 first_lock_seconds=reader.integer("MSS_LOGIN_LOCK_SECONDS", 60, 1, 3600),
             ),
+            login_format=reader.login_format("MSS_LOGIN_FORMAT"),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -172,6 +181,14 @@ class _Reader:
             raise SettingsError(f"{name}: cannot write a file in {parent}")
         return value
 
+    def login_format(self, name: str) -> str:
+        value = self.text(name, "address")
+        try:
+            login_name(value, "user@example.org")
+        except ValueError as error:
+            raise SettingsError(f"{name}: {error}, got {value!r}") from None
+        return value
+
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"
         host = self.text(f"{prefix}_HOST")
@@ -182,6 +199,38 @@ class _Reader:
             )
         port = self.integer(f"{prefix}_PORT", DEFAULT_PORTS[kind][tls], 1, 65535)
         return ServerSettings(host=host, port=port, tls=tls)
+
+
+_LOGIN_TEMPLATES = {"localpart": "{local}"}
+_LOGIN_FORMAT_EXPECTED = "expected address, localpart, or a template of {local} and {domain}"
+
+
+def login_name(login_format: str, address: str) -> str:
+    """``address`` as the servers' login name: ``address`` (unchanged), ``localpart`` (before
+    the last @), or a template of ``{local}`` and ``{domain}`` such as ``{local}.{domain}``.
+
+    Raises ValueError for a format that is none of these.
+    """
+    if login_format == "address":
+        return address
+    template = _LOGIN_TEMPLATES.get(login_format, login_format)
+    _check_login_template(template)
+    local, _, domain = address.rpartition("@")
+    if not local:
+        local, domain = address, ""
+    return template.format(local=local, domain=domain)
+
+
+def _check_login_template(template: str) -> None:
+    if "{local}" not in template or any(c.isspace() or not c.isprintable() for c in template):
+        raise ValueError(_LOGIN_FORMAT_EXPECTED)
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError:  # a lone "{" or "}"
+        raise ValueError(_LOGIN_FORMAT_EXPECTED) from None
+    for _text, field, spec, conversion in parts:
+        if field not in (None, "local", "domain") or spec or conversion:
+            raise ValueError(_LOGIN_FORMAT_EXPECTED)
 
 
 def _is_loopback(host: str) -> bool:

@@ -58,3 +58,37 @@ def test_display_order_and_depth() -> None:
     assert [entry.depth for entry in entries][-1] == 1
     assert entries[-1].label == "Dupont"
     assert not entries[3].selectable
+
+
+def test_inbox_prefix_is_not_a_level() -> None:
+    folders = [
+        folder("INBOX", delimiter="."),
+        folder("INBOX.Sent", delimiter="."),
+        folder("INBOX.Patients", delimiter="."),
+        folder("INBOX.Patients.Dupont", delimiter="."),
+    ]
+    entries = [(e.name, e.label, e.depth) for e in folder_entries(folders)]
+    assert entries == [
+        ("INBOX", "Boîte de réception", 0),
+        ("INBOX.Sent", "Envoyés", 0),
+        ("INBOX.Patients", "Patients", 0),
+        ("INBOX.Patients.Dupont", "Dupont", 1),
+    ]
+
+
+def test_subfolders_of_inbox_on_a_server_without_prefix_are_shown_under_it() -> None:
+    folders = [
+        folder("Archive", "\\Archive"),
+        folder("Patients"),
+        folder("INBOX/À trier"),
+        folder("INBOX"),
+        folder("Sent", "\\Sent"),
+    ]
+    entries = [(e.name, e.label, e.depth) for e in folder_entries(folders)]
+    assert entries == [
+        ("INBOX", "Boîte de réception", 0),
+        ("INBOX/À trier", "À trier", 1),
+        ("Sent", "Envoyés", 0),
+        ("Archive", "Archives", 0),
+        ("Patients", "Patients", 0),
+    ]

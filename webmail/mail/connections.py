@@ -58,7 +58,8 @@ class ConnectionPool:
             self.settings.imap, self.ssl_context, self.settings.imap_timeout_seconds
         )
         try:
-            await imap.login(user, password, client_ip)
+            # The server may know the user by another name than the address (MSS_LOGIN_FORMAT).
+            await imap.login(self.settings.login_name(user), password, client_ip)
         except BaseException:
             imap.close()
             raise

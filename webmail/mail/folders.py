@@ -84,8 +84,12 @@ def folder_entries(folders: list[Folder]) -> list[FolderEntry]:
         if folder.name == folder_name
     }
 
+    prefixed = _inbox_is_a_prefix(folders)
+
     def sort_key(folder: Folder) -> tuple[int, str]:
         role = by_name.get(folder.name)
+        if role is None and not prefixed and _under_inbox(folder):
+            role = "inbox"  # a real subfolder of INBOX: shown right under it
         return (ROLES.index(role) if role else len(ROLES), folder.name.lower())
 
     entries = []
@@ -96,7 +100,7 @@ def folder_entries(folders: list[Folder]) -> list[FolderEntry]:
                 name=folder.name,
                 role=role,
                 label=ROLE_LABELS[role] if role else _leaf(folder),
-                depth=0 if role else _depth(folder),
+                depth=0 if role else _depth(folder, prefixed),
                 unseen=folder.unseen,
                 messages=folder.messages,
                 selectable=folder.selectable,
@@ -111,10 +115,21 @@ def _leaf(folder: Folder) -> str:
     return folder.name
 
 
-def _depth(folder: Folder) -> int:
+def _under_inbox(folder: Folder) -> bool:
+    return bool(folder.delimiter) and folder.name.upper().startswith(f"INBOX{folder.delimiter}")
+
+
+def _inbox_is_a_prefix(folders: list[Folder]) -> bool:
+    """Whether every folder lives under INBOX, as on servers whose personal namespace is
+    ``INBOX.``: there "INBOX." is a prefix, not a parent (elsewhere "INBOX/x" is a child)."""
+    others = [folder for folder in folders if folder.name.upper() != "INBOX"]
+    return bool(others) and all(_under_inbox(folder) for folder in others)
+
+
+def _depth(folder: Folder, prefixed: bool) -> int:
     if not folder.delimiter:
         return 0
     name = folder.name
-    if name.upper().startswith("INBOX" + folder.delimiter):
-        name = name[len("INBOX") + 1 :]  # servers with an INBOX. namespace prefix
+    if prefixed and _under_inbox(folder):
+        name = name[len("INBOX") + 1 :]
     return name.count(folder.delimiter)

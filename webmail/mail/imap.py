@@ -256,15 +256,36 @@ class ImapClient:
 
     async def list_folders(self) -> list[Folder]:
         """All folders with their special use and, where the server can, counts in one trip."""
+        # Each return option only where advertised: a server may answer BAD to one it lacks.
+        options = ["SPECIAL-USE"] if self.has_capability("SPECIAL-USE") else []
         if self.has_capability("LIST-STATUS"):
-            lines = await self._command(
-                "LIST", '""', '"*"', "RETURN", "(SPECIAL-USE STATUS (MESSAGES UNSEEN))"
-            )
-        elif self.has_capability("SPECIAL-USE"):
-            lines = await self._command("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE)")
+            options.append("STATUS (MESSAGES UNSEEN)")
+        if options:
+            lines = await self._command("LIST", '""', '"*"', "RETURN", f"({' '.join(options)})")
         else:
             lines = await self._command("LIST", '""', '"*"')
         return _parse_list(lines)
+
+    async def personal_namespace(self) -> syntax.Namespace | None:
+        """Where personal folders live (prefix and separator, RFC 2342); None when the
+        server does not have or will not answer NAMESPACE."""
+        if not self.has_capability("NAMESPACE"):
+            return None
+        try:
+            personal = syntax.parse_namespace(await self._command("NAMESPACE"))
+        except ImapCommandFailed:
+            return None  # then the caller guesses from LIST, as without the capability
+        return personal[0] if personal else None
+
+    async def create_special_folder(self, name: str, special_use: str) -> None:
+        """CREATE, marked with its special use (RFC 6154) where the server can record it."""
+        if self.has_capability("CREATE-SPECIAL-USE"):
+            await self._command("CREATE", self._mailbox(name), f"(USE ({special_use}))")
+        else:
+            await self._command("CREATE", self._mailbox(name))
+        with contextlib.suppress(ImapCommandFailed):
+            # Subscribed, so that other mail clients of the account show it as well.
+            await self._command("SUBSCRIBE", self._mailbox(name))
 
     async def status(self, name: str) -> tuple[int, int]:
         lines = await self._command("STATUS", self._mailbox(name), "(MESSAGES UNSEEN)")

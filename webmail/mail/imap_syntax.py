@@ -168,6 +168,39 @@ def parse_lines(lines: Sequence[bytes | bytearray]) -> list[list[Value]]:
 
 
 @dataclass(frozen=True)
+class Namespace:
+    prefix: str  # decoded from modified UTF-7, e.g. "INBOX." or ""
+    delimiter: str | None  # None on a flat server
+
+
+def parse_namespace(lines: Sequence[bytes | bytearray]) -> list[Namespace]:
+    """The personal namespaces of a ``* NAMESPACE`` answer (RFC 2342), in the server's order.
+
+    ``* NAMESPACE (("INBOX." ".")) NIL NIL``: the first list is personal, then other users'
+    and shared ones, which a webmail that only shows the user's own folders ignores.
+    """
+    for response in parse_lines(lines):
+        kind = response[0] if response else None
+        if not isinstance(kind, bytes) or kind.upper() != b"NAMESPACE" or len(response) < 2:
+            continue
+        personal = response[1]
+        if not isinstance(personal, list):
+            return []  # NIL: no personal namespace
+        found = []
+        for entry in personal:
+            if isinstance(entry, list) and len(entry) >= 2 and isinstance(entry[0], bytes):
+                delimiter = entry[1]
+                found.append(
+                    Namespace(
+                        prefix=decode_mailbox(as_text(entry[0])),
+                        delimiter=as_text(delimiter) if isinstance(delimiter, bytes) else None,
+                    )
+                )
+        return found
+    return []
+
+
+@dataclass(frozen=True)
 class FetchItem:
     seq: int
     data: dict[str, Value]

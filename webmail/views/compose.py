@@ -16,11 +16,11 @@ from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
 from webmail.errors import BadRequest, NotFound
-from webmail.mail import compose, mailbox, mime, smtp
+from webmail.mail import compose, mime, smtp, special_folders
 from webmail.mail.compose import Draft, InvalidDraft, Upload
 from webmail.mail.connections import MailSession
-from webmail.mail.folders import assign_roles
 from webmail.mail.imap import ImapError, ImapUnavailable
+from webmail.mail.special_folders import FolderUnavailable
 from webmail.templating import render
 from webmail.urls import mail_url
 from webmail.views.common import (
@@ -224,7 +224,7 @@ async def _send(
         recipients=recipients,
         refused=sorted(result.refused),
     )
-    await _keep_sent_copy(session, message)
+    notice = await _keep_sent_copy(session, message)
     await _mark_answered(session, origin)
     if result.refused:
         # Offer to resend to the refused addresses only: the others already have it.
@@ -247,12 +247,25 @@ async def _send(
                 "Corrigez ces adresses pour le leur renvoyer."
             ).format(refused=answers),
         )
-    return RedirectResponse(mail_url("INBOX", notice="sent"), status_code=303)
+    return RedirectResponse(mail_url("INBOX", notice=notice), status_code=303)
 
 
 async def _save_draft(
     request: Request, session: MailSession, draft: Draft, origin: Origin
 ) -> Response:
+    try:
+        await _role_folder(session, "drafts", "Drafts")
+    except FolderUnavailable:
+        return _form(
+            request,
+            _without_files(draft),
+            origin,
+            status=502,
+            error=i18n._(
+                "Le brouillon n'a pas pu être enregistré : le dossier Brouillons n'existe pas "
+                "et le serveur refuse de le créer."
+            ),
+        )
     if await _try_save(session, draft):
         return RedirectResponse(mail_url("INBOX", notice="draft"), status_code=303)
     return _form(
@@ -278,13 +291,19 @@ async def _try_save(session: MailSession, draft: Draft) -> bool:
         return False
 
 
-async def _keep_sent_copy(session: MailSession, message: EmailMessage) -> None:
+async def _keep_sent_copy(session: MailSession, message: EmailMessage) -> str:
+    """The notice to show after sending: "sent", or why no copy is in Sent."""
     try:
         sent = await _role_folder(session, "sent", "Sent")
         await session.imap.append(sent, message.as_bytes(), ["\\Seen"])
         session.cache.forget(sent)
+    except FolderUnavailable:
+        log.warning("message sent; no Sent folder and the server refuses to create one")
+        return "sent_no_folder"
     except ImapError:
         log.warning("message sent but no copy kept in Sent")
+        return "sent_no_copy"
+    return "sent"
 
 
 async def _mark_answered(session: MailSession, origin: Origin) -> None:
@@ -298,11 +317,9 @@ async def _mark_answered(session: MailSession, origin: Origin) -> None:
 
 
 async def _role_folder(session: MailSession, role: str, fallback: str) -> str:
-    roles = assign_roles(await mailbox.folder_list(session.imap, session.cache))
-    if role in roles:
-        return roles[role]
-    await session.imap.create_folder(fallback)
-    return fallback
+    # The name and place of a created folder are the server's (special_folders), not fallback.
+    del fallback
+    return await special_folders.role_folder(session.imap, session.cache, role)
 
 
 async def _forwarded_parts(session: MailSession, origin: Origin) -> list[Upload]:

@@ -8,12 +8,13 @@ from starlette.responses import RedirectResponse, Response
 from webmail.errors import BadRequest, NotFound
 from webmail.htmx import vary_on_htmx, wants_fragment
 from webmail.i18n import N_
-from webmail.mail import mailbox
+from webmail.mail import mailbox, special_folders
 from webmail.mail.connections import MailSession
-from webmail.mail.folders import FolderEntry, assign_roles, folder_entries
+from webmail.mail.folders import FolderEntry, folder_entries
 from webmail.mail.imap import MailboxNotFound
+from webmail.mail.special_folders import FolderUnavailable
 from webmail.templating import render
-from webmail.urls import local_path, mail_url
+from webmail.urls import local_path, mail_url, message_url
 from webmail.views.common import (
     audit,
     authenticated,
@@ -25,12 +26,22 @@ from webmail.views.common import (
     uid_param,
 )
 
+# Shown as warnings rather than confirmations: something the user expects did not happen.
+WARNINGS = ("sent_no_folder", "sent_no_copy")
+
 NOTICES = {
     "sent": N_("Message envoyé."),
     "draft": N_("Brouillon enregistré."),
     "moved": N_("Message déplacé."),
     "deleted": N_("Message supprimé."),
     "trashed": N_("Message placé dans la corbeille."),
+    "sent_no_folder": N_(
+        "Le message a été envoyé, mais aucune copie n'a pu être gardée : le dossier Envoyés "
+        "n'existe pas et le serveur refuse de le créer."
+    ),
+    "sent_no_copy": N_(
+        "Le message a été envoyé, mais aucune copie n'a pu être gardée dans le dossier Envoyés."
+    ),
     "recovery": N_(
         "Connexion avec un code de secours : il ne servira plus. "
         "Vous pouvez en générer de nouveaux depuis la page Compte."
@@ -65,7 +76,7 @@ async def message_list(request: Request) -> Response:
         "folder": folder,
         "folders": folders,
         "folder_label": _label(folders, folder),
-        "notice": NOTICES.get(request.query_params.get("notice", "")),
+        **_notice(request.query_params.get("notice", "")),
     }
     if wants_fragment(request):
         return vary_on_htmx(render(request, "partials/_rows.html", context))
@@ -115,16 +126,23 @@ async def move_message(request: Request) -> Response:
 
 
 async def delete_message(request: Request) -> Response:
-    """Delete moves to Trash; deleting from Trash itself removes for good."""
+    """Delete moves to Trash, created when the account has none. Deleting from Trash removes
+    for good; so does deleting where no Trash can be created, but only once confirmed."""
     auth, form = await state_change(request)
     folder = folder_param(text_field(form, "folder"))
     uid = uid_param(text_field(form, "uid"))
+    confirmed = text_field(form, "confirm") == "permanent"
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        roles = assign_roles(await mailbox.folder_list(session.imap, session.cache))
-        trash = roles.get("trash")
+        trash = await _trash(session)
         await _select(session, folder)
-        if trash and trash != folder:
+        if trash is None and not confirmed:
+            return render(
+                request,
+                "pages/confirm_delete.html",
+                {"folder": folder, "uid": uid, "back_url": message_url(folder, uid)},
+            )
+        if trash is not None and trash != folder:
             await session.imap.move([uid], trash)
             notice = "trashed"
             session.cache.forget(trash)
@@ -144,11 +162,26 @@ async def delete_message(request: Request) -> Response:
     return RedirectResponse(mail_url(folder, notice=notice), status_code=303)
 
 
+async def _trash(session: MailSession) -> str | None:
+    """The Trash folder, created when missing; None when the server refuses to create it."""
+    try:
+        return await special_folders.role_folder(session.imap, session.cache, "trash")
+    except FolderUnavailable:
+        return None
+
+
 async def _select(session: MailSession, folder: str) -> None:
     try:
         await session.imap.ensure_selected(folder)
     except MailboxNotFound:
         raise NotFound("Ce dossier n'existe pas.") from None
+
+
+def _notice(key: str) -> dict[str, str | None]:
+    text = NOTICES.get(key)
+    if key in WARNINGS:
+        return {"notice": None, "warning": text}
+    return {"notice": text, "warning": None}
 
 
 def _page(value: str | None) -> int:
