@@ -20,7 +20,7 @@ from bs4 import BeautifulSoup
 
 from dev.corpus import demo_users
 from tests.conftest import ROOT
-from tests.test_browser import free_port, wait_until_responds
+from tests.served import free_port, wait_until_responds
 
 DEMO_BASE_PORT = int(os.environ.get("MSS_TEST_BASE_PORT", "20000")) + 3000
 
