@@ -150,8 +150,9 @@ def error_page(request: Request, error: WebmailError) -> Response:
         request,
         "pages/error.html",
         {
-            "title": i18n._(error.title),
-            "message": i18n._(error.message),
+            # Translated where shown, by the template's `translated` filter.
+            "title": error.title,
+            "message": error.message,
             "status": error.status,
             "folder": None,
         },
