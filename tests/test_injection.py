@@ -7,6 +7,7 @@ an htmx request) in our origin, ``&amp;`` must come back as typed, not decoded o
 
 from __future__ import annotations
 
+import ast
 import re
 import socket
 import threading
@@ -65,7 +66,8 @@ def alert_text(page: BeautifulSoup) -> str:
 
 
 def test_every_template_translates_constants_only() -> None:
-    """`_()` in a template formats with `%` and marks safe: it must only see literals."""
+    """`_()` in a template formats with `%` and marks safe: it must only see literals; and
+    `.format()` only applies to a translated literal, never to data."""
     env = templates.env
     offenders = []
     for name in env.list_templates(extensions=["html"]):
@@ -79,6 +81,41 @@ def test_every_template_translates_constants_only() -> None:
                 literal_args = 2 if call.node.name == "ngettext" else 1
                 if not all(isinstance(arg, nodes.Const) for arg in call.args[:literal_args]):
                     offenders.append(f"{name}:{call.lineno}")
+            if isinstance(call.node, nodes.Getattr) and call.node.attr == "format":
+                formatted = call.node.node
+                if not (
+                    isinstance(formatted, nodes.Call)
+                    and isinstance(formatted.node, nodes.Name)
+                    and formatted.node.name == "_"
+                    and all(isinstance(arg, nodes.Const) for arg in formatted.args)
+                ):
+                    offenders.append(f"{name}:{call.lineno} .format")
+    assert offenders == []
+
+
+def _is_translated_literal(node: ast.expr) -> bool:
+    """``"..."``, or ``_("...")`` / ``i18n._("...")``: a constant, perhaps translated."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return True
+    if not isinstance(node, ast.Call) or not node.args:
+        return False
+    function = node.func
+    name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+    return name in ("_", "N_") and _is_translated_literal(node.args[0])
+
+
+def test_format_is_only_applied_to_constants() -> None:
+    """Data inserted before ``.format()`` would be read as a format: ``{`` raises, ``{0}`` leaks."""
+    offenders = []
+    for path in sorted((ROOT / "webmail").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("format", "format_map")
+                and not _is_translated_literal(node.func.value)
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
 
 
