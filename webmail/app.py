@@ -128,13 +128,15 @@ def redis_client(url: str) -> Redis:
 
     After a restart every pooled connection is dead: a command that fails on one is retried on a
     new connection rather than failing the request. A few quick tries cover a restart; a Redis
-    that stays down still answers 503 within about a second (or a few timeouts if it hangs).
+    that stays down still gets a 503 within about a second (a few seconds if it hangs).
     Connections idle for 30 s are checked (PING) before use.
     """
     return Redis.from_url(
         url,
         socket_timeout=3,
-        socket_connect_timeout=3,
+        # Short: redis-py retries the connect inside each retried command, so a Redis host
+        # that drops packets costs up to (retries + 1)² connect timeouts.
+        socket_connect_timeout=1,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         health_check_interval=30,

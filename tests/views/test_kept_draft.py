@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from dev.stack import Stack
-from tests.conftest import csrf_token, soup
+from tests.conftest import MailUser, csrf_token, soup, wait_for_messages
 
 FORGED = {
     "mode": "new",
@@ -101,3 +101,22 @@ def test_a_body_too_large_to_read_again_is_not_read(logged_in: TestClient) -> No
     )
     assert response.status_code == 413
     assert soup(response.text).find("textarea") is None
+
+
+def test_stale_token_gets_the_text_back_with_one_that_works(
+    logged_in: TestClient, stack: Stack, other_user: MailUser
+) -> None:
+    data = {**FORGED, "to": other_user.address, "csrf_token": "périmé"}
+    refused = logged_in.post("/compose", data=data)
+    assert refused.status_code == 403
+    page = soup(refused.text)
+    assert page.find("textarea").get_text() == FORGED["body"]
+    given_back = {
+        field["name"]: field.get("value", "")
+        for field in page.select("form[action='/compose'] input[name]")
+        if field.get("type") != "file"
+    }
+    given_back.update(body=page.find("textarea").get_text(), action="send")
+    assert given_back["csrf_token"] == csrf_token(logged_in)
+    assert logged_in.post("/compose", data=given_back).status_code == 303
+    assert len(wait_for_messages(stack, other_user)) == 1

@@ -100,6 +100,10 @@ def _given_back(request: Request, outcome: Outcome, form: FormData) -> Response:
         for name in (*TYPED, *CARRIED)
         if isinstance(value := form.get(name, ""), str)
     }
+    # When the session is known, its token: "send again" then works even if the token
+    # posted was stale (a page older than the session), which may be why this failed.
+    if current := getattr(request.state, "csrf_token", ""):
+        values[csrf.TOKEN_FIELD] = current
     response = render(
         request,
         "pages/expired_draft.html",
