@@ -388,3 +388,11 @@ def test_no_template_marks_data_safe() -> None:
         if "|safe" in path.read_text()
     ]
     assert uses == ["templates/pages/mail_frame.html"]
+
+
+def test_error_page_is_translated_where_shown(client: TestClient) -> None:
+    client.cookies.set("mss_lang", "en")
+    page = soup(client.get("/nowhere").text)
+    english = i18n.translations("en")
+    assert page.find("h1").get_text() == english.gettext("Introuvable") != "Introuvable"
+    assert page.find("main").find("p").get_text() == english.gettext("Cette page n'existe pas.")
