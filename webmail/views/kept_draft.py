@@ -106,7 +106,7 @@ def _given_back(request: Request, outcome: Outcome, form: FormData) -> Response:
         values[csrf.TOKEN_FIELD] = current
     response = render(
         request,
-        "pages/expired_draft.html",
+        "pages/kept_draft.html",
         {
             "title": outcome.error.title,
             "message": outcome.error.message,
