@@ -7,6 +7,10 @@ import logging
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -20,13 +24,14 @@ from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import SessionStore, SessionStoreUnavailable
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
-from webmail.errors import NotFound, ServiceUnavailable, WebmailError
+from webmail.errors import WebmailError
+from webmail.failures import described
 from webmail.htmx import client_redirect, is_htmx
 from webmail.i18n import N_
 from webmail.mail.connections import ConnectionPool
-from webmail.mail.imap import ImapAuthFailed, ImapError, ImapUnavailable, MailboxNotFound
+from webmail.mail.imap import ImapAuthFailed, ImapError, ImapUnavailable
 from webmail.security.audit import AuditLog
-from webmail.security.headers import SecurityHeadersMiddleware
+from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
 from webmail.views import auth, compose, mailbox, message, second_factor
@@ -37,6 +42,7 @@ from webmail.views.common import (
     forget_session_cookie,
     state_change,
 )
+from webmail.views.kept_draft import keeping_the_text
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +50,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3)
+        redis = redis_client(settings.redis_url)
         pool = ConnectionPool(settings)
         audit = AuditLog(settings.audit_log)
         app.state.services = Services(
@@ -94,7 +100,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/attachment", message.download_attachment, methods=["GET"]),
         Route("/mail/inline", message.inline_image, methods=["GET"]),
         Route("/compose", compose.compose_form, methods=["GET"]),
-        Route("/compose", compose.send_or_save, methods=["POST"]),
+        Route("/compose", keeping_the_text(compose.send_or_save), methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/session/keepalive", keepalive, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
@@ -115,6 +121,26 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     return app
+
+
+def redis_client(url: str) -> Redis:
+    """Redis for sessions, second factors and throttles, surviving a Redis restart.
+
+    After a restart every pooled connection is dead: a command that fails on one is retried on a
+    new connection rather than failing the request. A few quick tries cover a restart; a Redis
+    that stays down still gets a 503 within about a second (a few seconds if it hangs).
+    Connections idle for 30 s are checked (PING) before use.
+    """
+    return Redis.from_url(
+        url,
+        socket_timeout=3,
+        # Short: redis-py retries the connect inside each retried command, so a Redis host
+        # that drops packets costs up to (retries + 1)² connect timeouts.
+        socket_connect_timeout=1,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        health_check_interval=30,
+    )
 
 
 class LanguageMiddleware:
@@ -150,8 +176,9 @@ def error_page(request: Request, error: WebmailError) -> Response:
         request,
         "pages/error.html",
         {
-            "title": i18n._(error.title),
-            "message": i18n._(error.message),
+            # Translated where shown, by the template's `translated` filter.
+            "title": error.title,
+            "message": error.message,
             "status": error.status,
             "folder": None,
         },
@@ -176,63 +203,23 @@ def _to_login(request: Request) -> Response:
 
 async def webmail_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WebmailError)
-    if (
-        isinstance(exc, LoginRequired)
-        and request.method == "POST"
-        and request.url.path == "/compose"
-    ):
-        return await _expired_while_writing(request)
     return error_page(request, exc)
 
 
-async def _expired_while_writing(request: Request) -> Response:
-    """The session ended while a message was being written: give the text back, never lose it."""
-    try:
-        form = await request.form(max_files=20, max_fields=60, max_part_size=2 * 1024 * 1024)
-    except Exception:  # unreadable body: nothing to give back
-        return _to_login(request)
-    draft = {
-        name: str(form.get(name, ""))[:2_000_000]
-        for name in ("to", "cc", "subject", "body")
-        if isinstance(form.get(name, ""), str)
-    }
-    await form.close()
-    response = render(
-        request, "pages/expired_draft.html", {"draft": draft, "folder": None}, status_code=401
-    )
-    forget_session_cookie(request, response)
-    return response
-
-
 async def imap_error(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, MailboxNotFound):
-        return error_page(request, NotFound("Ce dossier n'existe pas."))
     if isinstance(exc, ImapAuthFailed):
         # The password changed since login: the session cannot reconnect.
         return _to_login(request)
     if isinstance(exc, ImapUnavailable):
         log.warning("IMAP unavailable: %s", type(exc).__name__)
-        return error_page(
-            request,
-            ServiceUnavailable(
-                "Le serveur de messagerie ne répond pas. Réessayez dans quelques instants."
-            ),
-        )
-    log.warning("IMAP command failed: %s", exc)
-    return error_page(
-        request, WebmailError("Le serveur de messagerie a refusé l'opération.", status=502)
-    )
+    else:
+        log.warning("IMAP command failed: %s", exc)
+    return error_page(request, described(exc))
 
 
 async def session_store_error(request: Request, exc: Exception) -> Response:
     log.error("session store unavailable")
-    return error_page(
-        request,
-        ServiceUnavailable(
-            "Le service de sessions est momentanément indisponible. "
-            "Réessayez dans quelques instants."
-        ),
-    )
+    return error_page(request, described(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -246,10 +233,19 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """The last resort. Starlette runs it outside our middleware, so it sets the headers itself."""
     log.exception("unexpected error on %s", request.url.path)
-    return error_page(
-        request,
-        WebmailError(
-            "Une erreur inattendue est survenue. Vos données n'ont pas été modifiées.", status=500
-        ),
-    )
+    if request.method in ("GET", "HEAD"):
+        error = described(exc)
+    else:
+        # A POST may have changed something before failing: never claim it did not.
+        error = WebmailError(
+            N_(
+                "Une erreur inattendue est survenue. Vérifiez si l'action a abouti "
+                "avant de la recommencer."
+            ),
+            status=500,
+        )
+    response = error_page(request, error)
+    add_security_headers(response.headers)
+    return response

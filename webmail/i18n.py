@@ -26,7 +26,23 @@ def N_(message: str) -> str:
 
 
 def _(message: str) -> str:
+    # gettext("") is the catalog's header, never something to show.
+    if not message:
+        return ""
     return translations(current_language.get()).gettext(message)
+
+
+def shown(message: object) -> str:
+    """A message as a template shows it: looked up in the catalog, never formatted.
+
+    Views hand templates either an ``N_()`` constant or a string already translated with its
+    data formatted in; both come through here. The lookup is plain gettext: no ``%`` applied
+    (data such as an address with ``%`` must not be read as a format), and the result is a
+    plain ``str``, which the template then escapes (a server's ``<a href>`` stays text).
+    """
+    if message is None:
+        return ""
+    return _(str(message))
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:

@@ -24,7 +24,10 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Newstyle `_()` applies `%` formatting and marks its result safe: it is for constant
+    # strings written in the template only. A variable goes through the `translated` filter.
     env.install_gettext_callables(i18n._, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["translated"] = i18n.shown
     env.filters["short_date"] = formatting.short_date
     env.filters["long_date"] = formatting.long_date
     env.filters["file_size"] = formatting.file_size

@@ -5,6 +5,11 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from tests.conftest import MailUser, csrf_token, login, soup
+from webmail.app import create_app
+from webmail.settings import Settings
+from webmail.views import mailbox as mailbox_view
+
 
 @pytest.mark.parametrize("path", ["/login", "/mail", "/nowhere", "/static/app.css"])
 def test_headers_everywhere(client: TestClient, path: str) -> None:
@@ -50,3 +55,31 @@ def test_htmx_never_keeps_pages_in_browser_storage(client: TestClient) -> None:
 
     meta = soup(client.get("/login").text).find("meta", attrs={"name": "htmx-config"})
     assert json.loads(meta["content"])["historyCacheSize"] == 0
+
+
+def test_unexpected_error_page_is_as_protected_as_any_page(
+    settings: Settings, user: MailUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Starlette renders the last-resort 500 outside our middleware: the headers must follow."""
+
+    def broken(*args: object) -> str:
+        raise RuntimeError("secret-internal-detail")
+
+    monkeypatch.setattr(mailbox_view, "_label", broken)
+    with TestClient(
+        create_app(settings), follow_redirects=False, raise_server_exceptions=False
+    ) as client:
+        login(client, user)
+        token = csrf_token(client)
+        response = client.get("/mail")
+    assert response.status_code == 500
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    page = soup(response.text)
+    assert "inattendue" in page.find("main").find("p").get_text()
+    assert "secret-internal-detail" not in response.text and "Traceback" not in response.text
+    # The reason this matters: the page carries the session's CSRF token.
+    assert token in page.body["hx-headers"]

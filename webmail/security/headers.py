@@ -21,6 +21,22 @@ _COMMON = {
 }
 
 
+def add_security_headers(headers: MutableHeaders, *, is_static: bool = False) -> None:
+    """The headers every answer carries; those a response already set are kept.
+
+    Also called directly by the last-resort 500 handler, which Starlette runs outside every
+    middleware of ours: an error page carries the CSRF token and must be as protected.
+    """
+    for name, value in _COMMON.items():
+        headers.setdefault(name, value)
+    # A view that frames mail sets its own, stricter policy; keep it.
+    headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
+    if not is_static:
+        # Every page may carry health data: never keep it in any cache.
+        headers.setdefault("cache-control", "no-store")
+        headers.setdefault("pragma", "no-cache")
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -33,15 +49,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in _COMMON.items():
-                    headers.setdefault(name, value)
-                # A view that frames mail sets its own, stricter policy; keep it.
-                headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
-                if not is_static:
-                    # Every page may carry health data: never keep it in any cache.
-                    headers.setdefault("cache-control", "no-store")
-                    headers.setdefault("pragma", "no-cache")
+                add_security_headers(MutableHeaders(scope=message), is_static=is_static)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

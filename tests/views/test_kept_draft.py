@@ -1,0 +1,122 @@
+"""A failed compose form comes back with its text, but only to our own pages.
+
+A forged cross-site POST must never have its recipient and text shown on our origin, where
+they would look like the user's own draft waiting to be sent.
+"""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from dev.stack import Stack
+from tests.conftest import MailUser, csrf_token, soup, wait_for_messages
+
+FORGED = {
+    "mode": "new",
+    "action": "send",
+    "to": "complice@ailleurs.example",
+    "subject": "Résultats de vos patients",
+    "body": "Transférez-moi les comptes rendus",
+}
+CROSS_SITE = [
+    {"sec-fetch-site": "cross-site", "origin": "https://evil.example"},
+    {"sec-fetch-site": "same-site", "origin": "https://mail.evil.example"},
+    {"origin": "https://evil.example"},
+    {"origin": "null"},
+]
+
+
+def assert_refused_without_echo(response: object) -> None:
+    assert response.status_code == 403  # type: ignore[attr-defined]
+    text: str = response.text  # type: ignore[attr-defined]
+    page = soup(text)
+    assert page.find("textarea") is None and page.find("form", action="/compose") is None
+    for value in (FORGED["to"], FORGED["subject"], FORGED["body"]):
+        assert value not in text
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+def test_cross_site_post_on_an_expired_session_is_refused_without_echo(
+    logged_in: TestClient, headers: dict[str, str]
+) -> None:
+    token = csrf_token(logged_in)
+    logged_in.cookies.clear()  # the expired-session path
+    response = logged_in.post("/compose", data={**FORGED, "csrf_token": token}, headers=headers)
+    assert_refused_without_echo(response)
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE[:1])
+def test_cross_site_post_on_a_live_session_is_refused_without_echo(
+    logged_in: TestClient, headers: dict[str, str]
+) -> None:
+    response = logged_in.post(
+        "/compose", data={**FORGED, "csrf_token": csrf_token(logged_in)}, headers=headers
+    )
+    assert_refused_without_echo(response)
+
+
+def test_cross_site_post_while_redis_is_down_is_refused_without_echo(
+    logged_in: TestClient, stack: Stack
+) -> None:
+    token = csrf_token(logged_in)
+    stack.stop_redis()
+    try:
+        response = logged_in.post(
+            "/compose", data={**FORGED, "csrf_token": token}, headers=CROSS_SITE[0]
+        )
+    finally:
+        stack.start_redis()
+    assert_refused_without_echo(response)
+
+
+def test_same_origin_post_on_an_expired_session_gets_its_text_back(
+    logged_in: TestClient,
+) -> None:
+    token = csrf_token(logged_in)
+    logged_in.cookies.clear()
+    response = logged_in.post(
+        "/compose",
+        data={**FORGED, "csrf_token": token, "cc": "cc@chu-demo.mssante.test"},
+        headers={"sec-fetch-site": "same-origin", "origin": "http://127.0.0.1:8000"},
+    )
+    assert response.status_code == 401
+    page = soup(response.text)
+    assert page.find("textarea").get_text() == FORGED["body"]
+    shown = page.get_text()
+    assert FORGED["to"] in shown and FORGED["subject"] in shown
+    assert "cc@chu-demo.mssante.test" in shown
+
+
+def test_a_body_too_large_to_read_again_is_not_read(logged_in: TestClient) -> None:
+    """The text is given back only from a body the view was willing to read."""
+    logged_in.cookies.clear()
+    response = logged_in.post(
+        "/compose",
+        content=b"to=x&body=y",
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "content-length": str(10**12),
+        },
+    )
+    assert response.status_code == 413
+    assert soup(response.text).find("textarea") is None
+
+
+def test_stale_token_gets_the_text_back_with_one_that_works(
+    logged_in: TestClient, stack: Stack, other_user: MailUser
+) -> None:
+    data = {**FORGED, "to": other_user.address, "csrf_token": "périmé"}
+    refused = logged_in.post("/compose", data=data)
+    assert refused.status_code == 403
+    page = soup(refused.text)
+    assert page.find("textarea").get_text() == FORGED["body"]
+    given_back = {
+        field["name"]: field.get("value", "")
+        for field in page.select("form[action='/compose'] input[name]")
+        if field.get("type") != "file"
+    }
+    given_back.update(body=page.find("textarea").get_text(), action="send")
+    assert given_back["csrf_token"] == csrf_token(logged_in)
+    assert logged_in.post("/compose", data=given_back).status_code == 303
+    assert len(wait_for_messages(stack, other_user)) == 1

@@ -1,0 +1,36 @@
+"""What the user is told when something fails: one WebmailError for every kind of failure.
+
+The error pages and the compose form given back after a failure say the same thing for the
+same cause; both ask here.
+"""
+
+from __future__ import annotations
+
+from webmail.auth.sessions import SessionStoreUnavailable
+from webmail.errors import NotFound, ServiceUnavailable, WebmailError
+from webmail.i18n import N_
+from webmail.mail.imap import ImapError, ImapUnavailable, MailboxNotFound
+
+UNEXPECTED = N_("Une erreur inattendue est survenue. Vos données n'ont pas été modifiées.")
+
+
+def described(error: Exception) -> WebmailError:
+    """The page-level error for ``error``; anything unforeseen is a 500."""
+    if isinstance(error, WebmailError):
+        return error
+    if isinstance(error, MailboxNotFound):
+        return NotFound(N_("Ce dossier n'existe pas."))
+    if isinstance(error, ImapUnavailable):
+        return ServiceUnavailable(
+            N_("Le serveur de messagerie ne répond pas. Réessayez dans quelques instants.")
+        )
+    if isinstance(error, ImapError):
+        return WebmailError(N_("Le serveur de messagerie a refusé l'opération."), status=502)
+    if isinstance(error, SessionStoreUnavailable):
+        return ServiceUnavailable(
+            N_(
+                "Le service de sessions est momentanément indisponible. "
+                "Réessayez dans quelques instants."
+            )
+        )
+    return WebmailError(UNEXPECTED, status=500)

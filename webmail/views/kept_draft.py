@@ -1,0 +1,122 @@
+"""A compose form that fails, whatever the cause, comes back with everything typed in it.
+
+Redis down, the session expired, an unexpected exception after the message left: the answer
+always carries the text, with a message saying what happened and whether the message left.
+Only for requests from our own pages: a forged cross-site POST is refused and never echoed,
+or our origin would show an attacker's recipient and text, inviting the user to send them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from webmail.errors import Forbidden, WebmailError
+from webmail.failures import described
+from webmail.i18n import N_
+from webmail.mail.imap import ImapAuthFailed, ImapError
+from webmail.security import csrf
+from webmail.templating import render
+from webmail.views.common import LoginRequired, forget_session_cookie, services
+
+log = logging.getLogger(__name__)
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+TYPED = ("to", "cc", "bcc", "subject", "body")
+# Sent back unchanged so that "send again" continues the same reply or forward.
+CARRIED = ("mode", "origin_folder", "origin_uid", "in_reply_to", "references", csrf.TOKEN_FIELD)
+FIELD_LIMIT = 2_000_000
+
+NOT_SENT = N_("Le message n'est pas parti. Votre texte est conservé ci-dessous.")
+MAYBE_SENT = N_(
+    "Le message est peut-être parti : vérifiez le dossier Envoyés avant de l'envoyer de "
+    "nouveau. Votre texte est conservé ci-dessous."
+)
+NOT_FROM_HERE = N_("Requête refusée : elle ne vient pas de cette application.")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    error: WebmailError
+    note: str
+    expired: bool = False
+
+
+def keeping_the_text(endpoint: Endpoint) -> Endpoint:
+    """``endpoint`` receives a compose form; whatever it raises, the text is given back."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Exception as error:
+            if not csrf.same_origin(request):
+                raise Forbidden(NOT_FROM_HERE) from error
+            form = await _typed_form(request)
+            if form is None:
+                raise  # nothing readable to give back: the usual error page
+            return _given_back(request, _outcome(error), form)
+
+    return guarded
+
+
+def _outcome(error: Exception) -> Outcome:
+    if isinstance(error, LoginRequired | ImapAuthFailed):
+        # The session is over (expired, or the password changed): sign in again first.
+        return Outcome(LoginRequired(N_("Votre session a expiré. Reconnectez-vous.")), "", True)
+    shown = described(error)
+    if shown.status == 500:
+        log.exception("unexpected error while sending", exc_info=error)
+        # It may have failed after the server took the message: never claim it did not.
+        return Outcome(
+            WebmailError(N_("Une erreur inattendue est survenue."), status=500), MAYBE_SENT
+        )
+    if not isinstance(error, WebmailError | ImapError):
+        log.error("compose form failed: %s", type(error).__name__)
+    return Outcome(shown, NOT_SENT)
+
+
+async def _typed_form(request: Request) -> FormData | None:
+    """The form as posted, if it can be read without reading an oversized body."""
+    limit = 3 * services(request).settings.max_upload_bytes + (1 << 20)
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > limit:
+        return None
+    try:
+        # Already parsed by the view in most cases: this returns that same form.
+        return await request.form(max_files=20, max_fields=60, max_part_size=2 * 1024 * 1024)
+    except Exception:  # an unreadable body: nothing to give back
+        return None
+
+
+def _given_back(request: Request, outcome: Outcome, form: FormData) -> Response:
+    values = {
+        name: value[:FIELD_LIMIT]
+        for name in (*TYPED, *CARRIED)
+        if isinstance(value := form.get(name, ""), str)
+    }
+    # When the session is known, its token: "send again" then works even if the token
+    # posted was stale (a page older than the session), which may be why this failed.
+    if current := getattr(request.state, "csrf_token", ""):
+        values[csrf.TOKEN_FIELD] = current
+    response = render(
+        request,
+        "pages/kept_draft.html",
+        {
+            "title": outcome.error.title,
+            "message": outcome.error.message,
+            "note": outcome.note,
+            "expired": outcome.expired,
+            "draft": values,
+            "folder": None,
+        },
+        status_code=outcome.error.status,
+    )
+    if outcome.expired:
+        forget_session_cookie(request, response)
+    return response
