@@ -9,8 +9,12 @@ from __future__ import annotations
 from webmail.auth.sessions import SessionStoreUnavailable
 from webmail.errors import NotFound, ServiceUnavailable, WebmailError
 from webmail.i18n import N_
-from webmail.mail.imap import ImapError, ImapUnavailable, MailboxNotFound
+from webmail.mail.imap import ImapConnectionLimit, ImapError, ImapUnavailable, MailboxNotFound
 
+TOO_MANY_CONNECTIONS = N_(
+    "Trop de connexions sont ouvertes sur votre boîte aux lettres (autres appareils "
+    "ou logiciels de messagerie). Fermez-en une ou réessayez dans quelques minutes."
+)
 UNEXPECTED = N_("Une erreur inattendue est survenue. Vos données n'ont pas été modifiées.")
 
 
@@ -20,6 +24,8 @@ def described(error: Exception) -> WebmailError:
         return error
     if isinstance(error, MailboxNotFound):
         return NotFound(N_("Ce dossier n'existe pas."))
+    if isinstance(error, ImapConnectionLimit):
+        return ServiceUnavailable(TOO_MANY_CONNECTIONS)
     if isinstance(error, ImapUnavailable):
         return ServiceUnavailable(
             N_("Le serveur de messagerie ne répond pas. Réessayez dans quelques instants.")

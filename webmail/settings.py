@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -218,7 +219,9 @@ def login_name(login_format: str, address: str) -> str:
     local, _, domain = address.rpartition("@")
     if not local:
         local, domain = address, ""
-    return template.format(local=local, domain=domain)
+    values = {"local": local, "domain": domain}
+    # One pass, not str.format: an address part holding "{" or "{domain}" stays as typed.
+    return re.sub(r"\{(local|domain)\}", lambda match: values[match.group(1)], template)
 
 
 def _check_login_template(template: str) -> None:

@@ -58,3 +58,18 @@ def test_wrong_password_is_still_counted_while_at_the_limit(
             connection.logout()
     assert answer.status_code == 401
     assert "incorrect" in soup(answer.text).find(attrs={"role": "alert"}).get_text()
+
+
+def test_connection_limit_after_sign_in_says_so(
+    client: TestClient, stack: Stack, user: MailUser
+) -> None:
+    login(client, user)  # both factors, and no IMAP connection held yet
+    held = [imap_for(stack, user) for _ in range(DOVECOT_LIMIT)]
+    try:
+        page = client.get("/mail")
+    finally:
+        for connection in held:
+            connection.logout()
+    assert page.status_code == 503
+    assert "Trop de connexions" in soup(page.text).get_text()
+    assert client.get("/mail").status_code == 200  # and the mailbox opens once they are closed

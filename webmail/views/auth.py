@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from webmail import i18n
 from webmail.auth.sessions import SessionCookie
 from webmail.auth.throttle import Lock
+from webmail.failures import TOO_MANY_CONNECTIONS
 from webmail.formatting import PARIS
 from webmail.i18n import LANGUAGES, N_
 from webmail.mail.imap import ImapAuthFailed, ImapConnectionLimit, ImapUnavailable
@@ -120,10 +121,7 @@ async def login(request: Request) -> Response:
             request,
             address=address,
             status=503,
-            error=N_(
-                "Trop de connexions sont ouvertes sur votre boîte aux lettres (autres appareils "
-                "ou logiciels de messagerie). Fermez-en une ou réessayez dans quelques minutes."
-            ),
+            error=TOO_MANY_CONNECTIONS,
         )
     except ImapUnavailable as error:
         log.warning("login: IMAP server unreachable: %s", error)
