@@ -114,7 +114,9 @@ def test_many_attachments_are_all_listed() -> None:
     message["Subject"] = "Lot"
     message.set_content("x")
     for number in range(300):
-        message.add_attachment(b"%PDF", maintype="application", subtype="pdf", filename=f"{number}.pdf")
+        message.add_attachment(
+            b"%PDF", maintype="application", subtype="pdf", filename=f"{number}.pdf"
+        )
     parsed = mime.parse_message(message.as_bytes())
     assert [a.filename for a in parsed.attachments][-1] == "299.pdf"
     assert len(parsed.attachments) == 300
