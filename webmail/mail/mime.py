@@ -83,6 +83,10 @@ class Encapsulated:
     to: list[Address]
     date: datetime | None
 
+    @property
+    def sender(self) -> Address | None:
+        return sender(self.from_)
+
 
 @dataclass
 class ParsedMessage:
