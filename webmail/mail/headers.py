@@ -69,7 +69,7 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
     return data.decode("latin-1")
 
 
-def _raw_bytes_to_text(value: str) -> str:
+def raw_to_text(value: str) -> str:
     """Undeclared 8-bit bytes (kept by the parser as surrogate escapes) to text: RFC 6532
     UTF-8 where they are valid UTF-8, windows-1252 (Latin-1 as sent in practice) where not."""
     if not any("\udc80" <= char <= "\udcff" for char in value):
@@ -111,7 +111,7 @@ def decode_words(value: str) -> str:
     whitespace between a word and plain text is. Adjacent words in one charset are joined
     before decoding, since senders split a character across two words.
     """
-    value = _raw_bytes_to_text(value)
+    value = raw_to_text(value)
     if "=?" not in value:
         return value
     pieces: list[str] = []
@@ -191,7 +191,7 @@ def parse_addresses(values: Iterable[str]) -> list[Address]:
     ``Name <>`` are kept so that the sender still has a name."""
     found: list[Address] = []
     for value in values:
-        mailboxes = [_mailbox(chunk) for chunk in _split_list(_raw_bytes_to_text(value))]
+        mailboxes = [_mailbox(chunk) for chunk in _split_list(raw_to_text(value))]
         dangling = ""
         for index, box in enumerate(mailboxes):
             following = mailboxes[index + 1] if index + 1 < len(mailboxes) else None
@@ -219,16 +219,25 @@ class _Mailbox:
 
 
 def _split_list(value: str) -> list[str]:
-    """Top-level mailboxes: split on commas and group ends, outside quotes, comments, <>."""
+    """Top-level mailboxes: split on commas and group ends, outside quotes, comments, <> and
+    encoded words (whose text may hold a colon or a comma of its own)."""
     chunks: list[str] = []
     current: list[str] = []
     quoted = escaped = False
     depth = angle = 0
-    for char in value:
+    index = 0
+    while index < len(value):
+        char = value[index]
+        word = _ENCODED_WORD.match(value, index) if char == "=" else None
+        index += 1
         if escaped:
             escaped = False
         elif char == "\\" and (quoted or depth):
             escaped = True
+        elif word is not None and not depth:
+            current.append(word.group())
+            index = word.end()
+            continue
         elif quoted:
             quoted = char != '"'
         elif char == '"' and not depth:
@@ -333,7 +342,7 @@ def parse_date(raw: str | None) -> datetime | None:
     if not raw:
         return None
     try:
-        parsed = parsedate_to_datetime(one_line(_raw_bytes_to_text(raw)))
+        parsed = parsedate_to_datetime(one_line(raw_to_text(raw)))
     except (ValueError, TypeError, IndexError, OverflowError):
         return None
     return parsed if parsed is not None and parsed.tzinfo is not None else None

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from email.message import Message
 
-from webmail.mail.headers import decode_bytes, decode_words, header_text, one_line, raw_value
+from webmail.mail.headers import decode_bytes, decode_words, header_text, one_line, raw_to_text, raw_value
 
 POLICY = email.policy.default.clone(raise_on_defect=False)
 _CRLF_POLICY = POLICY.clone(linesep="\r\n")
@@ -68,7 +68,7 @@ def raw_filename(part: Message) -> str:
         if raw is None:
             continue
         legacy = Message()  # compat32: keeps the value exactly as it came
-        legacy[header] = raw
+        legacy[header] = raw_to_text(raw)
         try:
             value = legacy.get_param(param, header=header)
             if isinstance(value, tuple):  # RFC 2231 (charset, language, text)
