@@ -17,7 +17,14 @@ import unicodedata
 from dataclasses import dataclass
 from email.message import Message
 
-from webmail.mail.headers import decode_bytes, decode_words, header_text, one_line, raw_to_text, raw_value
+from webmail.mail.headers import (
+    decode_bytes,
+    decode_words,
+    header_text,
+    one_line,
+    raw_to_text,
+    raw_value,
+)
 
 POLICY = email.policy.default.clone(raise_on_defect=False)
 _CRLF_POLICY = POLICY.clone(linesep="\r\n")
