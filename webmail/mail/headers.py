@@ -19,10 +19,6 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 
-from webmail.i18n import N_
-
-UNKNOWN_SENDER = N_("(expéditeur inconnu)")
-
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
 _HIGH_BYTES = re.compile(rb"[\x80-\xff]+")
 # Line breaks and tabs become spaces; other C0/C1 controls, DEL, lone surrogates and the
