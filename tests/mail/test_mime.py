@@ -326,3 +326,15 @@ def test_plain_message_keeps_every_word_of_a_message_it_cannot_parse() -> None:
     assert plain.malformed and plain.subject == "été"
     assert plain.sender == mime.Address("Guérin", "g@example.org")
     assert plain.text == "Texte à garder\n"
+
+
+@pytest.mark.parametrize("charset", ["raw_unicode_escape", "unicode_escape", "utf-7", "utf-16"])
+def test_a_charset_that_makes_lone_surrogates_is_refused(charset: str) -> None:
+    raw = (
+        f"From: a@example.org\r\nSubject: =?{charset}?Q?=5Cudc80_+2D4-?= suite\r\n"
+        f"Content-Type: text/plain; charset={charset}\r\n\r\n\\udc80 +2D4- texte\r\n"
+    ).encode()
+    parsed = mime.parse_message(raw)
+    for text in (parsed.subject, parsed.text or ""):
+        assert not any("\ud800" <= char <= "\udfff" for char in text), text
+        text.encode("utf-8")  # what rendering a page does

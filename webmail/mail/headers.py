@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
 _HIGH_BYTES = re.compile(rb"[\x80-\xff]+")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 # Line breaks and tabs become spaces; other C0/C1 controls, DEL, lone surrogates and the
 # Unicode line separators go: none of them belongs in a one-line value.
 _BREAKS = re.compile(r"[\r\n\t\v\f\u0085\u2028\u2029]")
@@ -59,9 +60,13 @@ def charset_candidates(declared: str | None) -> list[str]:
 def decode_bytes(data: bytes, declared: str | None) -> str:
     for charset in charset_candidates(declared):
         try:
-            return data.decode(charset)
+            text = data.decode(charset)
         except (LookupError, UnicodeDecodeError, ValueError):
             continue
+        # A "charset" such as raw_unicode_escape or utf-7 can make lone surrogates, which no
+        # page can carry: that decoding is refused like a failed one.
+        if not _SURROGATES.search(text):
+            return text
     return data.decode("latin-1")
 
 
