@@ -22,6 +22,7 @@ from email.utils import parsedate_to_datetime
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
 _HIGH_BYTES = re.compile(rb"[\x80-\xff]+")
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_LIST_SYNTAX = re.compile(r'[",;:()\\]|=\?')
 # Line breaks and tabs become spaces; other C0/C1 controls, DEL, lone surrogates and the
 # Unicode line separators go: none of them belongs in a one-line value.
 _BREAKS = re.compile(r"[\r\n\t\v\f\u0085\u2028\u2029]")
@@ -222,6 +223,8 @@ class _Mailbox:
 def _split_list(value: str) -> list[str]:
     """Top-level mailboxes: split on commas and group ends, outside quotes, comments, <> and
     encoded words (whose text may hold a colon or a comma of its own)."""
+    if not _LIST_SYNTAX.search(value):
+        return [value] if value.strip() else []  # one plain mailbox: lists are read by the page
     chunks: list[str] = []
     current: list[str] = []
     quoted = escaped = False
