@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import quopri
+import time
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
@@ -338,3 +339,15 @@ def test_a_charset_that_makes_lone_surrogates_is_refused(charset: str) -> None:
     for text in (parsed.subject, parsed.text or ""):
         assert not any("\ud800" <= char <= "\udfff" for char in text), text
         text.encode("utf-8")  # what rendering a page does
+
+
+@pytest.mark.parametrize(
+    "piece", [b'"a" ', b"(c) ", b"a, ", b"x: ", b"=?utf-8?q?a?= ", b"\xe9 ", b"<a@example.org> "]
+)
+def test_huge_address_headers_are_read_in_linear_time(piece: bytes) -> None:
+    raw = mail_with(b"From: " + piece * 40_000 + b"<last@example.org>\r\nSubject: s")
+    started = time.perf_counter()
+    full, quick = header_paths(raw)
+    mime.quick_addresses(quick, "from")
+    assert time.perf_counter() - started < 5
+    assert full.from_ and full.from_[-1].address.endswith("example.org")

@@ -22,6 +22,8 @@ from email.utils import parsedate_to_datetime
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
 _HIGH_BYTES = re.compile(rb"[\x80-\xff]+")
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_PLAIN_RUN = re.compile(r'[^"(<]+|.', re.DOTALL)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 _LIST_SYNTAX = re.compile(r'[",;:()\\]|=\?')
 # Line breaks and tabs become spaces; other C0/C1 controls, DEL, lone surrogates and the
 # Unicode line separators go: none of them belongs in a one-line value.
@@ -272,27 +274,27 @@ def _mailbox(chunk: str) -> _Mailbox:
     words: list[str] = []
     comments: list[str] = []
     angle: str | None = None
-    text = chunk
-    while text:
-        char = text[0]
+    # Walk by index, never by slicing the rest: a hostile header may be a megabyte long.
+    start = 0
+    while start < len(chunk):
+        char = chunk[start]
         if char == '"':
-            end = _quoted_end(text)
-            words.append(re.sub(r"\\(.)", r"\1", text[1:end]))
-            text = text[end + 1 :]
+            end = _quoted_end(chunk, start)
+            words.append(_unescape(chunk[start + 1 : end]))
         elif char == "(":
-            end = _comment_end(text)
-            comments.append(re.sub(r"\\(.)", r"\1", text[1:end]))
-            text = text[end + 1 :]
+            end = _comment_end(chunk, start)
+            comments.append(_unescape(chunk[start + 1 : end]))
         elif char == "<" and angle is None:
-            end = text.find(">")
-            end = len(text) if end < 0 else end
-            angle = text[1:end]
-            text = text[end + 1 :]
+            end = chunk.find(">", start)
+            end = len(chunk) if end < 0 else end
+            angle = chunk[start + 1 : end]
         else:
-            match = re.match(r'[^"(<]+|.', text)
+            match = _PLAIN_RUN.match(chunk, start)
             assert match is not None
             words.append(match.group())
-            text = text[match.end() :]
+            start = match.end()
+            continue
+        start = end + 1
     comment = " ".join(comments)
     plain = " ".join(" ".join(words).split())
     if angle is not None:
@@ -308,8 +310,9 @@ def _mailbox(chunk: str) -> _Mailbox:
     return _Mailbox(name or comment, _clean_address(parts[at]))
 
 
-def _quoted_end(text: str) -> int:
-    index = 1
+def _quoted_end(text: str, start: int) -> int:
+    """Index of the quote closing the quoted string opened at start (or the end of text)."""
+    index = start + 1
     while index < len(text):
         if text[index] == "\\":
             index += 2
@@ -320,9 +323,10 @@ def _quoted_end(text: str) -> int:
     return len(text)
 
 
-def _comment_end(text: str) -> int:
+def _comment_end(text: str, start: int) -> int:
+    """Index of the parenthesis closing the comment opened at start (or the end of text)."""
     depth = 0
-    index = 0
+    index = start
     while index < len(text):
         char = text[index]
         if char == "\\":
@@ -333,6 +337,10 @@ def _comment_end(text: str) -> int:
             return index
         index += 1
     return len(text)
+
+
+def _unescape(text: str) -> str:
+    return _QUOTED_PAIR.sub(r"\1", text)
 
 
 def _clean_address(address: str) -> str:
