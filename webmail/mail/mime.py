@@ -149,7 +149,7 @@ def plain_message(raw: bytes) -> ParsedMessage:
     head, _sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
     try:
         parsed = _header_fields(parse_headers(head + b"\n\n"))
-    except Exception:
+    except Exception:  # the last resort must not fail in turn: no headers, still the text
         parsed = _header_fields(Message())
     text = _printable(decode_bytes(body, None))
     parsed.text = text or None
