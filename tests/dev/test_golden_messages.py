@@ -52,11 +52,20 @@ def test_expectations_follow_the_schema(name: str) -> None:
     for field in ("from", "to", "cc"):
         for address in expected[field]:
             assert set(address) == {"name", "address"}
-            assert address["address"].endswith(FICTIONAL), address
-    for attachment in expected["attachments"]:
-        assert set(attachment) == {"filename", "content_type", "size"}
-        assert "/" not in attachment["filename"] and "\\" not in attachment["filename"]
-        assert attachment["content_type"] == attachment["content_type"].lower()
-        assert isinstance(attachment["size"], int) and attachment["size"] > 0
+            # An address with no domain ("foo", "<>") can reach nobody; any other is fictional.
+            assert "@" not in address["address"] or address["address"].endswith(FICTIONAL)
+    check_attachments(expected["attachments"])
     assert all(isinstance(s, str) and s for s in expected["text_contains"])
     assert all(isinstance(s, str) and s for s in expected["html_must_not_contain"])
+
+
+def check_attachments(attachments: list[dict[str, object]]) -> None:
+    for attachment in attachments:
+        assert set(attachment) - {"contents"} == {"filename", "content_type", "size"}
+        name, content_type = str(attachment["filename"]), str(attachment["content_type"])
+        assert "/" not in name and "\\" not in name
+        assert content_type == content_type.lower()
+        assert isinstance(attachment["size"], int) and attachment["size"] > 0
+        if "contents" in attachment:
+            assert content_type == "message/rfc822" and attachment["contents"]
+            check_attachments(attachment["contents"])  # type: ignore[arg-type]

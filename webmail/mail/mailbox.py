@@ -174,7 +174,6 @@ def summary_from_fetch(item: FetchItem) -> Summary | None:
         (value for key, value in item.data.items() if key.startswith("BODY[HEADER")), None
     )
     headers = mime.parse_headers(header_block if isinstance(header_block, bytes) else b"")
-    senders = mime.quick_addresses(headers, "from")
     subject = mime.quick_text(headers, "subject")
     size = item.data.get("RFC822.SIZE")
     date = mime.quick_date(headers) or _internal_date(item)
@@ -182,7 +181,7 @@ def summary_from_fetch(item: FetchItem) -> Summary | None:
     return Summary(
         uid=uid,
         subject=subject,
-        sender=senders[0] if senders else None,
+        sender=mime.sender(mime.quick_addresses(headers, "from")),
         to=tuple(mime.quick_addresses(headers, "to")),
         date=date,
         size=size if isinstance(size, int) else 0,

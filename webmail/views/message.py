@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
 from urllib.parse import quote, urlencode
 
+from markupsafe import escape
 from starlette.requests import Request
 from starlette.responses import Response
 
+from webmail import i18n
 from webmail.errors import NotFound
 from webmail.mail import mailbox, mime
 from webmail.mail.connections import MailSession
@@ -16,6 +20,8 @@ from webmail.mail.sanitize import frame_csp, sanitize_html
 from webmail.templating import render
 from webmail.urls import mail_url
 from webmail.views.common import audit, authenticated, folder_param, services, uid_param
+
+log = logging.getLogger(__name__)
 
 # Types a browser may render inline from our origin: images only, never HTML or SVG.
 _INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
@@ -36,7 +42,17 @@ async def fetch_parsed(
     session: MailSession, folder: str, uid: int
 ) -> tuple[bytes, mime.ParsedMessage]:
     raw = await fetch_raw(session, folder, uid)
-    return raw, mime.parse_message(raw)
+    return raw, parse_or_plain(raw)
+
+
+def parse_or_plain(raw: bytes) -> mime.ParsedMessage:
+    """The parsed message or, when the mail defeats the parser, its raw text: every view built
+    on it (reading, frame, reply and forward quoting) degrades instead of failing."""
+    try:
+        return mime.parse_message(raw)
+    except Exception as error:  # hostile mail can break the stdlib in ways nobody lists
+        log.warning("message shown as raw text: %s", type(error).__name__)
+        return mime.plain_message(raw)
 
 
 async def show_message(request: Request) -> Response:
@@ -45,31 +61,39 @@ async def show_message(request: Request) -> Response:
     uid = uid_param(request.query_params.get("uid"))
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        _raw, message = await fetch_parsed(session, folder, uid)
+        raw, message = await fetch_parsed(session, folder, uid)
         await session.imap.store_flags([uid], ["\\Seen"], add=True)
         audit(request, "message_read", auth, folder=folder, uid=uid)
         mailbox.update_cached_flags(session.cache, folder, uid, {"\\Seen"}, True)
         folders = folder_entries(await mailbox.folder_list(session.imap, session.cache))
-    roles = {entry.role: entry.name for entry in folders if entry.role}
+    context = {
+        "folder": folder,
+        "uid": uid,
+        "folders": folders,
+        "roles": {entry.role: entry.name for entry in folders if entry.role},
+        "frame_url": _frame_url(folder, uid, remote=False),
+        "frame_remote_url": _frame_url(folder, uid, remote=True),
+        "back_url": mail_url(folder),
+        "folder_label": next((e.label for e in folders if e.name == folder), folder),
+    }
+    try:
+        return _render_message(request, message, context)
+    except Exception as error:  # one broken message must not cost the user the others
+        log.warning("message view degraded to raw text: %s", type(error).__name__)
+        return _render_message(request, mime.plain_message(raw), context)
+
+
+def _render_message(
+    request: Request, message: mime.ParsedMessage, context: dict[str, Any]
+) -> Response:
     blocked = 0
     if message.html:
         blocked = sanitize_html(message.html, lambda cid: "").blocked_remote
+    subject = mime.display_subject(message.subject) or i18n._("(sans objet)")
     return render(
         request,
         "pages/message.html",
-        {
-            "folder": folder,
-            "uid": uid,
-            "message": message,
-            "subject": mime.display_subject(message.subject) or "(sans objet)",
-            "folders": folders,
-            "roles": roles,
-            "blocked_remote": blocked,
-            "frame_url": _frame_url(folder, uid, remote=False),
-            "frame_remote_url": _frame_url(folder, uid, remote=True),
-            "back_url": mail_url(folder),
-            "folder_label": next((e.label for e in folders if e.name == folder), folder),
-        },
+        {**context, "message": message, "subject": subject, "blocked_remote": blocked},
     )
 
 
@@ -81,7 +105,7 @@ async def message_frame(request: Request) -> Response:
     remote = request.query_params.get("remote") == "1"
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        _raw, message = await fetch_parsed(session, folder, uid)
+        raw, message = await fetch_parsed(session, folder, uid)
 
     def cid_url(content_id: str) -> str | None:
         if content_id not in message.inline_images:
@@ -91,8 +115,14 @@ async def message_frame(request: Request) -> Response:
             quote_via=quote,
         )
 
-    cleaned = sanitize_html(message.html or "", cid_url, allow_remote_images=remote)
-    document = render(request, "pages/mail_frame.html", {"body": cleaned.html})
+    try:
+        body = sanitize_html(message.html or "", cid_url, allow_remote_images=remote).html
+        document = render(request, "pages/mail_frame.html", {"body": body})
+    except Exception as error:  # the frame shows the raw text rather than failing
+        log.warning("message frame degraded to raw text: %s", type(error).__name__)
+        text = mime.plain_message(raw).text or ""
+        body = str(escape(text)).join(('<pre class="text-body">', "</pre>"))
+        document = render(request, "pages/mail_frame.html", {"body": body})
     document.headers["content-security-policy"] = frame_csp(allow_remote_images=remote)
     document.headers["x-frame-options"] = "SAMEORIGIN"
     return document
@@ -114,7 +144,11 @@ async def _part_response(request: Request, *, inline: bool) -> Response:
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
         raw = await fetch_raw(session, folder, uid)
-    found = mime.extract_part(raw, part_id)
+    try:
+        found = mime.extract_part(raw, part_id)
+    except Exception as error:  # a part the parser cannot reach is a part that is not there
+        log.warning("attachment unreadable: %s", type(error).__name__)
+        found = None
     if found is None:
         raise NotFound("Cette pièce jointe n'existe pas.")
     described, content = found
