@@ -1,6 +1,6 @@
 """The local mail stack (dev/stack.py) and the seeding helper (dev/seed.py), end to end.
 
-Starts its own Stack on base port 21000, next to the one the other tests share.
+Starts its own Stack on the tests' base port + 1000, next to the one the other tests share.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import pytest
 from dev.seed import decode_mailbox_name, encode_mailbox_name, seed_mailbox
 from dev.stack import Stack
 
-BASE_PORT = 21000
+BASE_PORT = int(os.environ.get("MSS_TEST_BASE_PORT", "20000")) + 1000
 DOMAIN = "stack-test.mssante.test"
 DELIVERY_TIMEOUT = 10.0
 
