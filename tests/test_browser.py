@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from dev.env import webmail_env
 from dev.stack import Stack
@@ -130,7 +131,8 @@ def test_read_and_reply_on_a_phone(
     row.locator("a").click()
     page.wait_for_url("**/mail/message?**")  # type: ignore[attr-defined]
     frame = page.frame_locator("iframe.mail-frame")  # type: ignore[attr-defined]
-    assert "sortie" in frame.locator("body").inner_text()
+    # The frame loads after the page: wait for its text rather than read it at once.
+    expect(frame.locator("body")).to_contain_text("sortie")
     assert page.title() != "pwned"  # type: ignore[attr-defined]
     assert page.locator(".remote-banner").is_visible()  # type: ignore[attr-defined]
     assert page.locator("a.attachment").inner_text().startswith("CRH été.pdf")  # type: ignore[attr-defined]
