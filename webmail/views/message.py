@@ -106,6 +106,8 @@ async def message_frame(request: Request) -> Response:
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
         raw, message = await fetch_parsed(session, folder, uid)
+    # The frame URL shows the body on its own: reading it is reading the message.
+    audit(request, "message_read", auth, folder=folder, uid=uid, via="frame")
 
     def cid_url(content_id: str) -> str | None:
         if content_id not in message.inline_images:
