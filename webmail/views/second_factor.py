@@ -7,10 +7,7 @@ new id and a new key replaces it, so an id seen before login is worthless after.
 
 from __future__ import annotations
 
-import hmac
 import re
-import secrets
-import time
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -19,13 +16,13 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from webmail.auth import totp
-from webmail.auth.throttle import Throttle
+from webmail.auth import budget, email_code, totp
+from webmail.auth.throttle import Lock, Throttle
 from webmail.errors import BadRequest, Forbidden, NotFound
 from webmail.i18n import N_
 from webmail.mail import smtp
 from webmail.templating import render
-from webmail.views.auth import locked_message, set_cookie
+from webmail.views.auth import locked_message, login_again, set_cookie
 from webmail.views.common import (
     Authenticated,
     audit,
@@ -123,46 +120,76 @@ async def otp_submit(request: Request) -> Response:
     auth, form = await state_change(request, complete=False)
     app = services(request)
     ip = client_ip(request)
+    tries = await app.otp_budget.session_try(auth.key)
+    if tries > budget.SESSION_CODE_ATTEMPTS:
+        return await _start_over(request, auth)
     lock = await app.otp_throttle.lock_for(auth.user, ip)
     if lock is not None:
         return await _code_page(request, auth, locked_message(lock), 429)
     code = text_field(form, "code", limit=40)
-    if _email_code_matches(request, auth, code):
-        auth.session.email_code = ""
-        await app.sessions.save(auth.session)
-        await app.otp_throttle.succeeded(auth.user, ip)
-        audit(request, "otp_email_used", auth)
-        return await _complete_login(request, auth)
     if await app.second_factor.load(auth.user) is None:
         if app.enrolled.contains(auth.user):
             return _factor_lost(request, auth)
         return await _confirm_enrolment(request, auth, code, action="/login/otp")
+    reservation = None
+    if totp.six_digits(code) is not None:
+        # A 6-digit guess costs the account's budget, whatever the network; recovery codes
+        # do not, so the owner keeps a way in while an attacker exhausts it.
+        reserved = await app.otp_budget.reserve(auth.user, ip)
+        if isinstance(reserved, Lock):
+            audit(request, "otp_account_locked", auth, result="locked")
+            return await _code_page(request, auth, locked_message(reserved, _ACCOUNT_LOCKED), 429)
+        reservation = reserved
+    method = await _accepted(request, auth, code)
+    if method is None:
+        message, status = await _failure(request, app.otp_throttle, auth)
+        if tries >= budget.SESSION_CODE_ATTEMPTS:
+            return await _start_over(request, auth)
+        return await _code_page(request, auth, message, status)
+    if reservation is not None:
+        await app.otp_budget.give_back(reservation)
+    await app.otp_throttle.succeeded(auth.user, ip)
+    return await _complete_login(request, auth, method=method)
+
+
+_ACCOUNT_LOCKED = N_(
+    "Trop de codes incorrects pour ce compte. Réessayez après {time} (dans {seconds} s), "
+    "ou saisissez l'un de vos codes de secours."
+)
+_START_OVER = N_("Trop de codes incorrects. Saisissez de nouveau votre mot de passe.")
+
+
+async def _accepted(request: Request, auth: Authenticated, code: str) -> str | None:
+    """How the code proves the second factor ("email", "totp", "recovery"), consuming it;
+    None if it proves nothing."""
+    app = services(request)
+    digits = totp.six_digits(code)
+    if (
+        digits is not None
+        and app.settings.email_otp
+        and await app.second_factor.email_codes.consume(auth.user, digits)
+    ):
+        audit(request, "otp_email_used", auth)
+        return "email"
     verdict = await app.second_factor.verify(auth.user, code)
-    if verdict in (totp.Verdict.OK, totp.Verdict.RECOVERY):
-        await app.otp_throttle.succeeded(auth.user, ip)
-        notice = "recovery" if verdict == totp.Verdict.RECOVERY else None
-        return await _complete_login(request, auth, notice=notice)
+    if verdict == totp.Verdict.OK:
+        return "totp"
+    if verdict == totp.Verdict.RECOVERY:
+        audit(request, "otp_recovery_used", auth)
+        return "recovery"
     # A replayed code is someone who saw it: a security event, counted like a wrong one.
-    audit(
-        request,
-        "otp_replay" if verdict == totp.Verdict.REPLAY else "otp_failed",
-        auth,
-        result="refused",
-    )
-    message, status = await _failure(request, app.otp_throttle, auth)
-    return await _code_page(request, auth, message, status)
+    replay = verdict == totp.Verdict.REPLAY
+    audit(request, "otp_replay" if replay else "otp_failed", auth, result="refused")
+    return None
 
 
-def _email_code_matches(request: Request, auth: Authenticated, code: str) -> bool:
-    session = auth.session
-    if not session.email_code or time.time() > session.email_code_expires:
-        return False
-    expected = services(request).second_factor.hash_email_code("".join(code.split()))
-    return hmac.compare_digest(expected, session.email_code)
-
-
-EMAIL_CODE_SECONDS = 600
-EMAIL_RESEND_SECONDS = 60
+async def _start_over(request: Request, auth: Authenticated) -> Response:
+    """Too many codes tried in one password-only session: it ends; the password again."""
+    app = services(request)
+    await app.sessions.delete_by_hash(auth.key)
+    await app.pool.discard(auth.key)
+    audit(request, "otp_session_ended", auth, result="locked")
+    return login_again(request, auth.user, _START_OVER, 429)
 
 
 async def send_email_code(request: Request) -> Response:
@@ -174,14 +201,15 @@ async def send_email_code(request: Request) -> Response:
     address = app.second_factor.recovery_email(enrolment, auth.user) if enrolment else None
     if not app.settings.email_otp or address is None:
         raise NotFound("Aucune adresse de secours n'est enregistrée pour ce compte.")
-    if time.time() - auth.session.email_code_sent < EMAIL_RESEND_SECONDS:
+    codes = app.second_factor.email_codes
+    if not await codes.may_send(auth.user):  # per account: other sessions count too
         return await _code_page(
             request,
             auth,
             N_("Un code vient d'être envoyé. Attendez une minute avant d'en demander un autre."),
             429,
         )
-    code = f"{secrets.randbelow(1_000_000):06d}"
+    code = email_code.new_code()
     try:
         await smtp.send(
             app.settings.smtp,
@@ -193,6 +221,7 @@ async def send_email_code(request: Request) -> Response:
             app.settings.imap_timeout_seconds,
         )
     except smtp.SmtpError:
+        await codes.send_failed(auth.user)
         audit(request, "otp_email_sent", auth, result="failed")
         return await _code_page(
             request,
@@ -203,10 +232,7 @@ async def send_email_code(request: Request) -> Response:
             ),
             503,
         )
-    auth.session.email_code = app.second_factor.hash_email_code(code)
-    auth.session.email_code_expires = time.time() + EMAIL_CODE_SECONDS
-    auth.session.email_code_sent = time.time()
-    await app.sessions.save(auth.session)
+    await codes.store(auth.user, code)
     audit(request, "otp_email_sent", auth)
     return await _code_page(
         request,
@@ -269,28 +295,29 @@ async def _confirm_enrolment(
     app.enrolled.add(auth.user)
     await app.otp_throttle.succeeded(auth.user, client_ip(request))
     audit(request, "otp_enrolled", auth)
-    return await _complete_login(request, auth, recovery_codes=codes)
+    return await _complete_login(request, auth, method="enrolment", recovery_codes=codes)
 
 
 async def _complete_login(
     request: Request,
     auth: Authenticated,
     *,
-    notice: str | None = None,
+    method: str,
     recovery_codes: list[str] | None = None,
 ) -> Response:
-    """Replace the session by a new one (new id, new key) that opens the mailbox."""
+    """Replace the session by a new one (new id, new key) that opens the mailbox.
+
+    ``method`` says how the second factor was proved (totp, recovery, email, enrolment)."""
     app = services(request)
+    ip = client_ip(request)
     cookie, session = await app.sessions.create(
-        auth.user,
-        auth.password,
-        client_ip=client_ip(request),
-        user_agent=request.headers.get("user-agent", ""),
+        auth.user, auth.password, client_ip=ip, user_agent=request.headers.get("user-agent", "")
     )
     await app.sessions.delete_by_hash(auth.key, auth.user)
     app.pool.rekey(auth.key, session.id_hash)
+    await app.otp_budget.remember(auth.user, ip)  # this network now gets past account locks
     app.audit.record(
-        "login", account=auth.user, client_ip=client_ip(request), session=session.id_hash
+        "login", account=auth.user, client_ip=ip, session=session.id_hash, method=method
     )
     if recovery_codes is not None:
         request.state.user = session.user
@@ -299,7 +326,7 @@ async def _complete_login(
             request, "pages/recovery_codes.html", {"codes": recovery_codes, "folder": None}
         )
     else:
-        target = "/mail?notice=recovery" if notice == "recovery" else "/mail"
+        target = "/mail?notice=recovery" if method == "recovery" else "/mail"
         response = RedirectResponse(target, status_code=303)
     set_cookie(request, response, session_cookie_name(request), cookie.encode(), max_age=None)
     return response
