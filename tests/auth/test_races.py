@@ -1,0 +1,159 @@
+"""One code, one session: the same TOTP code, recovery code or emailed code sent from ten
+password-only sessions at the same instant opens exactly one mailbox.
+
+The webmail runs under uvicorn on a loopback port and the ten requests travel over real
+sockets together, so they interleave at each Redis round trip as they would in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+from dev.stack import Stack
+from tests.auth.live import password_only_browsers, serve
+from tests.conftest import (
+    OTP_SECRETS,
+    MailUser,
+    form_value,
+    fresh_code,
+    new_user,
+    otp_secret_shown,
+    post_password,
+    soup,
+    wait_for_messages,
+)
+from webmail.app import create_app
+from webmail.settings import Settings
+
+ROUNDS = 3
+SESSIONS = 10
+
+
+def enrol(settings: Settings, user: MailUser, recovery_email: str = "") -> list[str]:
+    """Enrol ``user`` as at a first login; returns the recovery codes shown."""
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        post_password(client, user.address, user.password)
+        page = client.get("/login/otp")
+        OTP_SECRETS[user.address] = otp_secret_shown(page.text)
+        done = client.post(
+            "/login/otp",
+            data={"csrf_token": form_value(page.text, "csrf_token"), "code": fresh_code(user)},
+        )
+        codes = [code.get_text() for code in soup(done.text).select(".recovery-codes code")]
+        if recovery_email:
+            account = client.get("/account")
+            saved = client.post(
+                "/account/recovery-email",
+                data={
+                    "csrf_token": form_value(account.text, "csrf_token"),
+                    "code": fresh_code(user),
+                    "recovery_email": recovery_email,
+                },
+            )
+            assert saved.status_code == 303, saved.text
+    assert len(codes) == 10
+    return codes
+
+
+async def race(url: str, user: MailUser, code: str) -> list[tuple[int, str]]:
+    """Ten password-only sessions submit ``code`` together; each one's answer, and then
+    whether it opens the mailbox."""
+    async with password_only_browsers(url, user, SESSIONS) as browsers:
+        answers = await asyncio.gather(*(browser.submit_code(code) for browser in browsers))
+        inboxes = await asyncio.gather(*(browser.http.get("/mail") for browser in browsers))
+    assert sum(inbox.status_code == 200 for inbox in inboxes) == sum(
+        answer.status_code == 303 for answer in answers
+    )
+    return [(answer.status_code, answer.headers.get("location", "")) for answer in answers]
+
+
+def winners(answers: list[tuple[int, str]]) -> list[str]:
+    return [location for status, location in answers if status == 303]
+
+
+def test_one_totp_code_opens_one_session(stack: Stack, settings: Settings) -> None:
+    async def scenario() -> None:
+        async with serve(settings) as url:
+            for _ in range(ROUNDS):
+                user = new_user(stack)
+                await asyncio.to_thread(enrol, settings, user)
+                answers = await race(url, user, fresh_code(user))
+                assert winners(answers) == ["/mail"], answers
+                # The others: a replay (401), or over the account's budget of tries (429).
+                assert {status for status, _ in answers if status != 303} <= {401, 429}
+
+    asyncio.run(scenario())
+
+
+def test_one_recovery_code_opens_one_session(stack: Stack, settings: Settings) -> None:
+    async def scenario() -> None:
+        async with serve(settings) as url:
+            for _ in range(ROUNDS):
+                user = new_user(stack)
+                codes = await asyncio.to_thread(enrol, settings, user)
+                answers = await race(url, user, codes[0])
+                assert winners(answers) == ["/mail?notice=recovery"], answers
+
+    asyncio.run(scenario())
+
+
+@pytest.fixture
+def email_settings(env: dict[str, str]) -> Settings:
+    return Settings.from_env({**env, "MSS_EMAIL_OTP": "true"})
+
+
+def emailed_code(stack: Stack, mailbox: MailUser, count: int = 1) -> str:
+    mail = wait_for_messages(stack, mailbox, count=count)[-1].decode()
+    found = re.search(r"code de connexion : (\d{6})", mail)
+    assert found is not None
+    return found.group(1)
+
+
+def test_one_emailed_code_opens_one_session(stack: Stack, email_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with serve(email_settings) as url:
+            for _ in range(ROUNDS):
+                user, mailbox = new_user(stack), new_user(stack, "infirmier.mssante.test")
+                await asyncio.to_thread(enrol, email_settings, user, mailbox.address)
+                async with password_only_browsers(url, user, 1) as (asker,):
+                    sent = await asker.http.post(
+                        "/login/otp/email", data={"csrf_token": asker.csrf}
+                    )
+                    assert sent.status_code == 200, sent.text
+                code = await asyncio.to_thread(emailed_code, stack, mailbox)
+                answers = await race(url, user, code)
+                assert winners(answers) == ["/mail"], answers
+
+    asyncio.run(scenario())
+
+
+def test_many_logins_asking_for_an_email_send_one(stack: Stack, email_settings: Settings) -> None:
+    """The resend limit is the account's: five sessions asking together get one email."""
+
+    async def scenario() -> None:
+        user, mailbox = new_user(stack), new_user(stack, "infirmier.mssante.test")
+        await asyncio.to_thread(enrol, email_settings, user, mailbox.address)
+        async with (
+            serve(email_settings) as url,
+            password_only_browsers(url, user, 5) as browsers,
+        ):
+            asked = await asyncio.gather(
+                *(b.http.post("/login/otp/email", data={"csrf_token": b.csrf}) for b in browsers)
+            )
+            assert sorted(answer.status_code for answer in asked) == [200, 429, 429, 429, 429]
+            refused = next(answer for answer in asked if answer.status_code == 429)
+            alert = soup(refused.text).find(attrs={"role": "alert"}).get_text()
+            assert "Attendez une minute" in alert
+            # A later request from yet another session is still within the minute.
+            async with password_only_browsers(url, user, 1) as (late,):
+                again = await late.http.post("/login/otp/email", data={"csrf_token": late.csrf})
+                assert again.status_code == 429
+        await asyncio.to_thread(emailed_code, stack, mailbox)
+        await asyncio.sleep(1.5)  # anything else would have arrived by now
+        assert len(await asyncio.to_thread(wait_for_messages, stack, mailbox)) == 1
+
+    asyncio.run(scenario())
