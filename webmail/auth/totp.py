@@ -187,6 +187,20 @@ class SecondFactorStore:
         except (RedisError, OSError) as error:
             raise SessionStoreUnavailable(str(error)) from error
 
+    async def forget(self, account: str) -> bool:
+        """The operator's reset: the account has no second factor any more."""
+        base = self._key(account)
+        try:
+            removed = await self.redis.delete(base, base + ":step", base + ":migrated")
+            removed += await self.redis.delete(self._recovery_key(account))
+        except (RedisError, OSError) as error:
+            raise SessionStoreUnavailable(str(error)) from error
+        return bool(removed)
+
+    def readable(self, enrolment: Enrolment, account: str) -> bool:
+        """False when the secret was sealed under another MSS_SECRET_KEY."""
+        return self._decrypt(enrolment.secret, account) is not None
+
     def recovery_email(self, enrolment: Enrolment, account: str) -> str | None:
         if not enrolment.recovery_email:
             return None

@@ -38,10 +38,13 @@ from webmail.views.common import (
 async def otp_page(request: Request) -> Response:
     auth = await authenticated(request, complete=False)
     app = services(request)
-    if await app.second_factor.load(auth.user) is None:
+    enrolment = await app.second_factor.load(auth.user)
+    if enrolment is None:
         if app.enrolled.contains(auth.user):
             return _factor_lost(request, auth)
         return await _enrol_page(request, auth)
+    if not app.second_factor.readable(enrolment, auth.user):
+        return _factor_lost(request, auth)
     return await _code_page(request, auth)
 
 
@@ -127,10 +130,13 @@ async def otp_submit(request: Request) -> Response:
     if lock is not None:
         return await _code_page(request, auth, locked_message(lock), 429)
     code = text_field(form, "code", limit=40)
-    if await app.second_factor.load(auth.user) is None:
+    enrolment = await app.second_factor.load(auth.user)
+    if enrolment is None:
         if app.enrolled.contains(auth.user):
             return _factor_lost(request, auth)
         return await _confirm_enrolment(request, auth, code, action="/login/otp")
+    if not app.second_factor.readable(enrolment, auth.user):
+        return _factor_lost(request, auth)
     reservation = None
     if totp.six_digits(code) is not None:
         # A 6-digit guess costs the account's budget, whatever the network; recovery codes
