@@ -12,8 +12,8 @@ import redis
 from starlette.testclient import TestClient
 
 from tests.auth.test_races import enrol
-from tests.auth.test_second_factor import password_step
-from tests.conftest import MailUser, soup
+from tests.auth.test_second_factor import password_step, submit_code
+from tests.conftest import MailUser, fresh_code, soup
 from webmail.app import create_app
 from webmail.auth import reset
 from webmail.auth.registry import EnrolmentRegistry
@@ -93,3 +93,22 @@ def test_key_changed_redis_kept_the_user_is_sent_to_support_then_reset(
     with TestClient(create_app(rotated), follow_redirects=False) as client:
         password_step(client, user)
         assert client.get("/login/otp").template.name == "pages/enrol.html"
+
+
+def test_a_login_rewrites_a_line_of_the_earlier_form(
+    env: dict[str, str], settings: Settings, user: MailUser
+) -> None:
+    enrol(settings, user)
+    path = settings.data_dir / "enrolled-accounts"
+    old_key = hashlib.sha256(
+        b"mss-webmail enrolment registry\x00" + settings.secret_key.encode()
+    ).digest()
+    legacy = hmac.new(old_key, user.address.lower().encode(), hashlib.sha256).hexdigest()
+    current = EnrolmentRegistry(path, settings.secret_key)
+    assert current.remove(user.address)
+    with path.open("a") as file:
+        file.write(legacy + "\n")  # as an earlier version wrote it
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        password_step(client, user)
+        assert submit_code(client, fresh_code(user)).status_code == 303
+    assert EnrolmentRegistry(path, "another key, long enough to be accepted").contains(user.address)

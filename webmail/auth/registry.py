@@ -34,6 +34,7 @@ class EnrolmentRegistry:
             b"mss-webmail enrolment registry\x00" + secret_key.encode()
         ).digest()
         self._tokens: dict[str, str] = {}
+        self._listed: set[str] = set()  # seen listed in the current form by this process
 
     def contains(self, account: str) -> bool:
         lines = self._lines()
@@ -47,11 +48,17 @@ class EnrolmentRegistry:
         return False
 
     def add(self, account: str) -> None:
-        if not self.contains(account):
+        """List the account, in the current form (also called after each second factor, so
+        that lines of the earlier form are rewritten before any key change)."""
+        if account.lower() in self._listed:
+            return
+        if self._token(account) not in self._lines():
             self._append(self._token(account))
+        self._listed.add(account.lower())
 
     def remove(self, account: str) -> bool:
         """The operator's reset: forget the account, in either form; True if it was listed."""
+        self._listed.discard(account.lower())
         gone = {self._token(account), self._legacy_token(account)}
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
