@@ -72,3 +72,17 @@ def test_the_account_page_answers_wrong_code_not_an_error(
         answer = patient.post(path, data={"csrf_token": token, "code": "１２３４５６"})
         assert answer.status_code == 401
         assert alert(answer.text) == WRONG_CODE
+
+
+def test_the_code_field_lets_a_recovery_code_through(patient: TestClient, user: MailUser) -> None:
+    """The page tells a user without their phone to type a recovery code in this field: the
+    browser's own validation must not refuse it."""
+    import re
+
+    login(patient, user)
+    patient.cookies.clear()
+    password_step(patient, user)
+    field = soup(patient.get("/login/otp").text).find("input", attrs={"name": "code"})
+    pattern = field.get("pattern")
+    assert pattern is None or re.fullmatch(pattern, "ABCDE-FGHJK")
+    assert int(field["maxlength"]) >= len("abcde - fghjk")
