@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -34,6 +37,28 @@ return 0
 
 def new_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def message(sender: str, to: str, code: str) -> EmailMessage:
+    """The email carrying ``code``, sent by the account to its own recovery address."""
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = to
+    mail["Subject"] = "Code de connexion à votre messagerie sécurisée"
+    mail["Date"] = format_datetime(datetime.now().astimezone())
+    mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    mail.set_content(
+        f"Votre code de connexion : {code}\n\nIl est valable 10 minutes, pour une seule "
+        "connexion. Si vous n'avez pas demandé ce code, quelqu'un connaît votre mot de passe : "
+        "changez-le et prévenez votre opérateur.\n"
+    )
+    return mail
+
+
+def masked(address: str) -> str:
+    """The recovery address as the code page hints at it: ``j***@example.org``."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
 
 
 class EmailCodes:

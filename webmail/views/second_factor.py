@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -80,15 +77,10 @@ async def _code_page(
             "error": error,
             "notice": notice,
             "folder": None,
-            "email_hint": _mask(email) if email else None,
+            "email_hint": email_code.masked(email) if email else None,
         },
         status_code=status,
     )
-
-
-def _mask(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}"
 
 
 async def _enrol_page(
@@ -223,7 +215,7 @@ async def send_email_code(request: Request) -> Response:
             app.pool.ssl_context,
             auth.user,
             auth.password,
-            _code_message(auth.user, address, code),
+            email_code.message(auth.user, address, code),
             [address],
             app.settings.imap_timeout_seconds,
         )
@@ -246,21 +238,6 @@ async def send_email_code(request: Request) -> Response:
         auth,
         notice=N_("Un code valable 10 minutes a été envoyé à votre adresse de secours."),
     )
-
-
-def _code_message(sender: str, to: str, code: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = "Code de connexion à votre messagerie sécurisée"
-    message["Date"] = format_datetime(datetime.now().astimezone())
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
-    message.set_content(
-        f"Votre code de connexion : {code}\n\nIl est valable 10 minutes, pour une seule "
-        "connexion. Si vous n'avez pas demandé ce code, quelqu'un connaît votre mot de passe : "
-        "changez-le et prévenez votre opérateur.\n"
-    )
-    return message
 
 
 async def set_recovery_email(request: Request) -> Response:
