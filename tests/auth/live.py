@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
 from collections.abc import AsyncIterator, Iterator
 
@@ -51,12 +52,28 @@ def field(html: str, name: str) -> str:
     return str(found.get("value", ""))
 
 
-class Browser:
-    """One browser: its own cookies, so its own session."""
+_sources = itertools.count(1)
 
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx2.AsyncClient(base_url=base_url, follow_redirects=False, timeout=30)
+
+def new_source_address() -> str:
+    """A loopback address of its own (127.77.x.y): the webmail sees each group of browsers
+    as a client of its own, and one test's failures never lock another's."""
+    n = next(_sources)
+    return f"127.77.{n // 250}.{n % 250 + 1}"
+
+
+class Browser:
+    """One browser: its own cookies, so its own session; ``source`` is its client address."""
+
+    def __init__(self, base_url: str, source: str) -> None:
+        self.http = httpx2.AsyncClient(
+            base_url=base_url,
+            follow_redirects=False,
+            timeout=30,
+            transport=httpx2.AsyncHTTPTransport(local_address=source),
+        )
         self.csrf = ""
+        self.page = ""  # the second-factor page after the password step
 
     async def password_step(self, user: MailUser) -> None:
         page = await self.http.get("/login")
@@ -71,6 +88,7 @@ class Browser:
         assert answer.status_code == 303, answer.text
         otp_page = await self.http.get("/login/otp")
         assert otp_page.status_code == 200, otp_page.text
+        self.page = otp_page.text
         self.csrf = field(otp_page.text, "csrf_token")
 
     async def submit_code(self, code: str) -> httpx2.Response:
@@ -84,8 +102,10 @@ class Browser:
 async def password_only_browsers(
     base_url: str, user: MailUser, count: int
 ) -> AsyncIterator[list[Browser]]:
-    """``count`` browsers, each holding its own password-only session for ``user``."""
-    browsers = [Browser(base_url) for _ in range(count)]
+    """``count`` browsers on one new client address, each holding its own password-only
+    session for ``user``."""
+    source = new_source_address()
+    browsers = [Browser(base_url, source) for _ in range(count)]
     try:
         await asyncio.gather(*(browser.password_step(user) for browser in browsers))
         yield browsers

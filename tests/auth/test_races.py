@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable
 
+import pyotp
 import pytest
 from starlette.testclient import TestClient
 
@@ -163,5 +165,58 @@ def test_many_logins_asking_for_an_email_send_one(stack: Stack, email_settings: 
         await asyncio.to_thread(emailed_code, stack, mailbox)
         await asyncio.sleep(1.5)  # anything else would have arrived by now
         assert len(await asyncio.to_thread(wait_for_messages, stack, mailbox)) == 1
+
+    asyncio.run(scenario())
+
+
+def test_two_first_enrolments_at_once_one_wins_none_is_swapped_in(
+    stack: Stack, settings: Settings
+) -> None:
+    """Two password-only sessions, each shown its own new secret, confirm together: one
+    enrolment is stored, the other is refused instead of silently replacing it."""
+
+    async def scenario() -> None:
+        user = new_user(stack)
+        async with serve(settings) as url, password_only_browsers(url, user, 2) as browsers:
+            secrets_shown = [otp_secret_shown(browser.page) for browser in browsers]
+            assert secrets_shown[0] != secrets_shown[1]
+            answers = await asyncio.gather(
+                *(
+                    browser.submit_code(pyotp.TOTP(secret).now())
+                    for browser, secret in zip(browsers, secrets_shown, strict=True)
+                )
+            )
+            statuses = sorted(answer.status_code for answer in answers)
+            # The loser finds the account enrolled while confirming (409) or just before,
+            # when its code is then checked against the winner's secret (401).
+            assert statuses in ([200, 401], [200, 409]), statuses
+            winner = next(i for i, answer in enumerate(answers) if answer.status_code == 200)
+            assert soup(answers[winner].text).select(".recovery-codes code")
+        # The factor stored is the winner's: its next code opens the mailbox.
+        next_code = pyotp.TOTP(secrets_shown[winner]).at(time.time() + 30)
+        with TestClient(create_app(settings), follow_redirects=False) as client:
+            post_password(client, user.address, user.password)
+            page = client.get("/login/otp")
+            assert page.template.name == "pages/otp.html"
+            done = client.post(
+                "/login/otp",
+                data={"csrf_token": form_value(page.text, "csrf_token"), "code": next_code},
+            )
+            assert done.status_code == 303
+
+    asyncio.run(scenario())
+
+
+def test_an_enrolment_sent_twice_is_not_another_device(stack: Stack, settings: Settings) -> None:
+    async def scenario() -> None:
+        user = new_user(stack)
+        async with serve(settings) as url, password_only_browsers(url, user, 1) as (browser,):
+            code = pyotp.TOTP(otp_secret_shown(browser.page)).now()
+            answers = await asyncio.gather(browser.submit_code(code), browser.submit_code(code))
+            statuses = sorted(answer.status_code for answer in answers)
+            # The second tap finds the enrolment being stored (fresh codes for the same secret,
+            # 200), done (its code then already used, 401) or the session replaced (303); it is
+            # never taken for another device's enrolment (409), nor an error.
+            assert statuses[0] == 200 and statuses[1] in (200, 303, 401), statuses
 
     asyncio.run(scenario())

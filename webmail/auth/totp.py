@@ -56,6 +56,18 @@ if redis.call('SET', KEYS[2], '1', 'NX') then
 end
 return 0
 """
+# KEYS: the record, the step, the recovery set, the migration mark; ARGV: the record, the
+# step just used, 1 to replace an enrolment (0: a first one, refused if another won the race),
+# then the recovery hashes.
+_ENROL = """
+if ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[3])
+for i = 4, #ARGV do redis.call('SADD', KEYS[3], ARGV[i]) end
+redis.call('SET', KEYS[4], '1')
+return 1
+"""
 _SIX_DIGITS = re.compile(r"[0-9]{6}")  # ASCII only: "１２３４５６" or "²" are not digits here
 
 
@@ -125,6 +137,7 @@ class SecondFactorStore:
         self._hash_key = _derive(secret_key, b"mss-webmail recovery codes")
         self._claim_step = redis.register_script(_CLAIM_STEP)
         self._migrate_recovery = redis.register_script(_MIGRATE_RECOVERY)
+        self._enrol = redis.register_script(_ENROL)
         self.email_codes = EmailCodes(redis, _derive(secret_key, b"mss-webmail email codes"))
 
     async def load(self, account: str) -> Enrolment | None:
@@ -149,21 +162,39 @@ class SecondFactorStore:
         enrolment.recovery = sorted(_text(member) for member in members)
         return enrolment
 
-    async def enrol(self, account: str, secret: str, confirmed_step: int) -> list[str]:
-        """Store a secret the user proved to hold (a code of ``confirmed_step``) and fresh
-        recovery codes; returns the codes, to be shown once."""
+    async def enrol(
+        self, account: str, secret: str, confirmed_step: int, *, replace: bool
+    ) -> list[str] | None:
+        """Store a secret the user proved to hold (a code of ``confirmed_step``, which cannot
+        be replayed) and fresh recovery codes; returns the codes, to be shown once.
+
+        A first enrolment (``replace=False``) happens once: if another session enrolled the
+        account meanwhile, nothing is stored and the answer is None."""
         codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
         enrolment = Enrolment(secret=self._encrypt(secret, account), enrolled_at=time.time())
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(self._key(account), _record(enrolment))
-                # The code just used cannot be replayed.
-                pipe.set(self._step_key(account), confirmed_step)
-                self._replace_recovery(pipe, account, codes)
-                await pipe.execute()
+            stored = await self._enrol(
+                keys=[
+                    self._key(account),
+                    self._step_key(account),
+                    self._recovery_key(account),
+                    self._key(account) + ":migrated",
+                ],
+                args=[
+                    _record(enrolment),
+                    confirmed_step,
+                    "1" if replace else "0",
+                    *(self._hash(code) for code in codes),
+                ],
+            )
         except (RedisError, OSError) as error:
             raise SessionStoreUnavailable(str(error)) from error
-        return codes
+        return codes if stored else None
+
+    def holds(self, enrolment: Enrolment, account: str, secret: str) -> bool:
+        """Whether ``enrolment`` is sealed around ``secret`` (a form submitted twice)."""
+        stored = self._decrypt(enrolment.secret, account)
+        return stored is not None and hmac.compare_digest(stored, secret)
 
     async def regenerate_recovery(self, account: str) -> list[str]:
         if await self.load(account) is None:

@@ -15,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webmail.auth import budget, email_code, totp
-from webmail.auth.throttle import Lock, Throttle
+from webmail.auth.throttle import Lock
 from webmail.errors import BadRequest, Forbidden, NotFound
 from webmail.i18n import N_
 from webmail.mail import smtp
 from webmail.templating import render
-from webmail.views.auth import locked_message, login_again, set_cookie
+from webmail.views import code_checks as checks
+from webmail.views.auth import locked_message, set_cookie
 from webmail.views.common import (
     Authenticated,
     audit,
@@ -118,7 +119,7 @@ async def otp_submit(request: Request) -> Response:
     ip = client_ip(request)
     tries = await app.otp_budget.session_try(auth.key)
     if tries > budget.SESSION_CODE_ATTEMPTS:
-        return await _start_over(request, auth)
+        return await checks.start_over(request, auth)
     lock = await app.otp_throttle.lock_for(auth.user, ip)
     if lock is not None:
         return await _code_page(request, auth, locked_message(lock), 429)
@@ -137,58 +138,20 @@ async def otp_submit(request: Request) -> Response:
         reserved = await app.otp_budget.reserve(auth.user, ip)
         if isinstance(reserved, Lock):
             audit(request, "otp_account_locked", auth, result="locked")
-            return await _code_page(request, auth, locked_message(reserved, _ACCOUNT_LOCKED), 429)
+            return await _code_page(
+                request, auth, locked_message(reserved, checks.ACCOUNT_LOCKED), 429
+            )
         reservation = reserved
-    method = await _accepted(request, auth, code)
+    method = await checks.proof(request, auth, code)
     if method is None:
-        message, status = await _failure(request, app.otp_throttle, auth)
+        message, status = await checks.failure(request, app.otp_throttle, auth)
         if tries >= budget.SESSION_CODE_ATTEMPTS:
-            return await _start_over(request, auth)
+            return await checks.start_over(request, auth)
         return await _code_page(request, auth, message, status)
     if reservation is not None:
         await app.otp_budget.give_back(reservation)
     await app.otp_throttle.succeeded(auth.user, ip)
     return await _complete_login(request, auth, method=method)
-
-
-_ACCOUNT_LOCKED = N_(
-    "Trop de codes incorrects pour ce compte. Réessayez après {time} (dans {seconds} s), "
-    "ou saisissez l'un de vos codes de secours."
-)
-_START_OVER = N_("Trop de codes incorrects. Saisissez de nouveau votre mot de passe.")
-
-
-async def _accepted(request: Request, auth: Authenticated, code: str) -> str | None:
-    """How the code proves the second factor ("email", "totp", "recovery"), consuming it;
-    None if it proves nothing."""
-    app = services(request)
-    digits = totp.six_digits(code)
-    if (
-        digits is not None
-        and app.settings.email_otp
-        and await app.second_factor.email_codes.consume(auth.user, digits)
-    ):
-        audit(request, "otp_email_used", auth)
-        return "email"
-    verdict = await app.second_factor.verify(auth.user, code)
-    if verdict == totp.Verdict.OK:
-        return "totp"
-    if verdict == totp.Verdict.RECOVERY:
-        audit(request, "otp_recovery_used", auth)
-        return "recovery"
-    # A replayed code is someone who saw it: a security event, counted like a wrong one.
-    replay = verdict == totp.Verdict.REPLAY
-    audit(request, "otp_replay" if replay else "otp_failed", auth, result="refused")
-    return None
-
-
-async def _start_over(request: Request, auth: Authenticated) -> Response:
-    """Too many codes tried in one password-only session: it ends; the password again."""
-    app = services(request)
-    await app.sessions.delete_by_hash(auth.key)
-    await app.pool.discard(auth.key)
-    audit(request, "otp_session_ended", auth, result="locked")
-    return login_again(request, auth.user, _START_OVER, 429)
 
 
 async def send_email_code(request: Request) -> Response:
@@ -245,25 +208,13 @@ async def set_recovery_email(request: Request) -> Response:
     if not services(request).settings.email_otp:
         raise NotFound("Cette option n'est pas proposée par votre opérateur.")
     if not await _current_code_ok(request, auth, text_field(form, "code", limit=40)):
-        return await account_page(request, error=_WRONG_CODE, status=401)
+        return await account_page(request, error=checks.WRONG_CODE, status=401)
     address = text_field(form, "recovery_email", limit=320).strip()
     if address and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,255}\.[a-zA-Z]{2,}", address):
         raise BadRequest("Adresse de secours invalide.")
     await services(request).second_factor.set_recovery_email(auth.user, address)
     audit(request, "otp_email_registered", auth, removed=not address)
     return RedirectResponse("/account?notice=email", status_code=303)
-
-
-_WRONG_CODE = N_("Code incorrect ou déjà utilisé. Saisissez le code actuel de votre application.")
-
-
-async def _failure(request: Request, throttle: Throttle, auth: Authenticated) -> tuple[str, int]:
-    """Count a wrong code; the message and status to answer (429 once it locks)."""
-    lock = await throttle.failed(auth.user, client_ip(request))
-    if lock is None:
-        return _WRONG_CODE, 401
-    audit(request, "otp_locked", auth, result="locked", seconds=lock.seconds_left)
-    return locked_message(lock), 429
 
 
 async def _confirm_enrolment(
@@ -273,9 +224,12 @@ async def _confirm_enrolment(
     secret = app.sessions.unseal(auth.session, auth.cookie, auth.session.pending_secret)
     step = totp.code_matches_step(secret, code) if secret else None
     if secret is None or step is None:
-        message, status = await _failure(request, app.otp_throttle, auth)
+        message, status = await checks.failure(request, app.otp_throttle, auth)
         return await _enrol_page(request, auth, action=action, error=message, status=status)
-    codes = await app.second_factor.enrol(auth.user, secret, step)
+    first = action == "/login/otp"
+    codes = await app.second_factor.enrol(auth.user, secret, step, replace=not first)
+    if codes is None:
+        codes = await checks.enrolled_meanwhile(request, auth, secret)
     app.enrolled.add(auth.user)
     await app.otp_throttle.succeeded(auth.user, client_ip(request))
     audit(request, "otp_enrolled", auth)
@@ -358,7 +312,7 @@ async def account_view(request: Request) -> Response:
 async def regenerate_codes(request: Request) -> Response:
     auth, form = await state_change(request)
     if not await _current_code_ok(request, auth, text_field(form, "code", limit=40)):
-        return await account_page(request, error=_WRONG_CODE, status=401)
+        return await account_page(request, error=checks.WRONG_CODE, status=401)
     codes = await services(request).second_factor.regenerate_recovery(auth.user)
     audit(request, "otp_recovery_regenerated", auth)
     return render(request, "pages/recovery_codes.html", {"codes": codes, "folder": None})
@@ -367,7 +321,7 @@ async def regenerate_codes(request: Request) -> Response:
 async def start_reenrolment(request: Request) -> Response:
     auth, form = await state_change(request)
     if not await _current_code_ok(request, auth, text_field(form, "code", limit=40)):
-        return await account_page(request, error=_WRONG_CODE, status=401)
+        return await account_page(request, error=checks.WRONG_CODE, status=401)
     auth.session.pending_secret = ""
     return await _enrol_page(request, auth, action="/account/otp/enrol")
 
@@ -389,7 +343,7 @@ async def _current_code_ok(request: Request, auth: Authenticated, code: str) -> 
         totp.Verdict.RECOVERY,
     ):
         return True
-    await _failure(request, app.otp_throttle, auth)
+    await checks.failure(request, app.otp_throttle, auth)
     return False
 
 
