@@ -10,6 +10,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pyotp
+import pytest
+import redis
 from redis.asyncio import Redis
 
 from webmail.auth import totp
@@ -116,4 +118,36 @@ def test_a_code_sent_by_email_is_consumed_once(env: dict[str, str]) -> None:
         await codes.send_failed(who)
         assert await codes.may_send(who)
 
+    run(env, scenario)
+
+
+def test_saving_a_recovery_address_never_writes_an_old_secret_back(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-enrolment lands between the read and the write of the recovery address."""
+    who = account()
+    new = totp.new_secret()
+    parsed = totp._parse
+    calls = 0
+
+    def parse_then_reenrol_elsewhere(raw: bytes | str) -> totp.Enrolment:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the read inside the update (the first is load()'s)
+            with redis.Redis.from_url(env["MSS_REDIS_URL"]) as other_instance:
+                record = totp._record(totp.Enrolment(secret=sealed_new, enrolled_at=1.0))
+                other_instance.set(key, record)
+        return parsed(raw)
+
+    async def scenario(store: SecondFactorStore) -> None:
+        nonlocal sealed_new, key
+        await store.enrol(who, totp.new_secret(), now_step() - 1, replace=False)
+        sealed_new, key = store._encrypt(new, who), store._key(who)
+        monkeypatch.setattr(totp, "_parse", parse_then_reenrol_elsewhere)
+        await store.set_recovery_email(who, "secours@example.org")
+        enrolment = await store.load(who)
+        assert enrolment is not None and store.holds(enrolment, who, new)
+        assert store.recovery_email(enrolment, who) == "secours@example.org"
+
+    sealed_new = key = ""
     run(env, scenario)

@@ -146,10 +146,7 @@ class SecondFactorStore:
             raw = await self.redis.get(self._key(account))
             if raw is None:
                 return None
-            data = json.loads(raw)
-            enrolment = Enrolment(
-                **{k: v for k, v in data.items() if k in Enrolment.__dataclass_fields__}
-            )
+            enrolment = _parse(raw)
             if enrolment.recovery:
                 # A record of an earlier version: its codes move to their own set, once.
                 await self._migrate_recovery(
@@ -209,12 +206,24 @@ class SecondFactorStore:
         return codes
 
     async def set_recovery_email(self, account: str, address: str) -> None:
-        enrolment = await self.load(account)
-        if enrolment is None:
+        if await self.load(account) is None:  # also moves codes of an earlier form aside
             raise LookupError("not enrolled")
-        enrolment.recovery_email = self._encrypt(address, account) if address else ""
+        key = self._key(account)
+        sealed = self._encrypt(address, account) if address else ""
+
+        async def update(pipe: Any) -> None:
+            # Read and write under WATCH: a re-enrolment landing in between makes this
+            # transaction start over instead of writing the old secret back.
+            raw = await pipe.get(key)
+            if raw is None:
+                raise LookupError("not enrolled")
+            enrolment = _parse(raw)
+            enrolment.recovery_email = sealed
+            pipe.multi()
+            pipe.set(key, _record(enrolment))
+
         try:
-            await self.redis.set(self._key(account), _record(enrolment))
+            await self.redis.transaction(update, key)
         except (RedisError, OSError) as error:
             raise SessionStoreUnavailable(str(error)) from error
 
@@ -296,6 +305,11 @@ class SecondFactorStore:
 
     def _hash(self, code: str) -> str:
         return hmac.new(self._hash_key, code.encode(), hashlib.sha256).hexdigest()
+
+
+def _parse(raw: bytes | str) -> Enrolment:
+    data = json.loads(raw)
+    return Enrolment(**{k: v for k, v in data.items() if k in Enrolment.__dataclass_fields__})
 
 
 def _record(enrolment: Enrolment) -> str:
