@@ -100,12 +100,12 @@ class Browser:
 
 @contextlib.asynccontextmanager
 async def password_only_browsers(
-    base_url: str, user: MailUser, count: int
+    base_url: str, user: MailUser, count: int, *, spread: bool = False
 ) -> AsyncIterator[list[Browser]]:
-    """``count`` browsers on one new client address, each holding its own password-only
-    session for ``user``."""
+    """``count`` browsers, each holding its own password-only session for ``user``: all on
+    one new client address, or each on its own (``spread``, a distributed attacker)."""
     source = new_source_address()
-    browsers = [Browser(base_url, source) for _ in range(count)]
+    browsers = [Browser(base_url, new_source_address() if spread else source) for _ in range(count)]
     try:
         await asyncio.gather(*(browser.password_step(user) for browser in browsers))
         yield browsers

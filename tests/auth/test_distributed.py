@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -9,9 +10,11 @@ import pyotp
 import pytest
 from starlette.testclient import TestClient
 
+from dev.stack import Stack
+from tests.auth.live import password_only_browsers, serve
 from tests.auth.test_races import enrol
 from tests.auth.test_second_factor import password_step, submit_code
-from tests.conftest import OTP_SECRETS, MailUser, fresh_code, soup
+from tests.conftest import OTP_SECRETS, MailUser, fresh_code, new_user, soup
 from webmail.app import create_app
 from webmail.auth import budget
 from webmail.auth.networks import client_network
@@ -130,3 +133,26 @@ def test_one_session_tries_five_codes_then_needs_the_password(
     # A new password step gives a new session and new tries.
     assert password_step(patient, user) == 303
     assert submit_code(patient, fresh_code(user)).status_code == 303
+
+
+def test_guesses_sent_together_from_many_addresses_meet_the_budget(
+    stack: Stack, settings: Settings
+) -> None:
+    """Ten addresses, ten sessions, ten wrong codes at the same instant: only the budget's
+    first five are even checked."""
+
+    async def scenario() -> None:
+        user = new_user(stack)
+        await asyncio.to_thread(enrol, settings, user)
+        async with (
+            serve(settings) as url,
+            password_only_browsers(url, user, 10, spread=True) as browsers,
+        ):
+            answers = await asyncio.gather(
+                *(browser.submit_code(wrong_code(user)) for browser in browsers)
+            )
+        statuses = sorted(answer.status_code for answer in answers)
+        locked = budget.ACCOUNT_FAILURES_BEFORE_LOCK
+        assert statuses == [401] * locked + [429] * (10 - locked)
+
+    asyncio.run(scenario())
