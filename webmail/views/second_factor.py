@@ -137,7 +137,8 @@ async def otp_submit(request: Request) -> Response:
         # do not, so the owner keeps a way in while an attacker exhausts it.
         reserved = await app.otp_budget.reserve(auth.user, ip)
         if isinstance(reserved, Lock):
-            audit(request, "otp_account_locked", auth, result="locked")
+            seconds = reserved.seconds_left
+            audit(request, "otp_account_locked", auth, result="locked", seconds=seconds)
             return await _code_page(
                 request, auth, locked_message(reserved, checks.ACCOUNT_LOCKED), 429
             )
