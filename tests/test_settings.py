@@ -26,6 +26,7 @@ def test_defaults_follow_mssante() -> None:
     assert settings.max_upload_bytes == 10 * 1024 * 1024
     assert settings.cookie_secure is True
     assert settings.default_language == "fr"
+    assert settings.login_limits.ipv6_prefix == 64  # one subscriber's network
 
 
 def test_implicit_tls_ports() -> None:
@@ -49,6 +50,8 @@ def test_implicit_tls_ports() -> None:
         ({"MSS_REDIS_URL": "http://x"}, "MSS_REDIS_URL"),
         ({"MSS_COOKIE_SECURE": "peut-être"}, "expected true or false"),
         ({"MSS_DATA_DIR": "/nonexistent"}, "MSS_DATA_DIR: /nonexistent is not a writable directory"),
+        ({"MSS_IPV6_PREFIX": "32"}, "MSS_IPV6_PREFIX: expected a number from 48 to 128"),
+        ({"MSS_IPV6_PREFIX": "/64"}, "MSS_IPV6_PREFIX: expected a whole number"),
     ],
 )
 def test_bad_settings_are_named(changes: dict[str, str], message: str) -> None:

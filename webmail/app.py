@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from webmail import i18n
+from webmail.auth.budget import SecondFactorBudget
 from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import SessionStore, SessionStoreUnavailable
 from webmail.auth.throttle import Throttle
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> Starlette:
             ),
             password_throttle=Throttle(redis, settings.login_limits, "password"),
             otp_throttle=Throttle(redis, settings.login_limits, "otp"),
+            otp_budget=SecondFactorBudget(redis, settings.login_limits.ipv6_prefix),
             settings=settings,
             sessions=SessionStore(
                 redis, settings.session_idle_seconds, settings.session_absolute_seconds

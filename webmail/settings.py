@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
 from webmail.auth.throttle import Limits
 
 
@@ -96,6 +97,9 @@ class Settings:
             login_limits=Limits(
                 failures_before_lock=reader.integer("MSS_LOGIN_MAX_FAILURES", 5, 3, 20),
                 first_lock_seconds=reader.integer("MSS_LOGIN_LOCK_SECONDS", 60, 1, 3600),
+                ipv6_prefix=reader.integer(
+                    "MSS_IPV6_PREFIX", DEFAULT_IPV6_PREFIX, MIN_IPV6_PREFIX, MAX_IPV6_PREFIX
+                ),
             ),
             login_format=reader.login_format("MSS_LOGIN_FORMAT"),
         )

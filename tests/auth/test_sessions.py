@@ -8,6 +8,7 @@ import json
 import pytest
 from redis.asyncio import Redis
 
+from webmail.auth import sessions
 from webmail.auth.sessions import SessionCookie, SessionStore
 
 
@@ -72,3 +73,26 @@ def test_garbage_in_redis_is_a_logged_out_session(redis_url: str) -> None:
 @pytest.mark.parametrize("value", ["", "x", "a.b", "a" * 40 + ".", "." * 3, "a" * 300])
 def test_malformed_cookies_are_ignored(value: str) -> None:
     assert SessionCookie.decode(value) is None
+
+
+def test_password_only_session_ends_on_time_however_busy(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five minutes from the password step (here 2 s), not five minutes of idleness."""
+    monkeypatch.setattr(sessions, "PENDING_SECONDS", 2)
+
+    async def scenario(store: SessionStore) -> None:
+        cookie, _ = await store.create("a@medecin.mssante.test", "pw", stage="password")
+        ttl = await store.redis.pttl("mss:session:" + cookie.id_hash)
+        assert 0 < ttl <= 2000
+        for _ in range(3):
+            await asyncio.sleep(0.6)
+            session = await store.load(cookie)  # a request every 0.6 s keeps nothing alive
+            assert session is not None
+            session.pending_secret = "x"
+            await store.save(session)  # nor does saving it
+            assert await store.redis.pttl("mss:session:" + cookie.id_hash) <= 2000 - 600
+        await asyncio.sleep(0.4)
+        assert await store.load(cookie) is None
+
+    asyncio.run(with_store(redis_url, 60, 3600, scenario))

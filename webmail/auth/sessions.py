@@ -20,7 +20,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 KEY_PREFIX = "mss:session:"
-# A session that has passed the password but not the second factor lives five minutes.
+# A session that has passed the password but not the second factor lives five minutes from
+# the password step, whatever it does meanwhile: polling cannot keep it alive.
 PENDING_SECONDS = 300
 TOUCH_SECONDS = 30
 USER_INDEX_PREFIX = "mss:user-sessions:"
@@ -45,10 +46,6 @@ class Session:
     stage: str = "full"
     # While enrolling a second factor: the new TOTP secret, encrypted with the cookie's key.
     pending_secret: str = ""
-    # A one-time code sent by email (optional second channel): its keyed hash and deadlines.
-    email_code: str = ""
-    email_code_expires: float = 0.0
-    email_code_sent: float = 0.0
 
     @property
     def complete(self) -> bool:
@@ -145,8 +142,7 @@ class SessionStore:
             await self.delete(cookie)
             return None
         now = time.time()
-        idle_limit = self.idle_seconds if session.complete else PENDING_SECONDS
-        if now - session.created > self.absolute_seconds or now - session.last_seen > idle_limit:
+        if now > self._ends_at(session) or now - session.last_seen > self.idle_seconds:
             await self.delete(cookie)
             return None
         if now - session.last_seen > TOUCH_SECONDS:
@@ -197,9 +193,14 @@ class SessionStore:
     def _index(self, user: str) -> _SessionIndex:
         return _SessionIndex(self.redis, user, self.absolute_seconds)
 
+    def _ends_at(self, session: Session) -> float:
+        """The absolute end: 12 hours (say) after login, five minutes for a password-only one."""
+        lifetime = self.absolute_seconds if session.complete else PENDING_SECONDS
+        return session.created + min(lifetime, self.absolute_seconds)
+
     async def _save(self, session: Session) -> None:
         # Whichever comes first: the idle lock or the absolute end, to the millisecond.
-        remaining_absolute = session.created + self.absolute_seconds - time.time()
+        remaining_absolute = self._ends_at(session) - time.time()
         ttl_ms = max(1, int(min(self.idle_seconds, remaining_absolute) * 1000))
         try:
             await self.redis.set(KEY_PREFIX + session.id_hash, session.to_json(), px=ttl_ms)

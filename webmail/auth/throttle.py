@@ -4,7 +4,9 @@ hold across app instances.
 Failures are counted per account *and* client address: five in a row lock that pair for a
 growing delay. Counting per account alone would let anyone lock a doctor out of their own
 mailbox from elsewhere; a separate, looser limit per address stops one client from spraying
-many accounts.
+many accounts. "Address" means the client's network (``networks.client_network``): an IPv6
+/64 counts as one address. What one account may suffer from many networks is the business
+of ``budget.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from webmail.auth.networks import DEFAULT_IPV6_PREFIX, client_network
 from webmail.auth.sessions import SessionStoreUnavailable
 
 PREFIX = "mss:throttle:"
@@ -28,6 +31,7 @@ class Limits:
     max_lock_seconds: int = 3600
     failures_per_address: int = 50  # any accounts, per client address, per window
     window_seconds: int = 3600
+    ipv6_prefix: int = DEFAULT_IPV6_PREFIX  # an IPv6 client counts as its whole network
 
 
 @dataclass(frozen=True)
@@ -94,5 +98,6 @@ class Throttle:
 
     def _key(self, kind: str, account: str, address: str) -> str:
         # Hashed: the keys list in Redis should not be a directory of who logs in from where.
-        digest = hashlib.sha256(f"{account.lower()}\x00{address}".encode()).hexdigest()[:32]
+        network = client_network(address, self.limits.ipv6_prefix)
+        digest = hashlib.sha256(f"{account.lower()}\x00{network}".encode()).hexdigest()[:32]
         return f"{PREFIX}{self.step}:{kind}:{digest}"

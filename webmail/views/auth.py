@@ -154,11 +154,20 @@ def _locked(request: Request, address: str, lock: Lock) -> Response:
     return _login_page(request, address=address, status=429, error=locked_message(lock))
 
 
-def locked_message(lock: Lock) -> str:
+_LOCKED = N_("Trop de tentatives infructueuses. Réessayez après {time} (dans {seconds} s).")
+
+
+def locked_message(lock: Lock, message: str = _LOCKED) -> str:
+    """``message`` (a constant with {time} and {seconds}) filled in for this lock."""
     until = datetime.fromtimestamp(lock.until, PARIS).strftime("%H:%M:%S")
-    return i18n._(
-        "Trop de tentatives infructueuses. Réessayez après {time} (dans {seconds} s)."
-    ).format(time=until, seconds=lock.seconds_left)
+    return i18n._(message).format(time=until, seconds=lock.seconds_left)
+
+
+def login_again(request: Request, address: str, error: str, status: int) -> Response:
+    """The login form, for a password-only session that the second factor has ended."""
+    response = _login_page(request, address=address, status=status, error=error)
+    forget_session_cookie(request, response)
+    return response
 
 
 async def logout(request: Request) -> Response:

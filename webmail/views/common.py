@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from webmail.auth.budget import SecondFactorBudget
 from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import Session, SessionCookie, SessionStore
 from webmail.auth.throttle import Throttle
@@ -42,6 +43,7 @@ class Services:
     enrolled: EnrolmentRegistry
     password_throttle: Throttle
     otp_throttle: Throttle
+    otp_budget: SecondFactorBudget
 
 
 @dataclass

@@ -7,24 +7,20 @@ new id and a new key replaces it, so an id seen before login is worthless after.
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import re
-import secrets
-import time
-from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from webmail.auth import totp
-from webmail.auth.throttle import Throttle
+from webmail.auth import budget, email_code, totp
+from webmail.auth.throttle import Lock
 from webmail.errors import BadRequest, Forbidden, NotFound
 from webmail.i18n import N_
 from webmail.mail import smtp
 from webmail.templating import render
+from webmail.views import code_checks as checks
 from webmail.views.auth import locked_message, set_cookie
 from webmail.views.common import (
     Authenticated,
@@ -41,10 +37,13 @@ from webmail.views.common import (
 async def otp_page(request: Request) -> Response:
     auth = await authenticated(request, complete=False)
     app = services(request)
-    if await app.second_factor.load(auth.user) is None:
+    enrolment = await app.second_factor.load(auth.user)
+    if enrolment is None:
         if app.enrolled.contains(auth.user):
             return _factor_lost(request, auth)
         return await _enrol_page(request, auth)
+    if not app.second_factor.readable(enrolment, auth.user):
+        return _factor_lost(request, auth)
     return await _code_page(request, auth)
 
 
@@ -79,15 +78,10 @@ async def _code_page(
             "error": error,
             "notice": notice,
             "folder": None,
-            "email_hint": _mask(email) if email else None,
+            "email_hint": email_code.masked(email) if email else None,
         },
         status_code=status,
     )
-
-
-def _mask(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}"
 
 
 async def _enrol_page(
@@ -123,46 +117,42 @@ async def otp_submit(request: Request) -> Response:
     auth, form = await state_change(request, complete=False)
     app = services(request)
     ip = client_ip(request)
+    tries = await app.otp_budget.session_try(auth.key)
+    if tries > budget.SESSION_CODE_ATTEMPTS:
+        return await checks.start_over(request, auth)
     lock = await app.otp_throttle.lock_for(auth.user, ip)
     if lock is not None:
         return await _code_page(request, auth, locked_message(lock), 429)
     code = text_field(form, "code", limit=40)
-    if _email_code_matches(request, auth, code):
-        auth.session.email_code = ""
-        await app.sessions.save(auth.session)
-        await app.otp_throttle.succeeded(auth.user, ip)
-        audit(request, "otp_email_used", auth)
-        return await _complete_login(request, auth)
-    if await app.second_factor.load(auth.user) is None:
+    enrolment = await app.second_factor.load(auth.user)
+    if enrolment is None:
         if app.enrolled.contains(auth.user):
             return _factor_lost(request, auth)
         return await _confirm_enrolment(request, auth, code, action="/login/otp")
-    verdict = await app.second_factor.verify(auth.user, code)
-    if verdict in (totp.Verdict.OK, totp.Verdict.RECOVERY):
-        await app.otp_throttle.succeeded(auth.user, ip)
-        notice = "recovery" if verdict == totp.Verdict.RECOVERY else None
-        return await _complete_login(request, auth, notice=notice)
-    # A replayed code is someone who saw it: a security event, counted like a wrong one.
-    audit(
-        request,
-        "otp_replay" if verdict == totp.Verdict.REPLAY else "otp_failed",
-        auth,
-        result="refused",
-    )
-    message, status = await _failure(request, app.otp_throttle, auth)
-    return await _code_page(request, auth, message, status)
-
-
-def _email_code_matches(request: Request, auth: Authenticated, code: str) -> bool:
-    session = auth.session
-    if not session.email_code or time.time() > session.email_code_expires:
-        return False
-    expected = services(request).second_factor.hash_email_code("".join(code.split()))
-    return hmac.compare_digest(expected, session.email_code)
-
-
-EMAIL_CODE_SECONDS = 600
-EMAIL_RESEND_SECONDS = 60
+    if not app.second_factor.readable(enrolment, auth.user):
+        return _factor_lost(request, auth)
+    reservation = None
+    if totp.six_digits(code) is not None:
+        # A 6-digit guess costs the account's budget, whatever the network; recovery codes
+        # do not, so the owner keeps a way in while an attacker exhausts it.
+        reserved = await app.otp_budget.reserve(auth.user, ip)
+        if isinstance(reserved, Lock):
+            seconds = reserved.seconds_left
+            audit(request, "otp_account_locked", auth, result="locked", seconds=seconds)
+            return await _code_page(
+                request, auth, locked_message(reserved, checks.ACCOUNT_LOCKED), 429
+            )
+        reservation = reserved
+    method = await checks.proof(request, auth, code)
+    if method is None:
+        message, status = await checks.failure(request, app.otp_throttle, auth)
+        if tries >= budget.SESSION_CODE_ATTEMPTS:
+            return await checks.start_over(request, auth)
+        return await _code_page(request, auth, message, status)
+    if reservation is not None:
+        await app.otp_budget.give_back(reservation)
+    await app.otp_throttle.succeeded(auth.user, ip)
+    return await _complete_login(request, auth, method=method)
 
 
 async def send_email_code(request: Request) -> Response:
@@ -174,25 +164,27 @@ async def send_email_code(request: Request) -> Response:
     address = app.second_factor.recovery_email(enrolment, auth.user) if enrolment else None
     if not app.settings.email_otp or address is None:
         raise NotFound("Aucune adresse de secours n'est enregistrée pour ce compte.")
-    if time.time() - auth.session.email_code_sent < EMAIL_RESEND_SECONDS:
+    codes = app.second_factor.email_codes
+    if not await codes.may_send(auth.user):  # per account: other sessions count too
         return await _code_page(
             request,
             auth,
             N_("Un code vient d'être envoyé. Attendez une minute avant d'en demander un autre."),
             429,
         )
-    code = f"{secrets.randbelow(1_000_000):06d}"
+    code = email_code.new_code()
     try:
         await smtp.send(
             app.settings.smtp,
             app.pool.ssl_context,
             auth.user,
             auth.password,
-            _code_message(auth.user, address, code),
+            email_code.message(auth.user, address, code),
             [address],
             app.settings.imap_timeout_seconds,
         )
     except smtp.SmtpError:
+        await codes.send_failed(auth.user)
         audit(request, "otp_email_sent", auth, result="failed")
         return await _code_page(
             request,
@@ -203,10 +195,7 @@ async def send_email_code(request: Request) -> Response:
             ),
             503,
         )
-    auth.session.email_code = app.second_factor.hash_email_code(code)
-    auth.session.email_code_expires = time.time() + EMAIL_CODE_SECONDS
-    auth.session.email_code_sent = time.time()
-    await app.sessions.save(auth.session)
+    await codes.store(auth.user, code)
     audit(request, "otp_email_sent", auth)
     return await _code_page(
         request,
@@ -215,45 +204,18 @@ async def send_email_code(request: Request) -> Response:
     )
 
 
-def _code_message(sender: str, to: str, code: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = "Code de connexion à votre messagerie sécurisée"
-    message["Date"] = format_datetime(datetime.now().astimezone())
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
-    message.set_content(
-        f"Votre code de connexion : {code}\n\nIl est valable 10 minutes, pour une seule "
-        "connexion. Si vous n'avez pas demandé ce code, quelqu'un connaît votre mot de passe : "
-        "changez-le et prévenez votre opérateur.\n"
-    )
-    return message
-
-
 async def set_recovery_email(request: Request) -> Response:
     auth, form = await state_change(request)
     if not services(request).settings.email_otp:
         raise NotFound("Cette option n'est pas proposée par votre opérateur.")
     if not await _current_code_ok(request, auth, text_field(form, "code", limit=40)):
-        return await account_page(request, error=_WRONG_CODE, status=401)
+        return await account_page(request, error=checks.WRONG_CODE, status=401)
     address = text_field(form, "recovery_email", limit=320).strip()
     if address and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,255}\.[a-zA-Z]{2,}", address):
         raise BadRequest("Adresse de secours invalide.")
     await services(request).second_factor.set_recovery_email(auth.user, address)
     audit(request, "otp_email_registered", auth, removed=not address)
     return RedirectResponse("/account?notice=email", status_code=303)
-
-
-_WRONG_CODE = N_("Code incorrect ou déjà utilisé. Saisissez le code actuel de votre application.")
-
-
-async def _failure(request: Request, throttle: Throttle, auth: Authenticated) -> tuple[str, int]:
-    """Count a wrong code; the message and status to answer (429 once it locks)."""
-    lock = await throttle.failed(auth.user, client_ip(request))
-    if lock is None:
-        return _WRONG_CODE, 401
-    audit(request, "otp_locked", auth, result="locked", seconds=lock.seconds_left)
-    return locked_message(lock), 429
 
 
 async def _confirm_enrolment(
@@ -263,34 +225,40 @@ async def _confirm_enrolment(
     secret = app.sessions.unseal(auth.session, auth.cookie, auth.session.pending_secret)
     step = totp.code_matches_step(secret, code) if secret else None
     if secret is None or step is None:
-        message, status = await _failure(request, app.otp_throttle, auth)
+        message, status = await checks.failure(request, app.otp_throttle, auth)
         return await _enrol_page(request, auth, action=action, error=message, status=status)
-    codes = await app.second_factor.enrol(auth.user, secret, step)
+    first = action == "/login/otp"
+    codes = await app.second_factor.enrol(auth.user, secret, step, replace=not first)
+    if codes is None:
+        codes = await checks.enrolled_meanwhile(request, auth, secret)
     app.enrolled.add(auth.user)
     await app.otp_throttle.succeeded(auth.user, client_ip(request))
     audit(request, "otp_enrolled", auth)
-    return await _complete_login(request, auth, recovery_codes=codes)
+    return await _complete_login(request, auth, method="enrolment", recovery_codes=codes)
 
 
 async def _complete_login(
     request: Request,
     auth: Authenticated,
     *,
-    notice: str | None = None,
+    method: str,
     recovery_codes: list[str] | None = None,
 ) -> Response:
-    """Replace the session by a new one (new id, new key) that opens the mailbox."""
+    """Replace the session by a new one (new id, new key) that opens the mailbox.
+
+    ``method`` says how the second factor was proved (totp, recovery, email, enrolment)."""
     app = services(request)
+    ip = client_ip(request)
     cookie, session = await app.sessions.create(
-        auth.user,
-        auth.password,
-        client_ip=client_ip(request),
-        user_agent=request.headers.get("user-agent", ""),
+        auth.user, auth.password, client_ip=ip, user_agent=request.headers.get("user-agent", "")
     )
     await app.sessions.delete_by_hash(auth.key, auth.user)
     app.pool.rekey(auth.key, session.id_hash)
+    await app.otp_budget.remember(auth.user, ip)  # this network now gets past account locks
+    # Listed in the registry's current form, whatever the key: off the event loop (scrypt).
+    await asyncio.to_thread(app.enrolled.add, auth.user)
     app.audit.record(
-        "login", account=auth.user, client_ip=client_ip(request), session=session.id_hash
+        "login", account=auth.user, client_ip=ip, session=session.id_hash, method=method
     )
     if recovery_codes is not None:
         request.state.user = session.user
@@ -299,7 +267,7 @@ async def _complete_login(
             request, "pages/recovery_codes.html", {"codes": recovery_codes, "folder": None}
         )
     else:
-        target = "/mail?notice=recovery" if notice == "recovery" else "/mail"
+        target = "/mail?notice=recovery" if method == "recovery" else "/mail"
         response = RedirectResponse(target, status_code=303)
     set_cookie(request, response, session_cookie_name(request), cookie.encode(), max_age=None)
     return response
@@ -345,7 +313,7 @@ async def account_view(request: Request) -> Response:
 async def regenerate_codes(request: Request) -> Response:
     auth, form = await state_change(request)
     if not await _current_code_ok(request, auth, text_field(form, "code", limit=40)):
-        return await account_page(request, error=_WRONG_CODE, status=401)
+        return await account_page(request, error=checks.WRONG_CODE, status=401)
     codes = await services(request).second_factor.regenerate_recovery(auth.user)
     audit(request, "otp_recovery_regenerated", auth)
     return render(request, "pages/recovery_codes.html", {"codes": codes, "folder": None})
@@ -354,7 +322,7 @@ async def regenerate_codes(request: Request) -> Response:
 async def start_reenrolment(request: Request) -> Response:
     auth, form = await state_change(request)
     if not await _current_code_ok(request, auth, text_field(form, "code", limit=40)):
-        return await account_page(request, error=_WRONG_CODE, status=401)
+        return await account_page(request, error=checks.WRONG_CODE, status=401)
     auth.session.pending_secret = ""
     return await _enrol_page(request, auth, action="/account/otp/enrol")
 
@@ -376,7 +344,7 @@ async def _current_code_ok(request: Request, auth: Authenticated, code: str) -> 
         totp.Verdict.RECOVERY,
     ):
         return True
-    await _failure(request, app.otp_throttle, auth)
+    await checks.failure(request, app.otp_throttle, auth)
     return False
 
 
