@@ -154,13 +154,18 @@ def _locked(request: Request, address: str, lock: Lock) -> Response:
     return _login_page(request, address=address, status=429, error=locked_message(lock))
 
 
-_LOCKED = N_("Trop de tentatives infructueuses. Réessayez après {time} (dans {seconds} s).")
-
-
-def locked_message(lock: Lock, message: str = _LOCKED) -> str:
-    """``message`` (a constant with {time} and {seconds}) filled in for this lock."""
+def locked_message(lock: Lock, *, account_wide: bool = False) -> str:
+    """What to tell the user while ``lock`` holds; ``account_wide``: the lock of the account's
+    code budget, which a recovery code still gets past."""
     until = datetime.fromtimestamp(lock.until, PARIS).strftime("%H:%M:%S")
-    return i18n._(message).format(time=until, seconds=lock.seconds_left)
+    if account_wide:
+        return i18n._(
+            "Trop de codes incorrects pour ce compte. Réessayez après {time} (dans {seconds} s), "
+            "ou saisissez l'un de vos codes de secours."
+        ).format(time=until, seconds=lock.seconds_left)
+    return i18n._(
+        "Trop de tentatives infructueuses. Réessayez après {time} (dans {seconds} s)."
+    ).format(time=until, seconds=lock.seconds_left)
 
 
 def login_again(request: Request, address: str, error: str, status: int) -> Response:

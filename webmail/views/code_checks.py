@@ -13,10 +13,6 @@ from webmail.i18n import N_
 from webmail.views.auth import locked_message, login_again
 from webmail.views.common import Authenticated, audit, client_ip, services
 
-ACCOUNT_LOCKED = N_(
-    "Trop de codes incorrects pour ce compte. Réessayez après {time} (dans {seconds} s), "
-    "ou saisissez l'un de vos codes de secours."
-)
 START_OVER = N_("Trop de codes incorrects. Saisissez de nouveau votre mot de passe.")
 
 

@@ -139,9 +139,7 @@ async def otp_submit(request: Request) -> Response:
         if isinstance(reserved, Lock):
             seconds = reserved.seconds_left
             audit(request, "otp_account_locked", auth, result="locked", seconds=seconds)
-            return await _code_page(
-                request, auth, locked_message(reserved, checks.ACCOUNT_LOCKED), 429
-            )
+            return await _code_page(request, auth, locked_message(reserved, account_wide=True), 429)
         reservation = reserved
     method = await checks.proof(request, auth, code)
     if method is None:
