@@ -294,9 +294,17 @@ def test_delivered_message_is_readable_in_the_app(
 def test_expired_session_gives_the_text_back(logged_in: TestClient) -> None:
     token = csrf_token(logged_in)
     logged_in.cookies.clear()  # as if the session had expired on the server
-    response = logged_in.post("/compose", data={
-        "csrf_token": token, "mode": "new", "action": "send", "to": "a@chu-demo.mssante.test",
-        "subject": "Écrit longuement", "body": "Trois paragraphes précieux"})
+    response = logged_in.post(
+        "/compose",
+        data={
+            "csrf_token": token,
+            "mode": "new",
+            "action": "send",
+            "to": "a@chu-demo.mssante.test",
+            "subject": "Écrit longuement",
+            "body": "Trois paragraphes précieux",
+        },
+    )
     assert response.status_code == 401
     page = soup(response.text)
     assert page.find("textarea").get_text() == "Trois paragraphes précieux"

@@ -37,6 +37,23 @@ NOTICES = {
 }
 
 
+# After a send that did not keep everything it should have: said as a warning, not a success.
+WARNINGS = {
+    "sent-nocopy": N_("Message envoyé, mais aucune copie n'a pu être gardée dans Envoyés."),
+    "sent-draft": N_(
+        "Message envoyé, mais son brouillon n'a pas pu être supprimé : supprimez-le pour ne "
+        "pas l'envoyer une seconde fois."
+    ),
+    "sent-nocopy-draft": N_(
+        "Message envoyé, mais aucune copie n'a pu être gardée dans Envoyés et son brouillon "
+        "n'a pas pu être supprimé."
+    ),
+    "already-sent": N_(
+        "Ce message avait déjà été envoyé : il n'a pas été envoyé une seconde fois."
+    ),
+}
+
+
 async def home(request: Request) -> Response:
     return RedirectResponse("/mail", status_code=303)
 
@@ -65,6 +82,7 @@ async def message_list(request: Request) -> Response:
         "folders": folders,
         "folder_label": _label(folders, folder),
         "notice": NOTICES.get(request.query_params.get("notice", "")),
+        "warning": WARNINGS.get(request.query_params.get("notice", "")),
     }
     if wants_fragment(request):
         return vary_on_htmx(render(request, "partials/_rows.html", context))

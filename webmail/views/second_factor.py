@@ -190,7 +190,7 @@ async def send_email_code(request: Request) -> Response:
             auth.password,
             _code_message(auth.user, address, code),
             [address],
-            app.settings.imap_timeout_seconds,
+            app.settings.smtp_timeouts,
         )
     except smtp.SmtpError:
         audit(request, "otp_email_sent", auth, result="failed")
