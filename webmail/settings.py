@@ -92,7 +92,7 @@ class Settings:
             imap_idle_close_seconds=reader.integer("MSS_IMAP_IDLE_CLOSE_SECONDS", 300, 10, 7200),
             smtp_timeouts=SmtpTimeouts(
                 command=float(reader.integer("MSS_SMTP_TIMEOUT_SECONDS", 15, 1, 300)),
-                data_end=float(reader.integer("MSS_SMTP_DATA_TIMEOUT_SECONDS", 40, 5, 600)),
+                data_end=float(reader.integer("MSS_SMTP_DATA_TIMEOUT_SECONDS", 40, 1, 600)),
             ),
             page_size=reader.integer("MSS_PAGE_SIZE", 50, 10, 200),
             audit_log=reader.audit_destination("MSS_AUDIT_LOG"),

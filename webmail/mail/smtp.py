@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 _LINE_ENDINGS = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
+_UNPRINTABLE = re.compile(r"[\x00-\x20\x7f]+")
 
 
 @dataclass(frozen=True)
