@@ -15,7 +15,7 @@ import pytest
 
 from dev.stack import Stack
 from tests.conftest import MailUser, simple_mail, wait_for_messages
-from tests.mail.fake_smtp import DROP, SILENCE, FakeSmtp, Script, fake_smtp
+from tests.mail.fake_smtp import DROP, SILENCE, FakeSmtp, fake_smtp
 from webmail.mail import smtp
 from webmail.settings import ServerSettings, SmtpTimeouts, TlsMode
 

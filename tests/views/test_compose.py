@@ -11,7 +11,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from dev.stack import Stack
-from tests.views.forms import browser_form, submit
 from tests.conftest import (
     MailUser,
     csrf_token,
@@ -22,6 +21,7 @@ from tests.conftest import (
     soup,
     wait_for_messages,
 )
+from tests.views.forms import browser_form, submit
 
 
 def parse(raw: bytes) -> email.message.EmailMessage:
