@@ -26,6 +26,7 @@ class Script:
     rcpt: dict[str, str] = field(default_factory=dict)  # address -> reply (default 250)
     data: str = "354 End data with <CR><LF>.<CR><LF>"  # or DROP: drop before DATA
     after_dot: str = "250 2.0.0 Ok: queued"  # or SILENCE, DROP
+    drop_within_message: int = 0  # drop after reading this many bytes of the message
     delay_after_dot: float = 0.0
     relay_port: int | None = None  # deliver accepted mail there before answering the dot
 
@@ -109,6 +110,9 @@ class FakeSmtp:
                 await _say(writer, script.data)
                 if not script.data.startswith("354"):
                     continue
+                if script.drop_within_message:
+                    await reader.readexactly(script.drop_within_message)
+                    return
                 data = await reader.readuntil(b"\r\n.\r\n")
                 if not await self._after_dot(writer, sender, recipients, data):
                     return

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import os
 import ssl
 import time
 from collections.abc import Iterator
@@ -74,6 +75,24 @@ async def test_drop_before_data_is_nothing_sent(fake: FakeSmtp) -> None:
         await send_to(fake)
     assert fake.received == []
     assert "sans risque de doublon" in caught.value.message
+
+
+async def test_drop_while_the_message_is_written_is_nothing_sent(fake: FakeSmtp) -> None:
+    # Far more than the socket buffers hold: the drop comes before the dot can be written.
+    fake.script.drop_within_message = 64 * 1024
+    big = message()
+    big.add_attachment(os.urandom(24 * 1024 * 1024), maintype="application", subtype="pdf")
+    with pytest.raises(smtp.SmtpUnavailable):
+        await smtp.send(
+            ServerSettings("127.0.0.1", fake.port, TlsMode.NONE),
+            ssl.create_default_context(),
+            SENDER,
+            "secret",
+            big,
+            TO,
+            SmtpTimeouts(command=2.0, data_end=10.0),
+        )
+    assert fake.received == []
 
 
 async def test_unreachable_server_is_nothing_sent() -> None:

@@ -9,14 +9,18 @@ a different error for each case.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import ssl
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import cast
 
 import aiosmtplib
 from aiosmtplib.email import flatten_message
+from aiosmtplib.protocol import SMTPProtocol
 
 from webmail.i18n import N_
 from webmail.settings import ServerSettings, SmtpTimeouts, TlsMode
@@ -237,14 +241,17 @@ async def _start_data(client: aiosmtplib.SMTP) -> None:
 
 
 async def _transmit(client: aiosmtplib.SMTP, data: bytes, timeout: float) -> ServerReply:
-    """Write the message and its final dot, then wait for the verdict. Once the dot is
-    written, no failure may be reported as "nothing sent"."""
+    """Write the message, then its final dot, then wait for the verdict. Until the dot is
+    written the server cannot accept it; once it is, no failure may be called "not sent"."""
     protocol = client.protocol
-    if protocol is None:
-        raise SmtpUnavailable(detail="connection lost before the message was written")
     try:
-        protocol.write(_LEADING_DOT.sub(b"..", data) + b".\r\n")
-    except (aiosmtplib.SMTPException, OSError) as error:
+        if protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("connection lost before the message")
+        protocol.write(_LEADING_DOT.sub(b"..", data))
+        await _flushed(protocol, timeout)
+        protocol.write(b".\r\n")
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+        client.close()
         raise SmtpUnavailable(detail=repr(error)) from error
     try:
         response = await protocol.read_response(timeout=timeout)
@@ -253,6 +260,21 @@ async def _transmit(client: aiosmtplib.SMTP, data: bytes, timeout: float) -> Ser
         log.warning("no answer after the final dot: %s", type(error).__name__)
         raise SmtpOutcomeUnknown(detail=repr(error)) from error
     return ServerReply(response.code, response.message)
+
+
+async def _flushed(protocol: SMTPProtocol, timeout: float) -> None:
+    """Wait until the message has left our buffers: a connection lost meanwhile is then
+    known to have happened before the dot."""
+    deadline = time.monotonic() + timeout
+    while True:
+        transport = protocol.transport
+        if transport is None or transport.is_closing():
+            raise aiosmtplib.SMTPServerDisconnected("connection lost during the message")
+        if not cast(asyncio.WriteTransport, transport).get_write_buffer_size():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("message not written in time")
+        await asyncio.sleep(0.02)
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:
