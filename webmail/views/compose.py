@@ -181,7 +181,7 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
                 return form_page(request, draft, origin, kept, _too_big_outcome(request))
             if action == "save":
                 return await _save_draft(request, session, draft, origin, kept)
-            return await sending.send(request, auth, session, draft, origin, kept, action=action)
+            return await sending.send(request, auth, session, draft, origin, action=action)
     except ImapUnavailable:
         # Raised only before anything was sent: later IMAP steps catch their own failures.
         kept.unlisted = True

@@ -9,6 +9,7 @@ in Drafts marked as uncertain, and only the explicit "Renvoyer quand même" send
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import replace
 from email.message import EmailMessage
 
@@ -52,7 +53,6 @@ async def send(
     session: MailSession,
     draft: Draft,
     origin: Origin,
-    kept: Kept,
     *,
     action: str,
 ) -> Response:
@@ -113,7 +113,7 @@ async def _transmit(
         )
     except smtp.SmtpError as error:
         await _record_failure(ledger, claim, error)
-        _audit_failure(request, auth, recipients, error)
+        _audit_failure(request, auth, recipients, error, claim)
         return await _give_back(request, session, draft, origin, _failure_outcome(error))
     retry = _retry_draft(draft, result) if result.refused else None
     await _record(
@@ -131,6 +131,7 @@ async def _transmit(
         result="partial" if result.refused else "ok",
         recipients=recipients,
         refused=sorted(result.refused),
+        confirmed_resend=claim.resend,
     )
     copied = await _keep_sent_copy(session, message)
     removed = await remove_draft(session, draft.message_id)
@@ -147,11 +148,11 @@ def _sent_notice(copied: bool, removed: bool) -> str:
     return "sent" + ("" if copied else "-nocopy") + ("" if removed else "-draft")
 
 
-async def _record(awaitable: object) -> None:
+async def _record(awaitable: Awaitable[None]) -> None:
     """A ledger write after the send: if Redis fails now, the claim stays "sending" and a
     later submission is treated as unknown, never sent again silently."""
     try:
-        await awaitable  # type: ignore[misc]
+        await awaitable
     except RedisError:
         log.error("send ledger unavailable after sending")
 
@@ -164,7 +165,11 @@ async def _record_failure(ledger: Outbox, claim: Claim, error: smtp.SmtpError) -
 
 
 def _audit_failure(
-    request: Request, auth: Authenticated, recipients: list[str], error: smtp.SmtpError
+    request: Request,
+    auth: Authenticated,
+    recipients: list[str],
+    error: smtp.SmtpError,
+    claim: Claim,
 ) -> None:
     log.warning("send failed: %s", type(error).__name__)
     audit(
@@ -174,6 +179,7 @@ def _audit_failure(
         result=type(error).__name__,
         recipients=recipients,
         answer=error.detail[:300],
+        confirmed_resend=claim.resend,
     )
 
 
