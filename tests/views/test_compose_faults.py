@@ -154,15 +154,12 @@ def test_failure_before_data_is_safe_to_retry(
     assert count(stack, other_user) == 1
 
 
-def test_double_submission_sends_once(
-    faulty_settings: Settings, fake: FakeSmtp, stack: Stack, user: MailUser, other_user: MailUser
-) -> None:
+def post_twice_at_once(settings: Settings, user: MailUser, to: str) -> list[Any]:
     """Two workers behind the proxy, one session, the same form posted twice at once."""
-    fake.script.delay_after_dot = 0.6  # under the 1 s data timeout
-    with app_client(faulty_settings) as first, app_client(faulty_settings) as second:
+    with app_client(settings) as first, app_client(settings) as second:
         login(first, user)
         second.cookies.update(first.cookies)
-        form = compose_page(first, other_user.address)
+        form = compose_page(first, to)
         responses: list[Any] = []
         spans: list[tuple[float, float]] = []
 
@@ -177,6 +174,14 @@ def test_double_submission_sends_once(
         for thread in threads:
             thread.join(30)
     assert max(start for start, _ in spans) < min(end for _, end in spans)  # really at once
+    return responses
+
+
+def test_double_submission_sends_once(
+    faulty_settings: Settings, fake: FakeSmtp, stack: Stack, user: MailUser, other_user: MailUser
+) -> None:
+    fake.script.delay_after_dot = 0.6  # under the 1 s data timeout
+    responses = post_twice_at_once(faulty_settings, user, other_user.address)
     assert sorted(r.status_code for r in responses) == [303, 303]
     assert sorted(r.headers["location"] for r in responses) == [
         "/mail?folder=INBOX&notice=already-sent",
@@ -185,6 +190,25 @@ def test_double_submission_sends_once(
     assert len(fake.received) == 1
     assert count(stack, other_user) == 1
     assert count(stack, user, "Sent", settle=0) == 1
+
+
+def test_double_submission_after_a_partial_refusal_offers_the_same_resend(
+    faulty_settings: Settings, fake: FakeSmtp, stack: Stack, user: MailUser, other_user: MailUser
+) -> None:
+    refused = "absent@infirmier.mssante.test"
+    fake.script.rcpt = {refused: "550 5.1.1 User unknown"}
+    fake.script.delay_after_dot = 0.6
+    responses = post_twice_at_once(faulty_settings, user, f"{other_user.address}, {refused}")
+    assert [r.status_code for r in responses] == [200, 200]
+    pages = [soup(r.text) for r in responses]
+    for page in pages:
+        assert page.select_one("input[name=to]")["value"] == refused
+        assert page.select_one(".refusals li strong").get_text() == refused
+    ids = {page.select_one("input[name=message_id]")["value"] for page in pages}
+    assert len(ids) == 1  # one resend offered, whichever page the browser shows
+    assert len(fake.received) == 1
+    assert count(stack, other_user) == 1
+    assert count(stack, user, "Drafts", settle=0) == 1
 
 
 def test_already_sent_form_posted_again_is_not_resent(

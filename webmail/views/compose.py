@@ -338,8 +338,8 @@ async def save_draft(
         await drafts.replace(session.imap, folder, draft.message_id, raw, flags)
         session.cache.forget(folder)
         stored = await drafts.latest(session.imap, folder, draft.message_id)
-    except (ImapError, ValueError):
-        log.warning("could not save a draft")
+    except (ImapError, ValueError) as error:
+        log.warning("could not save a draft: %r", error)
         return None
     return kept_from(stored or raw, "draft")
 

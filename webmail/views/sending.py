@@ -309,8 +309,8 @@ async def _keep_sent_copy(session: MailSession, message: EmailMessage) -> bool:
         await session.imap.append(sent, message.as_bytes(), ["\\Seen"])
         session.cache.forget(sent)
         return True
-    except ImapError:
-        log.warning("message sent but no copy kept in Sent")
+    except ImapError as error:
+        log.warning("message sent but no copy kept in Sent: %r", error)
         return False
 
 
