@@ -318,6 +318,18 @@ def test_one_draft_per_message_and_none_once_sent(
     assert folder_count(stack, user, "Sent") == 1
 
 
+def test_late_save_of_a_sent_message_keeps_no_draft(
+    logged_in: TestClient, stack: Stack, user: MailUser, other_user: MailUser
+) -> None:
+    form = logged_in.get("/compose").text
+    assert submit(logged_in, form, to=other_user.address, subject="Envoyé").status_code == 303
+    # The idle autosave of the same page arrives after the send.
+    late = submit(logged_in, form, to=other_user.address, subject="Envoyé", action="save")
+    assert late.headers["location"] == "/mail?folder=INBOX&notice=already-sent"
+    assert folder_count(stack, user, "Drafts") == 0
+    assert folder_count(stack, user, "Sent") == 1
+
+
 def test_kept_file_missing_from_drafts_is_said_and_nothing_sent(
     logged_in: TestClient, stack: Stack, user: MailUser, other_user: MailUser
 ) -> None:

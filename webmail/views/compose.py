@@ -180,6 +180,10 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
             if _too_big(request, draft.attachments):
                 return form_page(request, draft, origin, kept, _too_big_outcome(request))
             if action == "save":
+                if await sending.already_sent(request, auth, draft):
+                    # A late save (the idle autosave, a second tab) must not bring back a
+                    # draft of a message already sent.
+                    return RedirectResponse(mail_url("INBOX", notice="already-sent"), 303)
                 return await _save_draft(request, session, draft, origin, kept)
             return await sending.send(request, auth, session, draft, origin, action=action)
     except ImapUnavailable:

@@ -47,6 +47,14 @@ def outbox(request: Request) -> Outbox:
     return Outbox(app.sessions.redis, 10 * timeouts.command + timeouts.data_end + 30)
 
 
+async def already_sent(request: Request, auth: Authenticated, draft: Draft) -> bool:
+    try:
+        record = await outbox(request).state(auth.user, draft.message_id)
+    except RedisError:
+        return False  # saving a draft too many is the lesser harm
+    return record is not None and record.state is State.SENT
+
+
 async def send(
     request: Request,
     auth: Authenticated,
