@@ -139,6 +139,7 @@ async def test_every_recipient_refused(
         zip(TO, replies, strict=True)
     )
     assert fake.received == []
+    assert caught.value.detail == "; ".join(f"{a}: {r}" for a, r in zip(TO, replies, strict=True))
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,8 @@ class SmtpError(Exception):
             self.message = message
         self.reply = reply
         self.refused = refused or {}
-        self.detail = detail or (str(reply) if reply else "")
+        answers = "; ".join(f"{address}: {answer}" for address, answer in self.refused.items())
+        self.detail = detail or (str(reply) if reply else answers)
 
 
 class SmtpUnavailable(SmtpError):
