@@ -313,3 +313,40 @@ def test_sent_without_a_copy_says_so(
     assert "aucune copie" in page.select_one(".alert-warning").get_text()
     assert page.select_one(".alert-ok") is None  # not a plain success
     assert count(stack, other_user) == 1
+
+
+def test_forwarded_files_stay_offered_when_no_draft_can_be_kept(
+    writer: TestClient,
+    fake: FakeSmtp,
+    stack: Stack,
+    user: MailUser,
+    other_user: MailUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.conftest import deliver, simple_mail
+    from webmail.mail.imap import ImapCommandFailed
+    from webmail.views import compose
+
+    original = simple_mail("labo@labo-demo.mssante.test", user.address, "Bilan")
+    original.add_attachment(b"%PDF bilan", maintype="application", subtype="pdf", filename="b.pdf")
+    uid = deliver(stack, user, original)
+    real_role_folder = compose._role_folder
+
+    async def no_drafts(session: Any, role: str, fallback: str) -> str:
+        if role == "drafts":
+            raise ImapCommandFailed("CREATE", "NO", "not allowed")
+        return await real_role_folder(session, role, fallback)
+
+    monkeypatch.setattr(compose, "_role_folder", no_drafts)
+    fake.script.data = DROP
+    form = writer.get(f"/compose?mode=forward&folder=INBOX&uid={uid}").text
+    failed = submit(writer, form, to=other_user.address)
+    assert failed.status_code == 503
+    page = soup(failed.text)
+    assert "Aucune copie" in alert(failed)
+    assert "b.pdf" in page.select_one(".kept-file").get_text()
+    assert page.select_one(".files-lost") is None  # nothing new was uploaded, nothing lost
+    fake.script.data = "354 go ahead"
+    assert submit(writer, failed.text).status_code == 303
+    forwarded = parse(wait_for_messages(stack, other_user)[0])
+    assert [a.get_content() for a in forwarded.iter_attachments()] == [b"%PDF bilan"]

@@ -61,6 +61,7 @@ class Kept:
     source: str = ""
     files: list[KeptFile] = field(default_factory=list)
     chosen: set[str] = field(default_factory=set)
+    attached: int = 0  # how many of the message's files came from there
     # True when the form could not be given its files back (the server was unreachable).
     unlisted: bool = False
 
@@ -185,7 +186,8 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
                     # draft of a message already sent.
                     return RedirectResponse(mail_url("INBOX", notice="already-sent"), 303)
                 return await _save_draft(request, session, draft, origin, kept)
-            return await sending.send(request, auth, session, draft, origin, action=action)
+            attempt = sending.Attempt(request, auth, session, draft, origin, kept)
+            return await sending.send(attempt, action=action)
     except ImapUnavailable:
         # Raised only before anything was sent: later IMAP steps catch their own failures.
         kept.unlisted = True
@@ -261,7 +263,9 @@ async def _kept_uploads(
     if not kept.chosen <= uploads.keys():
         raise KeptFilesMissing
     kept.files = [described for described, _upload in found]
-    return [uploads[d] for d in dict.fromkeys(f.digest for f in kept.files) if d in kept.chosen]
+    chosen = [d for d in dict.fromkeys(f.digest for f in kept.files) if d in kept.chosen]
+    kept.attached = len(chosen)
+    return [uploads[d] for d in chosen]
 
 
 async def _kept_source(

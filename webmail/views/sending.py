@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
+from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.requests import Request
@@ -47,6 +48,18 @@ def outbox(request: Request) -> Outbox:
     return Outbox(app.sessions.redis, 10 * timeouts.command + timeouts.data_end + 30)
 
 
+@dataclass
+class Attempt:
+    """One submission of the compose form, and what it needs to answer."""
+
+    request: Request
+    auth: Authenticated
+    session: MailSession
+    draft: Draft
+    origin: Origin
+    kept: Kept  # the files re-attached from the server, as the form listed them
+
+
 async def already_sent(request: Request, auth: Authenticated, draft: Draft) -> bool:
     try:
         record = await outbox(request).state(auth.user, draft.message_id)
@@ -55,75 +68,54 @@ async def already_sent(request: Request, auth: Authenticated, draft: Draft) -> b
     return record is not None and record.state is State.SENT
 
 
-async def send(
-    request: Request,
-    auth: Authenticated,
-    session: MailSession,
-    draft: Draft,
-    origin: Origin,
-    *,
-    action: str,
-) -> Response:
+async def send(attempt: Attempt, *, action: str) -> Response:
+    draft = attempt.draft
     try:
         recipients = compose.all_recipients(draft)
         message = compose.build_message(draft)
     except InvalidDraft as error:
-        return await _give_back(
-            request, session, draft, origin, Outcome(error=str(error), status=400)
-        )
-    ledger = outbox(request)
+        return await _give_back(attempt, Outcome(error=str(error), status=400))
+    ledger = outbox(attempt.request)
     try:
         if action == RESEND:
-            claim = await ledger.claim_resend(auth.user, draft.message_id)
+            claim = await ledger.claim_resend(attempt.auth.user, draft.message_id)
         else:
-            claim = await ledger.claim(auth.user, draft.message_id)
+            claim = await ledger.claim(attempt.auth.user, draft.message_id)
         if claim is None:
-            return await _claimed_elsewhere(request, session, draft, origin, ledger, auth)
+            return await _claimed_elsewhere(attempt, ledger)
     except RedisError:
         log.error("send ledger unavailable: nothing sent")
-        return await _give_back(
-            request,
-            session,
-            draft,
-            origin,
-            Outcome(
-                status=503,
-                error=i18n._(
-                    "Le service d'envoi est momentanément indisponible : rien n'a été envoyé. "
-                    "Réessayez dans quelques instants."
-                ),
-            ),
+        unavailable = i18n._(
+            "Le service d'envoi est momentanément indisponible : rien n'a été envoyé. "
+            "Réessayez dans quelques instants."
         )
-    return await _transmit(request, auth, session, draft, origin, message, recipients, claim)
+        return await _give_back(attempt, Outcome(status=503, error=unavailable))
+    return await _transmit(attempt, ledger, claim, message, recipients)
 
 
 async def _transmit(
-    request: Request,
-    auth: Authenticated,
-    session: MailSession,
-    draft: Draft,
-    origin: Origin,
+    attempt: Attempt,
+    ledger: Outbox,
+    claim: Claim,
     message: EmailMessage,
     recipients: list[str],
-    claim: Claim,
 ) -> Response:
-    app = services(request)
-    ledger = outbox(request)
+    app = services(attempt.request)
     try:
         result = await smtp.send(
             app.settings.smtp,
             app.pool.ssl_context,
-            auth.user,
-            auth.password,
+            attempt.auth.user,
+            attempt.auth.password,
             message,
             recipients,
             app.settings.smtp_timeouts,
         )
     except smtp.SmtpError as error:
         await _record_failure(ledger, claim, error)
-        _audit_failure(request, auth, recipients, error, claim)
-        return await _give_back(request, session, draft, origin, _failure_outcome(error))
-    retry = _retry_draft(draft, result) if result.refused else None
+        _audit(attempt, recipients, claim, type(error).__name__, answer=error.detail[:300])
+        return await _give_back(attempt, _failure_outcome(error))
+    retry = _retry_draft(attempt.draft, result) if result.refused else None
     await _record(
         ledger.finish(
             claim,
@@ -132,22 +124,30 @@ async def _transmit(
             retry_id=retry.message_id if retry else "",
         )
     )
-    audit(
-        request,
-        "message_sent",
-        auth,
-        result="partial" if result.refused else "ok",
-        recipients=recipients,
-        refused=sorted(result.refused),
-        confirmed_resend=claim.resend,
-    )
-    copied = await _keep_sent_copy(session, message)
-    removed = await remove_draft(session, draft.message_id)
-    await _mark_answered(session, origin)
+    outcome = "partial" if result.refused else "ok"
+    _audit(attempt, recipients, claim, outcome, refused=sorted(result.refused))
+    copied = await _keep_sent_copy(attempt.session, message)
+    removed = await remove_draft(attempt.session, attempt.draft.message_id)
+    await _mark_answered(attempt.session, attempt.origin)
     if retry is not None:
-        return await _offer_retry(request, session, retry, _refusals(result.refused))
-    return RedirectResponse(
-        mail_url("INBOX", notice=_sent_notice(copied, removed)), status_code=303
+        return await _offer_retry(attempt, retry, _refusals(result.refused))
+    notice = _sent_notice(copied, removed)
+    return RedirectResponse(mail_url("INBOX", notice=notice), status_code=303)
+
+
+def _audit(
+    attempt: Attempt, recipients: list[str], claim: Claim, result: str, **details: Any
+) -> None:
+    if result not in ("ok", "partial"):
+        log.warning("send failed: %s", result)
+    audit(
+        attempt.request,
+        "message_sent",
+        attempt.auth,
+        result=result,
+        recipients=recipients,
+        confirmed_resend=claim.resend,
+        **details,
     )
 
 
@@ -172,25 +172,6 @@ async def _record_failure(ledger: Outbox, claim: Claim, error: smtp.SmtpError) -
         await _record(ledger.release(claim))
 
 
-def _audit_failure(
-    request: Request,
-    auth: Authenticated,
-    recipients: list[str],
-    error: smtp.SmtpError,
-    claim: Claim,
-) -> None:
-    log.warning("send failed: %s", type(error).__name__)
-    audit(
-        request,
-        "message_sent",
-        auth,
-        result=type(error).__name__,
-        recipients=recipients,
-        answer=error.detail[:300],
-        confirmed_resend=claim.resend,
-    )
-
-
 def _failure_outcome(error: smtp.SmtpError) -> Outcome:
     unknown = isinstance(error, smtp.SmtpOutcomeUnknown)
     if unknown:
@@ -212,59 +193,45 @@ def _refusals(refused: dict[str, smtp.ServerReply]) -> list[tuple[str, str, bool
     return [(address, str(reply), reply.temporary) for address, reply in refused.items()]
 
 
-async def _give_back(
-    request: Request, session: MailSession, draft: Draft, origin: Origin, outcome: Outcome
-) -> Response:
-    """The form again, with the files kept in the one Drafts copy of the message."""
+async def _give_back(attempt: Attempt, outcome: Outcome) -> Response:
+    """The form again, with the files kept in the one Drafts copy of the message. When
+    that copy cannot be saved, the files kept before (the original, the older draft) are
+    still offered; only new uploads are lost, and the form says so."""
+    draft = attempt.draft
     flags = drafts.DRAFT_FLAGS + ((drafts.OUTCOME_UNKNOWN,) if outcome.unknown else ())
-    kept = await save_draft(session, draft, flags)
+    saved = await save_draft(attempt.session, draft, flags)
     note = (
         i18n._(" Une copie est dans vos brouillons.")
-        if kept is not None
+        if saved is not None
         else i18n._(" Aucune copie n'a pu être gardée dans vos brouillons.")
     )
     outcome.error = (outcome.error or "") + note
-    outcome.files_lost = kept is None and bool(draft.attachments)
-    return form_page(request, draft, origin, kept or Kept(), outcome)
+    outcome.files_lost = saved is None and len(draft.attachments) > attempt.kept.attached
+    return form_page(attempt.request, draft, attempt.origin, saved or attempt.kept, outcome)
 
 
-async def _claimed_elsewhere(
-    request: Request,
-    session: MailSession,
-    draft: Draft,
-    origin: Origin,
-    ledger: Outbox,
-    auth: Authenticated,
-) -> Response:
+async def _claimed_elsewhere(attempt: Attempt, ledger: Outbox) -> Response:
     """Another request holds this message: wait for it, then show what it did."""
-    record = await ledger.settle(auth.user, draft.message_id, ledger.sending_seconds)
+    draft = attempt.draft
+    record = await ledger.settle(attempt.auth.user, draft.message_id, ledger.sending_seconds)
     if record is not None and record.state is State.SENT:
         if record.retry_id:
             retry = replace(draft, to=", ".join(record.refused), cc="", bcc="")
             retry.message_id = record.retry_id
-            return await _offer_retry(request, session, retry, _recorded_refusals(record))
+            return await _offer_retry(attempt, retry, _recorded_refusals(record))
         return RedirectResponse(mail_url("INBOX", notice="already-sent"), status_code=303)
     if record is None:
         error = i18n._(
             "Un autre envoi de ce message vient d'échouer : rien n'a été envoyé. "
             "Vous pouvez réessayer."
         )
-        return await _give_back(request, session, draft, origin, Outcome(error=error, status=409))
-    return await _give_back(
-        request,
-        session,
-        draft,
-        origin,
-        Outcome(
-            status=409,
-            unknown=True,
-            error=i18n._(
-                "L'envoi de ce message n'a pas été confirmé par le serveur : il est peut-être "
-                "déjà parti. Il n'a pas été renvoyé. Pour l'envoyer malgré tout, utilisez "
-                "« Renvoyer quand même »."
-            ),
-        ),
+        return await _give_back(attempt, Outcome(error=error, status=409))
+    error = i18n._(
+        "L'envoi de ce message n'a pas été confirmé par le serveur : il est peut-être "
+        "déjà parti. Il n'a pas été renvoyé. Pour l'envoyer malgré tout, utilisez "
+        "« Renvoyer quand même »."
     )
+    return await _give_back(attempt, Outcome(status=409, unknown=True, error=error))
 
 
 def _recorded_refusals(record: Record) -> list[tuple[str, str, bool]]:
@@ -287,28 +254,18 @@ def _retry_draft(draft: Draft, result: smtp.SendResult) -> Draft:
 
 
 async def _offer_retry(
-    request: Request,
-    session: MailSession,
-    retry: Draft,
-    refused: list[tuple[str, str, bool]],
+    attempt: Attempt, retry: Draft, refused: list[tuple[str, str, bool]]
 ) -> Response:
-    kept = await save_draft(session, retry)
-    temporary = any(temp for _address, _answer, temp in refused)
+    kept = await save_draft(attempt.session, retry)
     warning = i18n._(
         "Message envoyé aux autres destinataires, mais refusé pour les adresses ci-dessous. "
         "Corrigez-les pour le leur renvoyer."
     )
-    if temporary:
+    if any(temporary for _address, _answer, temporary in refused):
         warning += i18n._(" Pour les refus temporaires, réessayez plus tard.")
-    return form_page(
-        request,
-        retry,
-        Origin(),
-        kept or Kept(),
-        Outcome(
-            warning=warning, refused=refused, files_lost=kept is None and bool(retry.attachments)
-        ),
-    )
+    files_lost = kept is None and bool(retry.attachments)
+    outcome = Outcome(warning=warning, refused=refused, files_lost=files_lost)
+    return form_page(attempt.request, retry, Origin(), kept or Kept(), outcome)
 
 
 async def _keep_sent_copy(session: MailSession, message: EmailMessage) -> bool:
