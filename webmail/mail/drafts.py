@@ -49,10 +49,11 @@ async def replace(
     flags: Sequence[str] = DRAFT_FLAGS,
 ) -> None:
     """Store ``raw`` as the one draft of this message: the new copy first, so a failure in
-    between leaves two copies rather than none."""
-    older = await find(imap, folder, message_id)
+    between leaves two copies rather than none; then every copy but the newest. Two
+    requests saving at once each keep only the highest UID they see: one copy remains."""
     await imap.append(folder, raw, list(flags))
-    await _remove(imap, folder, older)
+    copies = await find(imap, folder, message_id)
+    await _remove(imap, folder, copies[:-1])
 
 
 async def remove(imap: ImapClient, folder: str, message_id: str) -> None:

@@ -340,6 +340,8 @@ async def save_draft(
 ) -> Kept | None:
     """Keep ``draft`` as the one Drafts copy of its message; the files as now kept there,
     or None when it could not be saved."""
+    if not connected(session):
+        return None
     try:
         folder = await _role_folder(session, "drafts", "Drafts")
         raw = compose.draft_copy(draft).as_bytes()
@@ -353,6 +355,8 @@ async def save_draft(
 
 
 async def remove_draft(session: MailSession, message_id: str) -> bool:
+    if not connected(session):
+        return False
     try:
         folder = await _role_folder(session, "drafts", "Drafts")
         await drafts.remove(session.imap, folder, message_id)
@@ -361,6 +365,12 @@ async def remove_draft(session: MailSession, message_id: str) -> bool:
     except ImapError:
         log.warning("message sent but its draft could not be removed")
         return False
+
+
+def connected(session: MailSession) -> bool:
+    """Whether the connection still works: once it dropped (after a send, say), the steps
+    left are skipped and reported rather than each failing in turn."""
+    return session.imap.alive
 
 
 async def _role_folder(session: MailSession, role: str, fallback: str) -> str:

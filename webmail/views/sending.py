@@ -31,6 +31,7 @@ from webmail.views.compose import (
     Origin,
     Outcome,
     _role_folder,
+    connected,
     form_page,
     remove_draft,
     save_draft,
@@ -269,6 +270,8 @@ async def _offer_retry(
 
 
 async def _keep_sent_copy(session: MailSession, message: EmailMessage) -> bool:
+    if not connected(session):
+        return False
     try:
         sent = await _role_folder(session, "sent", "Sent")
         await session.imap.append(sent, message.as_bytes(), ["\\Seen"])
@@ -280,7 +283,7 @@ async def _keep_sent_copy(session: MailSession, message: EmailMessage) -> bool:
 
 
 async def _mark_answered(session: MailSession, origin: Origin) -> None:
-    if origin.mode not in ("reply", "replyall") or origin.uid is None:
+    if origin.mode not in ("reply", "replyall") or origin.uid is None or not connected(session):
         return
     try:
         await session.imap.ensure_selected(origin.folder)
