@@ -223,3 +223,23 @@ async def test_real_postfix_refuses_a_wrong_password(stack: Stack, user: MailUse
             TIMEOUTS,
         )
     assert "identification" in caught.value.message
+
+
+def test_smtp_timeouts_are_their_own_settings() -> None:
+    from webmail.settings import Settings, SettingsError
+
+    base = {
+        "MSS_IMAP_HOST": "imap.example.mssante.fr",
+        "MSS_SMTP_HOST": "smtp.example.mssante.fr",
+        "MSS_SECRET_KEY": "x" * 40,
+        "MSS_DATA_DIR": "/tmp",
+        "MSS_IMAP_TIMEOUT_SECONDS": "7",
+    }
+    # Under a minute in all, for the browser (and nginx's default proxy_read_timeout).
+    assert Settings.from_env(base).smtp_timeouts == SmtpTimeouts(command=15.0, data_end=40.0)
+    chosen = Settings.from_env(
+        {**base, "MSS_SMTP_TIMEOUT_SECONDS": "20", "MSS_SMTP_DATA_TIMEOUT_SECONDS": "120"}
+    )
+    assert chosen.smtp_timeouts == SmtpTimeouts(command=20.0, data_end=120.0)
+    with pytest.raises(SettingsError, match="MSS_SMTP_DATA_TIMEOUT_SECONDS"):
+        Settings.from_env({**base, "MSS_SMTP_DATA_TIMEOUT_SECONDS": "3600"})
