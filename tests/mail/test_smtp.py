@@ -4,6 +4,7 @@ that fails at each step on purpose, and sends for real through the test stack's 
 from __future__ import annotations
 
 import base64
+import contextlib
 import email
 import email.policy
 import os
@@ -243,3 +244,14 @@ def test_smtp_timeouts_are_their_own_settings() -> None:
     assert chosen.smtp_timeouts == SmtpTimeouts(command=20.0, data_end=120.0)
     with pytest.raises(SettingsError, match="MSS_SMTP_DATA_TIMEOUT_SECONDS"):
         Settings.from_env({**base, "MSS_SMTP_DATA_TIMEOUT_SECONDS": "3600"})
+
+
+@pytest.mark.parametrize(
+    "recipient", ["a@chu-demo.mssante.test> NOTIFY=NEVER", "a@chu-demo.mssante.test\r\nRSET"]
+)
+async def test_address_that_would_inject_a_command_never_does(
+    fake: FakeSmtp, recipient: str
+) -> None:
+    with contextlib.suppress(smtp.SmtpRefused):  # refused cleanly, or sent to the address
+        await send_to(fake, [recipient])
+    assert not any("NOTIFY" in line or line == "RSET" for line in fake.commands)

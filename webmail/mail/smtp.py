@@ -167,8 +167,10 @@ async def _transaction(
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
         # Before the message itself: whatever happened, the server cannot have accepted it.
         raise SmtpUnavailable(detail=repr(error)) from error
+    except ValueError as error:  # an address aiosmtplib will not put on a command line
+        raise SmtpRefused(detail=str(error)) from error
     reply = await _transmit(client, data, timeouts.data_end)
-    if reply.code == 250:
+    if 200 <= reply.code < 300:
         return SendResult(refused=refused)
     if reply.temporary:
         raise SmtpDeferred(reply=reply)
