@@ -371,6 +371,21 @@ def test_oversized_upload_is_refused_without_losing_the_text(
     assert "10 Mo" in page.find(attrs={"role": "alert"}).get_text()
 
 
+def test_oversized_upload_keeps_the_files_already_kept(
+    logged_in: TestClient, stack: Stack, user: MailUser, other_user: MailUser
+) -> None:
+    original = simple_mail("labo@labo-demo.mssante.test", user.address, "Examens")
+    original.add_attachment(b"%PDF ex", maintype="application", subtype="pdf", filename="ex.pdf")
+    uid = deliver(stack, user, original)
+    form = logged_in.get(f"/compose?mode=forward&folder=INBOX&uid={uid}").text
+    big = [("attachments", ("scanner.bin", os.urandom(10 * 1024 * 1024 + 10), "text/plain"))]
+    refused = submit(logged_in, form, files=big, to=other_user.address)
+    assert refused.status_code == 413
+    assert submit(logged_in, refused.text).status_code == 303
+    forwarded = parse(wait_for_messages(stack, other_user)[0])
+    assert [a.get_filename() for a in forwarded.iter_attachments()] == ["ex.pdf"]
+
+
 def test_save_draft(logged_in: TestClient, stack: Stack, user: MailUser) -> None:
     data = {
         "csrf_token": csrf_token(logged_in),

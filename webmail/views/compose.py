@@ -170,6 +170,7 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
     kept = _kept_from_form(form, origin)
     uploads = await _uploads(form)
     if _too_big(request, uploads):
+        kept.unlisted = True  # not read from the server: handed back as they came
         return form_page(request, draft, origin, kept, _too_big_outcome(request))
     action = text_field(form, "action")
     try:
