@@ -116,9 +116,8 @@ class Outbox:
         """After an explicit confirmation: take over a message whose outcome is unknown."""
         key = self.key(account, message_id)
         current = await self.redis.get(key)
-        if current is None:
-            claim = await self.claim(account, message_id)
-            return claim
+        if current is None:  # expired or never claimed: an ordinary first send
+            return await self.claim(account, message_id)
         record = Record.decode(current)
         if record is None or self._effective(record) is not State.UNKNOWN:
             return None
