@@ -154,10 +154,14 @@ def test_failure_before_data_is_safe_to_retry(
     assert count(stack, other_user) == 1
 
 
-def post_twice_at_once(settings: Settings, user: MailUser, to: str) -> list[Any]:
-    """Two workers behind the proxy, one session, the same form posted twice at once."""
-    with app_client(settings) as first, app_client(settings) as second:
+def post_twice_at_once(
+    settings: Settings, user: MailUser, to: str, *, one_worker: bool = False
+) -> list[Any]:
+    """The same form posted twice at once in one session: a double click reaching one
+    worker, or two workers behind the proxy."""
+    with app_client(settings) as first, app_client(settings) as other:
         login(first, user)
+        second = first if one_worker else other
         second.cookies.update(first.cookies)
         # Both workers have the folder list in cache, as after showing the inbox: two
         # LIST-STATUS at the same instant on one mailbox can make the test stack's Dovecot
@@ -181,11 +185,17 @@ def post_twice_at_once(settings: Settings, user: MailUser, to: str) -> list[Any]
     return responses
 
 
+@pytest.mark.parametrize("one_worker", [False, True])
 def test_double_submission_sends_once(
-    faulty_settings: Settings, fake: FakeSmtp, stack: Stack, user: MailUser, other_user: MailUser
+    faulty_settings: Settings,
+    fake: FakeSmtp,
+    stack: Stack,
+    user: MailUser,
+    other_user: MailUser,
+    one_worker: bool,
 ) -> None:
     fake.script.delay_after_dot = 0.6  # under the 1 s data timeout
-    responses = post_twice_at_once(faulty_settings, user, other_user.address)
+    responses = post_twice_at_once(faulty_settings, user, other_user.address, one_worker=one_worker)
     assert sorted(r.status_code for r in responses) == [303, 303]
     assert sorted(r.headers["location"] for r in responses) == [
         "/mail?folder=INBOX&notice=already-sent",
