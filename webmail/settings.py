@@ -44,6 +44,15 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class SmtpTimeouts:
+    """RFC 5321 section 4.5.3.2 gives each SMTP step its own timeout: the reply to the final
+    dot (the server may scan the message before answering) deserves longer than a command."""
+
+    command: float
+    data_end: float
+
+
+@dataclass(frozen=True)
 class Settings:
     imap: ServerSettings
     smtp: ServerSettings
@@ -57,6 +66,7 @@ class Settings:
     default_language: str
     imap_timeout_seconds: float
     imap_idle_close_seconds: int
+    smtp_timeouts: SmtpTimeouts
     page_size: int
     audit_log: str
     data_dir: Path
@@ -90,6 +100,10 @@ class Settings:
             default_language=reader.choice("MSS_LANGUAGE", "fr", ("fr", "en")),
             imap_timeout_seconds=float(reader.integer("MSS_IMAP_TIMEOUT_SECONDS", 15, 1, 300)),
             imap_idle_close_seconds=reader.integer("MSS_IMAP_IDLE_CLOSE_SECONDS", 300, 10, 7200),
+            smtp_timeouts=SmtpTimeouts(
+                command=float(reader.integer("MSS_SMTP_TIMEOUT_SECONDS", 15, 1, 300)),
+                data_end=float(reader.integer("MSS_SMTP_DATA_TIMEOUT_SECONDS", 40, 1, 600)),
+            ),
             page_size=reader.integer("MSS_PAGE_SIZE", 50, 10, 200),
             audit_log=reader.audit_destination("MSS_AUDIT_LOG"),
             data_dir=reader.writable_dir("MSS_DATA_DIR"),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import html as html_module
 import re
+import secrets
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, make_msgid
+from email.utils import format_datetime, getaddresses
 
 from webmail.i18n import _
 from webmail.mail import mime
@@ -39,7 +42,24 @@ class Draft:
     body: str = ""
     in_reply_to: str = ""
     references: str = ""
+    message_id: str = ""  # set once when the form is first shown: the idempotency key
     attachments: list[Upload] = field(default_factory=list)
+
+
+def new_message_id(sender: str) -> str:
+    return f"<mss.{secrets.token_hex(16)}@{_domain(sender)}>"
+
+
+def valid_message_id(value: str, sender: str) -> bool:
+    """Only our own format, for our own domain: the value comes back from a browser and
+    ends up in a header and a Redis key."""
+    expected = re.escape(_domain(sender))
+    return re.fullmatch(rf"<mss\.[0-9a-f]{{32}}@{expected}>", value) is not None
+
+
+def _domain(sender: str) -> str:
+    domain = sender.rpartition("@")[2].lower()
+    return domain if re.fullmatch(r"[a-z0-9.-]{1,253}", domain) else "localhost"
 
 
 def parse_recipients(text: str) -> list[str]:
@@ -75,7 +95,6 @@ def build_message(draft: Draft, *, display_name: str = "") -> EmailMessage:
     """The RFC 5322 message, Bcc included: the copy kept in Sent or Drafts needs it, and the
     SMTP client drops it from what it transmits (aiosmtplib removes Bcc before sending)."""
     message = EmailMessage()
-    domain = draft.sender.rpartition("@")[2] or "localhost"
     message["From"] = HeaderAddress(display_name=display_name, addr_spec=draft.sender)
     for header, value in (("To", draft.to), ("Cc", draft.cc)):
         if parse_recipients(value):
@@ -84,7 +103,7 @@ def build_message(draft: Draft, *, display_name: str = "") -> EmailMessage:
         message["Bcc"] = ", ".join(parse_recipients(draft.bcc))
     message["Subject"] = _one_line(draft.subject)
     message["Date"] = format_datetime(_now())
-    message["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = draft.message_id or new_message_id(draft.sender)
     if draft.in_reply_to:
         message["In-Reply-To"] = _one_line(draft.in_reply_to)
     if draft.references:
@@ -92,16 +111,43 @@ def build_message(draft: Draft, *, display_name: str = "") -> EmailMessage:
     message["MIME-Version"] = "1.0"
     message.set_content(draft.body.replace("\r\n", "\n"), subtype="plain", charset="utf-8")
     for upload in draft.attachments:
-        maintype, _, subtype = upload.content_type.partition("/")
-        if not subtype or not re.fullmatch(r"[\w.+-]+", maintype + subtype):
-            maintype, subtype = "application", "octet-stream"
-        message.add_attachment(
-            upload.data,
-            maintype=maintype,
-            subtype=subtype,
-            filename=mime.safe_filename(upload.filename, upload.content_type),
-        )
+        _attach(message, upload)
     return message
+
+
+def draft_copy(draft: Draft, *, display_name: str = "") -> EmailMessage:
+    """The copy kept in Drafts. Addresses that do not parse are left out of it rather than
+    losing the text and the files: the form still shows them as typed."""
+    try:
+        return build_message(draft, display_name=display_name)
+    except InvalidDraft:
+        return build_message(replace(draft, to="", cc="", bcc=""), display_name=display_name)
+
+
+def _attach(message: EmailMessage, upload: Upload) -> None:
+    filename = mime.safe_filename(upload.filename, upload.content_type)
+    if upload.content_type.lower() == "message/rfc822" or filename.lower().endswith(".eml"):
+        inner = _embeddable(upload.data)
+        if inner is not None:
+            # RFC 2046 section 5.2.1: message/rfc822 is 7bit, 8bit or binary, never base64.
+            message.add_attachment(inner, filename=filename)
+            return
+    maintype, _, subtype = upload.content_type.partition("/")
+    if not subtype or not re.fullmatch(r"[\w.+-]+", maintype + subtype) or maintype == "message":
+        maintype, subtype = "application", "octet-stream"
+    message.add_attachment(upload.data, maintype=maintype, subtype=subtype, filename=filename)
+
+
+def _embeddable(data: bytes) -> EmailMessage | None:
+    """The message to embed as message/rfc822, or None when it cannot travel as 7bit/8bit
+    (NUL bytes, lines over 998 octets, no header): it then goes as a plain file."""
+    if b"\x00" in data or any(len(line) > 998 for line in data.splitlines()):
+        return None
+    inner = email.message_from_bytes(data, policy=email.policy.default)
+    if not inner.keys():
+        return None
+    assert isinstance(inner, EmailMessage)
+    return inner
 
 
 def _now() -> datetime:

@@ -1,14 +1,15 @@
 """Writing mail: new, reply, reply-all, forward; send, or keep as a draft.
 
 Whatever fails (a bad address, SMTP refusing or unreachable, a file too large), the user gets
-the form back with everything typed, and when the server is the problem, a copy in Drafts.
+the form back with everything typed, and the files kept in the one Drafts copy of the message
+(the browser cannot be handed files back). Sending itself lives in ``views/sending.py``.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from email.message import EmailMessage
+import re
+from dataclasses import dataclass, field
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -16,16 +17,16 @@ from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
 from webmail.errors import BadRequest, NotFound
-from webmail.mail import compose, mime, smtp, special_folders
-from webmail.mail.compose import Draft, InvalidDraft, Upload
+from webmail.mail import compose, drafts, mime, special_folders
+from webmail.mail.compose import Draft, Upload
 from webmail.mail.connections import MailSession
+from webmail.mail.drafts import KeptFile
 from webmail.mail.imap import ImapError, ImapUnavailable
 from webmail.mail.special_folders import FolderUnavailable
 from webmail.templating import render
 from webmail.urls import mail_url
 from webmail.views.common import (
     Authenticated,
-    audit,
     authenticated,
     folder_param,
     services,
@@ -33,11 +34,14 @@ from webmail.views.common import (
     text_field,
     uid_param,
 )
-from webmail.views.message import fetch_parsed
+from webmail.views.message import fetch_parsed, fetch_raw
 
 log = logging.getLogger(__name__)
 
 MODES = ("new", "reply", "replyall", "forward")
+# Where the files listed on the form (kept from an earlier attempt) are read from.
+SOURCES = ("origin", "draft")
+_DIGEST = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass
@@ -49,6 +53,36 @@ class Origin:
     uid: int | None = None
 
 
+@dataclass
+class Kept:
+    """Files already on the server (the forwarded original, or the draft): listed on the
+    form with a checkbox each, attached again from there at each send."""
+
+    source: str = ""
+    files: list[KeptFile] = field(default_factory=list)
+    chosen: set[str] = field(default_factory=set)
+    attached: int = 0  # how many of the message's files came from there
+    # True when the form could not be given its files back (the server was unreachable).
+    unlisted: bool = False
+
+
+@dataclass
+class Outcome:
+    """What the form says about the last attempt, beyond the error or warning line."""
+
+    error: str | None = None
+    warning: str | None = None
+    status: int = 200
+    server_reply: str = ""  # the server's own answer: data, shown escaped
+    refused: list[tuple[str, str, bool]] = field(default_factory=list)  # address, answer, temp
+    unknown: bool = False  # offer "Renvoyer quand même"
+    files_lost: bool = False  # the new files could not be kept: say to add them again
+
+
+class KeptFilesMissing(Exception):
+    """Files the form says to keep are no longer where they were kept."""
+
+
 async def compose_form(request: Request) -> Response:
     auth = await authenticated(request)
     mode = request.query_params.get("mode", "new")
@@ -56,14 +90,18 @@ async def compose_form(request: Request) -> Response:
         raise BadRequest("Mode de rédaction inconnu.")
     draft = Draft(sender=auth.user, to=request.query_params.get("to", "")[:500])
     origin = Origin(mode=mode)
+    kept = Kept()
     if mode != "new":
         origin.folder = folder_param(request.query_params.get("folder"))
         origin.uid = uid_param(request.query_params.get("uid"))
         app = services(request)
         async with app.pool.use(auth.key, auth.user, auth.password) as session:
-            _raw, original = await fetch_parsed(session, origin.folder, origin.uid)
+            raw, original = await fetch_parsed(session, origin.folder, origin.uid)
         draft = _draft_from(original, auth.user, mode)
-    return _form(request, draft, origin)
+        if mode == "forward":
+            kept = kept_from(raw, "origin")
+    draft.message_id = compose.new_message_id(auth.user)
+    return form_page(request, draft, origin, kept)
 
 
 def _draft_from(original: mime.ParsedMessage, user: str, mode: str) -> Draft:
@@ -76,28 +114,33 @@ def _draft_from(original: mime.ParsedMessage, user: str, mode: str) -> Draft:
     return compose.reply_draft(original, user, reply_all=mode == "replyall", intro=intro)
 
 
-def _form(
+def kept_from(raw: bytes, source: str) -> Kept:
+    files = [described for described, _upload in drafts.kept_files(raw)]
+    return Kept(source=source, files=files, chosen={f.digest for f in files})
+
+
+def form_page(
     request: Request,
     draft: Draft,
     origin: Origin,
-    *,
-    error: str | None = None,
-    warning: str | None = None,
-    status: int = 200,
+    kept: Kept,
+    outcome: Outcome | None = None,
 ) -> Response:
-    limit = services(request).settings.max_upload_bytes
+    outcome = outcome or Outcome()
     return render(
         request,
         "pages/compose.html",
         {
             "draft": draft,
             "origin": origin,
-            "error": error,
-            "warning": warning,
-            "max_upload_bytes": limit,
+            "kept": kept,
+            "outcome": outcome,
+            "error": outcome.error,
+            "warning": outcome.warning,
+            "max_upload_bytes": services(request).settings.max_upload_bytes,
             "folder": None,
         },
-        status_code=status,
+        status_code=outcome.status,
     )
 
 
@@ -119,10 +162,73 @@ async def send_or_save(request: Request) -> Response:
 
 
 async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -> Response:
+    from webmail.views import sending  # sending renders through this module's form_page
+
     app = services(request)
     origin = _origin(form)
-    draft = Draft(
-        sender=auth.user,
+    draft = _draft_from_form(form, auth.user)
+    kept = _kept_from_form(form, origin)
+    uploads = await _uploads(form)
+    if _too_big(request, uploads):
+        kept.unlisted = True  # not read from the server: handed back as they came
+        return form_page(request, draft, origin, kept, _too_big_outcome(request))
+    action = text_field(form, "action")
+    try:
+        async with app.pool.use(auth.key, auth.user, auth.password) as session:
+            try:
+                draft.attachments = await _kept_uploads(session, origin, draft, kept) + uploads
+            except KeptFilesMissing:
+                return await _kept_missing(request, session, draft, origin, uploads)
+            if _too_big(request, draft.attachments):
+                return form_page(request, draft, origin, kept, _too_big_outcome(request))
+            if action == "save":
+                if await sending.already_sent(request, auth, draft):
+                    # A late save (the idle autosave, a second tab) must not bring back a
+                    # draft of a message already sent.
+                    return RedirectResponse(mail_url("INBOX", notice="already-sent"), 303)
+                return await _save_draft(request, session, draft, origin, kept)
+            attempt = sending.Attempt(request, auth, session, draft, origin, kept)
+            return await sending.send(attempt, action=action)
+    except ImapUnavailable:
+        # Raised only before anything was sent: later IMAP steps catch their own failures.
+        kept.unlisted = True
+        return form_page(
+            request,
+            draft,
+            origin,
+            kept,
+            Outcome(
+                status=503,
+                files_lost=bool(uploads),
+                error=i18n._(
+                    "Le serveur de messagerie est injoignable : rien n'a été envoyé ni enregistré."
+                ),
+            ),
+        )
+    except NotFound:
+        return form_page(
+            request,
+            draft,
+            origin,
+            Kept(),
+            Outcome(
+                status=404,
+                files_lost=True,
+                error=i18n._(
+                    "Le message d'origine n'existe plus : ses pièces jointes ne peuvent pas être "
+                    "transférées."
+                ),
+            ),
+        )
+
+
+def _draft_from_form(form: FormData, user: str) -> Draft:
+    message_id = text_field(form, "message_id", limit=200)
+    if not compose.valid_message_id(message_id, user):
+        # Missing (a form from before) or not ours: never reuse a value we did not make.
+        message_id = compose.new_message_id(user)
+    return Draft(
+        sender=user,
         to=text_field(form, "to", limit=5000),
         cc=text_field(form, "cc", limit=5000),
         bcc=text_field(form, "bcc", limit=5000),
@@ -130,207 +236,165 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
         body=text_field(form, "body", limit=2_000_000),
         in_reply_to=text_field(form, "in_reply_to", limit=1000),
         references=text_field(form, "references", limit=10000),
+        message_id=message_id,
     )
-    draft.attachments = await _uploads(form)
-    size = sum(len(upload.data) for upload in draft.attachments)
-    if size > app.settings.max_upload_bytes:
-        draft.attachments = []
-        return _form(
-            request,
-            draft,
-            origin,
-            status=413,
-            error=i18n._(
-                "Les pièces jointes dépassent {limit} Mo : ajoutez-les de nouveau, moins lourdes."
-            ).format(limit=app.settings.max_upload_bytes // (1024 * 1024)),
-        )
-    try:
-        async with app.pool.use(auth.key, auth.user, auth.password) as session:
-            if origin.mode == "forward" and origin.uid is not None:
-                draft.attachments = await _forwarded_parts(session, origin) + draft.attachments
-            if text_field(form, "action") == "save":
-                return await _save_draft(request, session, draft, origin)
-            return await _send(request, auth, session, draft, origin)
-    except ImapUnavailable:
-        # Raised only before anything was sent: later IMAP steps catch their own failures.
-        return _form(
-            request,
-            _without_files(draft),
-            origin,
-            status=503,
-            error=i18n._(
-                "Le serveur de messagerie est injoignable : rien n'a été envoyé ni enregistré."
-            ),
-        )
-    except NotFound:
-        return _form(
-            request,
-            _without_files(draft),
-            origin,
-            status=404,
-            error=i18n._(
-                "Le message d'origine n'existe plus : ses pièces jointes ne peuvent pas être "
-                "transférées."
-            ),
-        )
 
 
-async def _send(
-    request: Request, auth: Authenticated, session: MailSession, draft: Draft, origin: Origin
+def _kept_from_form(form: FormData, origin: Origin) -> Kept:
+    source = text_field(form, "kept_source")
+    if source not in SOURCES or (source == "origin" and origin.uid is None):
+        return Kept()
+    chosen = {
+        value
+        for value in form.getlist("keep")
+        if isinstance(value, str) and _DIGEST.fullmatch(value)
+    }
+    return Kept(source=source, chosen=chosen)
+
+
+async def _kept_uploads(
+    session: MailSession, origin: Origin, draft: Draft, kept: Kept
+) -> list[Upload]:
+    """The files ticked on the form, read again from where they were kept."""
+    if not kept.chosen:
+        return []
+    raw = await _kept_source(session, origin, draft, kept.source)
+    found = drafts.kept_files(raw) if raw is not None else []
+    uploads = {described.digest: upload for described, upload in found}
+    if not kept.chosen <= uploads.keys():
+        raise KeptFilesMissing
+    kept.files = [described for described, _upload in found]
+    chosen = [d for d in dict.fromkeys(f.digest for f in kept.files) if d in kept.chosen]
+    kept.attached = len(chosen)
+    return [uploads[d] for d in chosen]
+
+
+async def _kept_source(
+    session: MailSession, origin: Origin, draft: Draft, source: str
+) -> bytes | None:
+    if source == "origin" and origin.uid is not None:
+        return await fetch_raw(session, origin.folder, origin.uid)
+    folder = await _role_folder(session, "drafts", "Drafts")
+    return await drafts.latest(session.imap, folder, draft.message_id)
+
+
+async def _kept_missing(
+    request: Request, session: MailSession, draft: Draft, origin: Origin, uploads: list[Upload]
 ) -> Response:
-    app = services(request)
-    try:
-        recipients = compose.all_recipients(draft)
-        message = compose.build_message(draft)
-    except InvalidDraft as error:
-        return _form(request, _without_files(draft), origin, error=i18n._(str(error)), status=400)
-    try:
-        result = await smtp.send(
-            app.settings.smtp,
-            app.pool.ssl_context,
-            auth.user,
-            auth.password,
-            message,
-            recipients,
-            app.settings.imap_timeout_seconds,
-        )
-    except smtp.SmtpError as error:
-        log.warning("send failed: %s", type(error).__name__)
-        audit(
-            request,
-            "message_sent",
-            auth,
-            result=type(error).__name__,
-            recipients=recipients,
-            answer=error.detail[:300],
-        )
-        saved = await _try_save(session, draft)
-        note = i18n._(" Une copie est dans vos brouillons.") if saved else ""
-        status = 503 if isinstance(error, smtp.SmtpUnavailable) else 422
-        return _form(
-            request,
-            _without_files(draft),
-            origin,
-            status=status,
-            error=i18n._(error.message)
-            + note
-            + (f" ({error.detail})" if error.detail and status == 422 else ""),
-        )
-    audit(
+    draft.attachments = uploads
+    kept = await save_draft(session, draft)
+    return form_page(
         request,
-        "message_sent",
-        auth,
-        result="partial" if result.refused else "ok",
-        recipients=recipients,
-        refused=sorted(result.refused),
-    )
-    notice = await _keep_sent_copy(session, message)
-    await _mark_answered(session, origin)
-    if result.refused:
-        # Offer to resend to the refused addresses only: the others already have it.
-        answers = ", ".join(f"{address} ({answer})" for address, answer in result.refused.items())
-        retry = Draft(
-            sender=draft.sender,
-            to=", ".join(result.refused),
-            subject=draft.subject,
-            body=draft.body,
-            in_reply_to=draft.in_reply_to,
-            references=draft.references,
-        )
-        return _form(
-            request,
-            retry,
-            Origin(),
-            status=200,
-            warning=i18n._(
-                "Message envoyé aux autres destinataires, mais refusé pour : {refused}. "
-                "Corrigez ces adresses pour le leur renvoyer."
-            ).format(refused=answers),
-        )
-    return RedirectResponse(mail_url("INBOX", notice=notice), status_code=303)
-
-
-async def _save_draft(
-    request: Request, session: MailSession, draft: Draft, origin: Origin
-) -> Response:
-    try:
-        await _role_folder(session, "drafts", "Drafts")
-    except FolderUnavailable:
-        return _form(
-            request,
-            _without_files(draft),
-            origin,
-            status=502,
-            error=i18n._(
-                "Le brouillon n'a pas pu être enregistré : le dossier Brouillons n'existe pas "
-                "et le serveur refuse de le créer."
-            ),
-        )
-    if await _try_save(session, draft):
-        return RedirectResponse(mail_url("INBOX", notice="draft"), status_code=303)
-    return _form(
-        request,
-        _without_files(draft),
+        draft,
         origin,
-        status=503,
-        error=i18n._(
-            "Le brouillon n'a pas pu être enregistré : le serveur de messagerie est injoignable."
+        kept or Kept(),
+        Outcome(
+            status=409,
+            files_lost=kept is None and bool(uploads),
+            error=i18n._(
+                "Des pièces jointes conservées n'ont plus été retrouvées (le brouillon a changé "
+                "ou a été supprimé) : rien n'a été envoyé. Vérifiez les pièces jointes et "
+                "ajoutez de nouveau celles qui manquent."
+            ),
         ),
     )
 
 
-async def _try_save(session: MailSession, draft: Draft) -> bool:
+def _too_big(request: Request, uploads: list[Upload]) -> bool:
+    return sum(len(u.data) for u in uploads) > services(request).settings.max_upload_bytes
+
+
+def _too_big_outcome(request: Request) -> Outcome:
+    limit = services(request).settings.max_upload_bytes // (1024 * 1024)
+    return Outcome(
+        status=413,
+        files_lost=True,
+        error=i18n._(
+            "Les pièces jointes dépassent {limit} Mo : ajoutez-les de nouveau, moins lourdes."
+        ).format(limit=limit),
+    )
+
+
+async def _save_draft(
+    request: Request, session: MailSession, draft: Draft, origin: Origin, kept: Kept
+) -> Response:
     try:
-        drafts = await _role_folder(session, "drafts", "Drafts")
-        raw = compose.build_message(draft).as_bytes()
-        await session.imap.append(drafts, raw, ["\\Draft", "\\Seen"])
-        session.cache.forget(drafts)
+        await _role_folder(session, "drafts", "Drafts")
+    except FolderUnavailable:
+        return form_page(
+            request,
+            draft,
+            origin,
+            kept,
+            Outcome(
+                status=502,
+                files_lost=bool(draft.attachments),
+                error=i18n._(
+                    "Le brouillon n'a pas pu être enregistré : le dossier Brouillons n'existe pas "
+                    "et le serveur refuse de le créer."
+                ),
+            ),
+        )
+    if await save_draft(session, draft) is not None:
+        return RedirectResponse(mail_url("INBOX", notice="draft"), status_code=303)
+    return form_page(
+        request,
+        draft,
+        origin,
+        kept,
+        Outcome(
+            status=503,
+            files_lost=bool(draft.attachments),
+            error=i18n._(
+                "Le brouillon n'a pas pu être enregistré : le serveur de messagerie est "
+                "injoignable."
+            ),
+        ),
+    )
+
+
+async def save_draft(
+    session: MailSession, draft: Draft, flags: tuple[str, ...] = drafts.DRAFT_FLAGS
+) -> Kept | None:
+    """Keep ``draft`` as the one Drafts copy of its message; the files as now kept there,
+    or None when it could not be saved."""
+    if not connected(session):
+        return None
+    try:
+        folder = await _role_folder(session, "drafts", "Drafts")
+        raw = compose.draft_copy(draft).as_bytes()
+        await drafts.replace(session.imap, folder, draft.message_id, raw, flags)
+        session.cache.forget(folder)
+        stored = await drafts.latest(session.imap, folder, draft.message_id)
+    except (ImapError, ValueError) as error:
+        log.warning("could not save a draft: %r", error)
+        return None
+    return kept_from(stored or raw, "draft")
+
+
+async def remove_draft(session: MailSession, message_id: str) -> bool:
+    if not connected(session):
+        return False
+    try:
+        folder = await _role_folder(session, "drafts", "Drafts")
+        await drafts.remove(session.imap, folder, message_id)
+        session.cache.forget(folder)
         return True
-    except (ImapError, InvalidDraft, ValueError):
-        log.warning("could not save a draft")
+    except ImapError:
+        log.warning("message sent but its draft could not be removed")
         return False
 
 
-async def _keep_sent_copy(session: MailSession, message: EmailMessage) -> str:
-    """The notice to show after sending: "sent", or why no copy is in Sent."""
-    try:
-        sent = await _role_folder(session, "sent", "Sent")
-        await session.imap.append(sent, message.as_bytes(), ["\\Seen"])
-        session.cache.forget(sent)
-    except FolderUnavailable:
-        log.warning("message sent; no Sent folder and the server refuses to create one")
-        return "sent_no_folder"
-    except ImapError:
-        log.warning("message sent but no copy kept in Sent")
-        return "sent_no_copy"
-    return "sent"
-
-
-async def _mark_answered(session: MailSession, origin: Origin) -> None:
-    if origin.mode not in ("reply", "replyall") or origin.uid is None:
-        return
-    try:
-        await session.imap.ensure_selected(origin.folder)
-        await session.imap.store_flags([origin.uid], ["\\Answered"], add=True)
-    except ImapError:
-        log.info("could not flag the original as answered")
+def connected(session: MailSession) -> bool:
+    """Whether the connection still works: once it dropped (after a send, say), the steps
+    left are skipped and reported rather than each failing in turn."""
+    return session.imap.alive
 
 
 async def _role_folder(session: MailSession, role: str, fallback: str) -> str:
     # The name and place of a created folder are the server's (special_folders), not fallback.
     del fallback
     return await special_folders.role_folder(session.imap, session.cache, role)
-
-
-async def _forwarded_parts(session: MailSession, origin: Origin) -> list[Upload]:
-    assert origin.uid is not None
-    raw, original = await fetch_parsed(session, origin.folder, origin.uid)
-    uploads = []
-    for attachment in original.attachments:
-        content = mime.part_content(raw, attachment.part_id)
-        if content is not None:
-            uploads.append(Upload(attachment.filename, attachment.content_type, content))
-    return uploads
 
 
 async def _uploads(form: FormData) -> list[Upload]:
@@ -354,9 +418,3 @@ def _origin(form: FormData) -> Origin:
         folder=folder_param(text_field(form, "origin_folder")),
         uid=uid_param(uid_text) if uid_text else None,
     )
-
-
-def _without_files(draft: Draft) -> Draft:
-    # The browser cannot be handed files back; the form says to attach them again.
-    draft.attachments = []
-    return draft

@@ -26,25 +26,36 @@ from webmail.views.common import (
     uid_param,
 )
 
-# Shown as warnings rather than confirmations: something the user expects did not happen.
-WARNINGS = ("sent_no_folder", "sent_no_copy")
-
 NOTICES = {
     "sent": N_("Message envoyé."),
     "draft": N_("Brouillon enregistré."),
     "moved": N_("Message déplacé."),
     "deleted": N_("Message supprimé."),
     "trashed": N_("Message placé dans la corbeille."),
-    "sent_no_folder": N_(
-        "Le message a été envoyé, mais aucune copie n'a pu être gardée : le dossier Envoyés "
-        "n'existe pas et le serveur refuse de le créer."
-    ),
-    "sent_no_copy": N_(
-        "Le message a été envoyé, mais aucune copie n'a pu être gardée dans le dossier Envoyés."
-    ),
     "recovery": N_(
         "Connexion avec un code de secours : il ne servira plus. "
         "Vous pouvez en générer de nouveaux depuis la page Compte."
+    ),
+}
+
+
+# After a send that did not keep everything it should have: said as a warning, not a success.
+WARNINGS = {
+    "sent-nocopy": N_("Message envoyé, mais aucune copie n'a pu être gardée dans Envoyés."),
+    "sent-nofolder": N_(
+        "Le message a été envoyé, mais aucune copie n'a pu être gardée : le dossier Envoyés "
+        "n'existe pas et le serveur refuse de le créer."
+    ),
+    "sent-draft": N_(
+        "Message envoyé, mais son brouillon n'a pas pu être supprimé : supprimez-le pour ne "
+        "pas l'envoyer une seconde fois."
+    ),
+    "sent-nocopy-draft": N_(
+        "Message envoyé, mais aucune copie n'a pu être gardée dans Envoyés et son brouillon "
+        "n'a pas pu être supprimé."
+    ),
+    "already-sent": N_(
+        "Ce message avait déjà été envoyé : il n'a pas été envoyé une seconde fois."
     ),
 }
 
@@ -76,7 +87,8 @@ async def message_list(request: Request) -> Response:
         "folder": folder,
         "folders": folders,
         "folder_label": _label(folders, folder),
-        **_notice(request.query_params.get("notice", "")),
+        "notice": NOTICES.get(request.query_params.get("notice", "")),
+        "warning": WARNINGS.get(request.query_params.get("notice", "")),
     }
     if wants_fragment(request):
         return vary_on_htmx(render(request, "partials/_rows.html", context))
@@ -175,13 +187,6 @@ async def _select(session: MailSession, folder: str) -> None:
         await session.imap.ensure_selected(folder)
     except MailboxNotFound:
         raise NotFound("Ce dossier n'existe pas.") from None
-
-
-def _notice(key: str) -> dict[str, str | None]:
-    text = NOTICES.get(key)
-    if key in WARNINGS:
-        return {"notice": None, "warning": text}
-    return {"notice": text, "warning": None}
 
 
 def _page(value: str | None) -> int:

@@ -179,7 +179,8 @@ async def send_email_code(request: Request) -> Response:
             auth.password,
             email_code.message(auth.user, address, code),
             [address],
-            app.settings.imap_timeout_seconds,
+            app.settings.smtp_timeouts,
+            login=app.settings.login_name(auth.user),
         )
     except smtp.SmtpError:
         await codes.send_failed(auth.user)
