@@ -18,7 +18,7 @@ from tests.conftest import (
     soup,
     wait_for_messages,
 )
-from webmail.views import compose as compose_view
+from webmail.views import sending as sending_view
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_unexpected_failure_while_sending_gives_the_text_back(
     async def broken(*args: object) -> None:
         raise RuntimeError("détail interne à ne pas montrer")
 
-    monkeypatch.setattr(compose_view, "_send", broken)
+    monkeypatch.setattr(sending_view, "_transmit", broken)
     response = logged_in.post(
         "/compose", data=compose_data(logged_in, "a@chu-demo.mssante.test", "Objet", "Mon texte")
     )

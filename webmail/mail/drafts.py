@@ -77,7 +77,7 @@ async def latest(imap: ImapClient, folder: str, message_id: str) -> bytes | None
 def kept_files(raw: bytes) -> list[tuple[KeptFile, Upload]]:
     """The attachments of a stored copy, described and with their content."""
     found = []
-    for attachment in mime.parse_message(raw).attachments:
+    for attachment in mime.parse_or_plain(raw).attachments:
         content = mime.part_content(raw, attachment.part_id)
         if content is None:
             continue

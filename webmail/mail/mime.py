@@ -9,6 +9,7 @@ Header decoding lives in ``headers``, parts and file names in ``parts``.
 from __future__ import annotations
 
 import email
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,6 +58,7 @@ __all__ = [
     "parse_message",
     "part_bytes",
     "part_content",
+    "parse_or_plain",
     "plain_message",
     "quick_addresses",
     "quick_date",
@@ -64,6 +66,8 @@ __all__ = [
     "safe_filename",
     "sender",
 ]
+
+log = logging.getLogger(__name__)
 
 XDM_PREFIX = "XDM/1.0/DDM+"
 # Machine-readable parts of delivery and read reports: shown with the text, never as files.
@@ -141,6 +145,16 @@ def parse_message(raw: bytes) -> ParsedMessage:
     parsed.inline_images = inline_images
     parsed.encapsulated = walker.encapsulated
     return parsed
+
+
+def parse_or_plain(raw: bytes) -> ParsedMessage:
+    """The parsed message or, when the mail defeats the parser, its raw text: everything built
+    on it (reading, frame, reply and forward quoting, kept files) degrades instead of failing."""
+    try:
+        return parse_message(raw)
+    except Exception as error:  # hostile mail can break the stdlib in ways nobody lists
+        log.warning("message shown as raw text: %s", type(error).__name__)
+        return plain_message(raw)
 
 
 def plain_message(raw: bytes) -> ParsedMessage:

@@ -27,6 +27,7 @@ from webmail.templating import render
 from webmail.urls import mail_url
 from webmail.views.common import (
     Authenticated,
+    audit,
     authenticated,
     folder_param,
     services,
@@ -97,6 +98,8 @@ async def compose_form(request: Request) -> Response:
         app = services(request)
         async with app.pool.use(auth.key, auth.user, auth.password) as session:
             raw, original = await fetch_parsed(session, origin.folder, origin.uid)
+        # The form quotes the original: opening it is reading the message.
+        audit(request, "message_read", auth, folder=origin.folder, uid=origin.uid, via=mode)
         draft = _draft_from(original, auth.user, mode)
         if mode == "forward":
             kept = kept_from(raw, "origin")
@@ -380,6 +383,8 @@ async def remove_draft(session: MailSession, message_id: str) -> bool:
         await drafts.remove(session.imap, folder, message_id)
         session.cache.forget(folder)
         return True
+    except FolderUnavailable:
+        return True  # no Drafts folder, and none can be made: no draft to remove either
     except ImapError:
         log.warning("message sent but its draft could not be removed")
         return False

@@ -34,6 +34,11 @@ async def fetch_raw(session: MailSession, folder: str, uid: int) -> bytes:
         raise NotFound("Ce dossier n'existe pas.") from None
     raw = await session.imap.fetch_message(uid)
     if raw is None:
+        # Mail that arrived since the folder was selected is outside the server's view of it
+        # until a NOOP: one more try before saying the message is gone.
+        await session.imap.noop()
+        raw = await session.imap.fetch_message(uid)
+    if raw is None:
         raise NotFound("Ce message n'existe pas ou a été supprimé.")
     return raw
 
@@ -42,17 +47,7 @@ async def fetch_parsed(
     session: MailSession, folder: str, uid: int
 ) -> tuple[bytes, mime.ParsedMessage]:
     raw = await fetch_raw(session, folder, uid)
-    return raw, parse_or_plain(raw)
-
-
-def parse_or_plain(raw: bytes) -> mime.ParsedMessage:
-    """The parsed message or, when the mail defeats the parser, its raw text: every view built
-    on it (reading, frame, reply and forward quoting) degrades instead of failing."""
-    try:
-        return mime.parse_message(raw)
-    except Exception as error:  # hostile mail can break the stdlib in ways nobody lists
-        log.warning("message shown as raw text: %s", type(error).__name__)
-        return mime.plain_message(raw)
+    return raw, mime.parse_or_plain(raw)
 
 
 async def show_message(request: Request) -> Response:
