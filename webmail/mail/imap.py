@@ -451,6 +451,8 @@ class ImapClient:
     async def _guard(self, awaitable: Any) -> Any:
         """Run one command with the timeout; a broken or stuck connection is closed for good."""
         if self._broken:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()  # never to run: say so, rather than leave it un-awaited
             raise ImapUnavailable("connection already closed")
         try:
             return await asyncio.wait_for(awaitable, self.timeout)
