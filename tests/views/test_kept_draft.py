@@ -6,11 +6,16 @@ they would look like the user's own draft waiting to be sent.
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 from starlette.testclient import TestClient
 
 from dev.stack import Stack
 from tests.conftest import MailUser, csrf_token, soup, wait_for_messages
+from tests.views.forms import submit
+from webmail.views import sending as sending_view
 
 FORGED = {
     "mode": "new",
@@ -119,4 +124,26 @@ def test_stale_token_gets_the_text_back_with_one_that_works(
     given_back.update(body=page.find("textarea").get_text(), action="send")
     assert given_back["csrf_token"] == csrf_token(logged_in)
     assert logged_in.post("/compose", data=given_back).status_code == 303
+    assert len(wait_for_messages(stack, other_user)) == 1
+
+
+def test_a_form_given_back_after_the_message_left_never_sends_it_twice(
+    logged_in: TestClient, stack: Stack, other_user: MailUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transmit = sending_view._transmit
+
+    async def left_then_failed(*args: Any, **kwargs: Any) -> Any:
+        await transmit(*args, **kwargs)
+        raise RuntimeError("after the server took the message")
+
+    monkeypatch.setattr(sending_view, "_transmit", left_then_failed)
+    compose = logged_in.get("/compose")
+    first = submit(logged_in, compose.text, to=other_user.address, subject="Une fois", body="Bon")
+    assert first.status_code == 500
+    monkeypatch.undo()
+    # The user presses Envoyer on the form given back, as its page invites them to.
+    again = submit(logged_in, first.text)
+    assert again.status_code in (303, 409), again.text
+    assert len(wait_for_messages(stack, other_user)) == 1
+    time.sleep(1)  # a second copy would arrive through the same Postfix within this time
     assert len(wait_for_messages(stack, other_user)) == 1

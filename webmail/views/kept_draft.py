@@ -29,8 +29,20 @@ log = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 TYPED = ("to", "cc", "bcc", "subject", "body")
-# Sent back unchanged so that "send again" continues the same reply or forward.
-CARRIED = ("mode", "origin_folder", "origin_uid", "in_reply_to", "references", csrf.TOKEN_FIELD)
+# Sent back unchanged so that "send again" continues the same reply or forward, with the
+# files already kept, under the same Message-ID: if the first attempt did leave, the send
+# ledger recognises the message and asks before sending it twice.
+CARRIED = (
+    "mode",
+    "origin_folder",
+    "origin_uid",
+    "in_reply_to",
+    "references",
+    "message_id",
+    "kept_source",
+    csrf.TOKEN_FIELD,
+)
+KEPT_FILES_LIMIT = 50
 FIELD_LIMIT = 2_000_000
 
 NOT_SENT = N_("Le message n'est pas parti. Votre texte est conservé ci-dessous.")
@@ -95,11 +107,13 @@ async def _typed_form(request: Request) -> FormData | None:
 
 
 def _given_back(request: Request, outcome: Outcome, form: FormData) -> Response:
-    values = {
+    values: dict[str, object] = {
         name: value[:FIELD_LIMIT]
         for name in (*TYPED, *CARRIED)
         if isinstance(value := form.get(name, ""), str)
     }
+    kept = [value[:100] for value in form.getlist("keep") if isinstance(value, str)]
+    values["keep"] = kept[:KEPT_FILES_LIMIT]
     # When the session is known, its token: "send again" then works even if the token
     # posted was stale (a page older than the session), which may be why this failed.
     if current := getattr(request.state, "csrf_token", ""):
@@ -113,6 +127,7 @@ def _given_back(request: Request, outcome: Outcome, form: FormData) -> Response:
             "note": outcome.note,
             "expired": outcome.expired,
             "draft": values,
+            "carried": CARRIED,
             "folder": None,
         },
         status_code=outcome.error.status,
