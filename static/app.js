@@ -12,8 +12,18 @@
     } catch (e) { /* not same origin: keep the CSS height */ }
   }
 
+  // Elements of root matching selector that were not bound yet: htmx:load also fires for the
+  // page itself, after DOMContentLoaded, and a second binding would ask every question twice.
+  function unbound(root, selector) {
+    return Array.prototype.filter.call(root.querySelectorAll(selector), function (element) {
+      if (element.hasAttribute("data-bound")) { return false; }
+      element.setAttribute("data-bound", "");
+      return true;
+    });
+  }
+
   function bind(root) {
-    root.querySelectorAll("iframe.mail-frame").forEach(function (frame) {
+    unbound(root, "iframe.mail-frame").forEach(function (frame) {
       frame.addEventListener("load", function () {
         fitFrame(frame);
         setTimeout(function () { fitFrame(frame); }, 400); // late images
@@ -24,7 +34,7 @@
       } catch (e) { /* keep the CSS height */ }
     });
 
-    root.querySelectorAll("[data-frame-src]").forEach(function (button) {
+    unbound(root, "[data-frame-src]").forEach(function (button) {
       button.addEventListener("click", function () {
         var frame = document.getElementById(button.getAttribute("data-frame-target"));
         if (frame) { frame.src = button.getAttribute("data-frame-src"); }
@@ -33,15 +43,19 @@
       });
     });
 
-    root.querySelectorAll("button[data-confirm]").forEach(function (button) {
+    unbound(root, "button[data-confirm]").forEach(function (button) {
       button.addEventListener("click", function (event) {
-        if (!window.confirm(button.getAttribute("data-confirm"))) { event.preventDefault(); }
+        if (!window.confirm(button.getAttribute("data-confirm"))) { event.preventDefault(); return; }
+        // Confirmed here: the server need not ask again (without script, it does).
+        var form = button.closest("form");
+        var marker = form && form.querySelector("input[data-confirmed]");
+        if (marker) { marker.value = marker.getAttribute("data-confirmed"); }
       });
     });
 
     // Refuse oversized attachments before the upload starts: on weak 4G a refused
     // 20 MB upload costs minutes.
-    root.querySelectorAll("form[data-max-upload]").forEach(function (form) {
+    unbound(root, "form[data-max-upload]").forEach(function (form) {
       var input = form.querySelector("input[type=file]");
       var error = form.querySelector("#upload-error");
       var limit = parseInt(form.getAttribute("data-max-upload"), 10);

@@ -188,3 +188,25 @@ def test_sign_in_with_a_recovery_code_on_a_phone(
         assert page.url.endswith("/login/otp")
     finally:
         context.close()
+
+
+def test_deleting_from_trash_asks_once_in_the_browser(
+    server: str, phone: object, stack: Stack, user: MailUser
+) -> None:
+    page = phone
+    sign_in(page, server, user)
+    uid = deliver(
+        stack, user, simple_mail("a@chu-demo.mssante.test", user.address, "Vieux"), "Trash"
+    )
+    asked: list[str] = []
+
+    def accept(dialog: object) -> None:
+        asked.append(dialog.message)  # type: ignore[attr-defined]
+        dialog.accept()  # type: ignore[attr-defined]
+
+    page.on("dialog", accept)  # type: ignore[attr-defined]
+    page.goto(f"{server}/mail/message?folder=Trash&uid={uid}")  # type: ignore[attr-defined]
+    page.click("form[action='/mail/delete'] button")  # type: ignore[attr-defined]
+    # Confirmed in the browser: deleted at once, no second question from the server.
+    page.wait_for_url("**/mail?folder=Trash&notice=deleted")  # type: ignore[attr-defined]
+    assert asked == ["Supprimer définitivement ce message ?"]

@@ -131,10 +131,17 @@ def test_move_and_delete(logged_in: TestClient, stack: Stack, user: MailUser) ->
     trashed = logged_in.get("/mail?folder=Trash").context["page"].messages
     assert [m.subject for m in trashed] == ["À archiver"]
 
-    # Deleting from the Trash removes it for good.
-    logged_in.post(
-        "/mail/delete", data={"folder": "Trash", "uid": trashed[0].uid, "csrf_token": token}
-    )
+    # Deleting from the Trash removes it for good, once confirmed: the browser's confirm()
+    # fills in "confirm"; without script, the server asks first and deletes nothing.
+    data = {"folder": "Trash", "uid": trashed[0].uid, "csrf_token": token}
+    asked = logged_in.post("/mail/delete", data=data)
+    assert asked.status_code == 200
+    confirm = soup(asked.text).select_one("#confirm-delete form")
+    assert confirm.select_one("input[name=confirm]")["value"] == "permanent"
+    assert [m.subject for m in logged_in.get("/mail?folder=Trash").context["page"].messages] == [
+        "À archiver"
+    ]
+    logged_in.post("/mail/delete", data={**data, "confirm": "permanent"})
     imap = imap_for(stack, user)
     imap.select("Trash")
     assert imap.uid("SEARCH", "ALL")[1] == [b""]

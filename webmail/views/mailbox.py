@@ -139,7 +139,7 @@ async def move_message(request: Request) -> Response:
 
 async def delete_message(request: Request) -> Response:
     """Delete moves to Trash, created when the account has none. Deleting from Trash removes
-    for good; so does deleting where no Trash can be created, but only once confirmed."""
+    for good, and so does deleting where no Trash can be created: both only once confirmed."""
     auth, form = await state_change(request)
     folder = folder_param(text_field(form, "folder"))
     uid = uid_param(text_field(form, "uid"))
@@ -148,11 +148,18 @@ async def delete_message(request: Request) -> Response:
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
         trash = await _trash(session)
         await _select(session, folder)
-        if trash is None and not confirmed:
+        # Removing for good is asked on the server too: a browser without script, or a
+        # confirm() it skipped, must not lose a message without a question.
+        if (trash is None or trash == folder) and not confirmed:
             return render(
                 request,
                 "pages/confirm_delete.html",
-                {"folder": folder, "uid": uid, "back_url": message_url(folder, uid)},
+                {
+                    "folder": folder,
+                    "uid": uid,
+                    "back_url": message_url(folder, uid),
+                    "no_trash": trash is None,
+                },
             )
         if trash is not None and trash != folder:
             await session.imap.move([uid], trash)
