@@ -351,3 +351,14 @@ def test_huge_address_headers_are_read_in_linear_time(piece: bytes) -> None:
     mime.quick_addresses(quick, "from")
     assert time.perf_counter() - started < 5
     assert full.from_ and full.from_[-1].address.endswith("example.org")
+
+
+@pytest.mark.timeout(10)  # a hang guard: the quadratic reader took 25 s on this header
+@pytest.mark.parametrize("filler", [b":", b"a:", b"\"\\:", b"<:", b"(:"])
+def test_a_huge_hostile_address_header_is_read_in_linear_time(filler: bytes) -> None:
+    folded = b"\r\n ".join([filler * (900 // len(filler))] * 110)  # ~100 KB, under Postfix's cap
+    block = b"From: x@y.fr " + folded + b"\r\nTo: " + folded + b"\r\nSubject: a\r\n\r\n"
+    message = mime.parse_headers(block)
+    for name in ("from", "to"):
+        for address in mime.quick_addresses(message, name):
+            assert len(address.name) <= 256

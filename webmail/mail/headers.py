@@ -189,6 +189,10 @@ def addresses(message: Message, name: str) -> list[Address]:
     return parse_addresses(raw_values(message, name))
 
 
+# No real display name is this long; a hostile one would fill every list row it appears in.
+NAME_LIMIT = 256
+
+
 def parse_addresses(values: Iterable[str]) -> list[Address]:
     """Mailboxes from raw address headers, groups flattened. Tolerant on purpose: an unquoted
     comma in a display name ("DUPONT, Jean <j@…>") does not split it; ``foo`` and
@@ -205,7 +209,8 @@ def parse_addresses(values: Iterable[str]) -> list[Address]:
             name = dangling + box.name if dangling else box.name
             dangling = ""
             if name or box.address:
-                found.append(Address(name=one_line(decode_words(name)), address=box.address))
+                shown = one_line(decode_words(name))[:NAME_LIMIT]
+                found.append(Address(name=shown, address=box.address))
     return found
 
 
@@ -229,6 +234,9 @@ def _split_list(value: str) -> list[str]:
         return [value] if value.strip() else []  # one plain mailbox: lists are read by the page
     chunks: list[str] = []
     current: list[str] = []
+    # Whether current holds an "@": kept as a flag, since joining current at every colon
+    # made a header of colons quadratic (seconds of a blocked event loop for 100 KB).
+    current_has_at = False
     quoted = escaped = False
     depth = angle = 0
     index = 0
@@ -242,6 +250,7 @@ def _split_list(value: str) -> list[str]:
             escaped = True
         elif word is not None and not depth:
             current.append(word.group())
+            current_has_at = current_has_at or "@" in word.group()
             index = word.end()
             continue
         elif quoted:
@@ -260,12 +269,13 @@ def _split_list(value: str) -> list[str]:
             angle -= 1
         elif not angle and char in ",;":
             chunks.append("".join(current))
-            current = []
+            current, current_has_at = [], False
             continue
-        elif not angle and char == ":" and "@" not in "".join(current):
+        elif not angle and char == ":" and not current_has_at:
             current = []  # a group's name: dropped, its members kept
             continue
         current.append(char)
+        current_has_at = current_has_at or char == "@"
     chunks.append("".join(current))
     return [chunk for chunk in chunks if chunk.strip()]
 
