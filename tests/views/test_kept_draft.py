@@ -111,8 +111,9 @@ def test_a_body_too_large_to_read_again_is_not_read(logged_in: TestClient) -> No
 def test_stale_token_gets_the_text_back_with_one_that_works(
     logged_in: TestClient, stack: Stack, other_user: MailUser
 ) -> None:
+    # A page older than the session, posted by the user's own browser (it says so).
     data = {**FORGED, "to": other_user.address, "csrf_token": "périmé"}
-    refused = logged_in.post("/compose", data=data)
+    refused = logged_in.post("/compose", data=data, headers={"sec-fetch-site": "same-origin"})
     assert refused.status_code == 403
     page = soup(refused.text)
     assert page.find("textarea").get_text() == FORGED["body"]
@@ -125,6 +126,20 @@ def test_stale_token_gets_the_text_back_with_one_that_works(
     assert given_back["csrf_token"] == csrf_token(logged_in)
     assert logged_in.post("/compose", data=given_back).status_code == 303
     assert len(wait_for_messages(stack, other_user)) == 1
+
+
+@pytest.mark.parametrize("headers", [{}, {"origin": "null"}])
+def test_bad_token_from_an_unknown_origin_is_shown_but_cannot_be_sent(
+    logged_in: TestClient, headers: dict[str, str]
+) -> None:
+    """An old browser posting a forged form sends neither Origin nor Sec-Fetch-Site: the
+    token is all that tells it apart, so the answer must not hand one out."""
+    refused = logged_in.post("/compose", data={**FORGED, "csrf_token": "forgé"}, headers=headers)
+    assert refused.status_code == 403
+    page = soup(refused.text)
+    assert page.find("form", action="/compose") is None  # nothing that one click could send
+    if "origin" not in headers:  # same_origin() lets it through: the text is shown read-only
+        assert page.find("textarea").has_attr("readonly")
 
 
 def test_a_form_given_back_after_the_message_left_never_sends_it_twice(

@@ -28,6 +28,10 @@ SECURE_SESSION_COOKIE = "__Host-mss_session"
 LANGUAGE_COOKIE = "mss_lang"
 
 
+class TokenRefused(Forbidden):
+    """The form's CSRF token is missing or not the session's."""
+
+
 class LoginRequired(WebmailError):
     status = 401
     title = N_("Session expirée")
@@ -136,7 +140,7 @@ async def state_change(
     form = await read_form(request)
     submitted = request.headers.get(csrf.TOKEN_HEADER) or str(form.get(csrf.TOKEN_FIELD, ""))
     if not csrf.tokens_match(submitted, auth.session.csrf_token):
-        raise Forbidden("Le formulaire a expiré. Rechargez la page et recommencez.")
+        raise TokenRefused("Le formulaire a expiré. Rechargez la page et recommencez.")
     return auth, form
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -22,7 +22,7 @@ from webmail.i18n import N_
 from webmail.mail.imap import ImapAuthFailed, ImapError
 from webmail.security import csrf
 from webmail.templating import render
-from webmail.views.common import LoginRequired, forget_session_cookie, services
+from webmail.views.common import LoginRequired, TokenRefused, forget_session_cookie, services
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ class Outcome:
     error: WebmailError
     note: str
     expired: bool = False
+    # Shown as text, with no form to send: the request may not be the user's own.
+    read_only: bool = False
 
 
 def keeping_the_text(endpoint: Endpoint) -> Endpoint:
@@ -72,7 +74,12 @@ def keeping_the_text(endpoint: Endpoint) -> Endpoint:
             form = await _typed_form(request)
             if form is None:
                 raise  # nothing readable to give back: the usual error page
-            return _given_back(request, _outcome(error), form)
+            outcome = _outcome(error)
+            if isinstance(error, TokenRefused) and not csrf.proven_same_origin(request):
+                # No token and no browser word on the origin: maybe a forged post from an old
+                # browser. Its text is shown, but never in a form that could now be sent.
+                outcome = replace(outcome, read_only=True)
+            return _given_back(request, outcome, form)
 
     return guarded
 
@@ -116,7 +123,7 @@ def _given_back(request: Request, outcome: Outcome, form: FormData) -> Response:
     values["keep"] = kept[:KEPT_FILES_LIMIT]
     # When the session is known, its token: "send again" then works even if the token
     # posted was stale (a page older than the session), which may be why this failed.
-    if current := getattr(request.state, "csrf_token", ""):
+    if not outcome.read_only and (current := getattr(request.state, "csrf_token", "")):
         values[csrf.TOKEN_FIELD] = current
     response = render(
         request,
@@ -126,6 +133,7 @@ def _given_back(request: Request, outcome: Outcome, form: FormData) -> Response:
             "message": outcome.error.message,
             "note": outcome.note,
             "expired": outcome.expired,
+            "read_only": outcome.read_only,
             "draft": values,
             "carried": CARRIED,
             "folder": None,
