@@ -121,3 +121,21 @@ async def test_garbage_in_redis_is_not_trusted(ledger: Outbox) -> None:
     assert await ledger.state(account, message_id) is None
     assert await ledger.claim(account, message_id) is None  # still held: never send blindly
     assert await ledger.claim_resend(account, message_id) is None
+
+
+async def test_a_long_send_is_not_taken_for_dead_before_its_own_deadline(stack: Stack) -> None:
+    """A send to many recipients outlasts the default bound: its claim says how long."""
+    redis = Redis(port=stack.redis)
+    try:
+        hurried = Outbox(redis, sending_seconds=0.05)  # what another request would assume
+        account, message_id = ids()
+        claim = await hurried.claim(account, message_id, seconds=30)
+        assert claim is not None
+        await asyncio.sleep(0.2)
+        assert await hurried.claim_resend(account, message_id) is None  # still sending
+        other, other_id = ids()
+        assert await hurried.claim(other, other_id, seconds=0.05) is not None
+        await asyncio.sleep(0.2)
+        assert await hurried.claim_resend(other, other_id) is not None  # past its deadline
+    finally:
+        await redis.aclose()

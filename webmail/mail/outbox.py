@@ -18,12 +18,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
 
 KEY_PREFIX = "mss:send:"
 # Long enough to cover the session's absolute lifetime: the same form can be posted again
@@ -53,12 +56,16 @@ class Record:
     # the resend offered to them, so a second submission shows the same page.
     refused: dict[str, list[str]] = field(default_factory=dict)
     retry_id: str = ""
+    # While sending: when the claimer's send must be over, whatever it waits on (each
+    # recipient's RCPT has a timeout of its own). Later, a claim still "sending" died.
+    deadline: float = 0.0
 
     def encode(self) -> str:
         return json.dumps(
             {
                 "state": self.state,
                 "started": self.started,
+                "deadline": self.deadline,
                 "token": self.token,
                 "refused": self.refused,
                 "retry_id": self.retry_id,
@@ -72,6 +79,7 @@ class Record:
             return cls(
                 state=State(data["state"]),
                 started=float(data["started"]),
+                deadline=float(data.get("deadline", 0.0)),
                 token=str(data["token"]),
                 refused={
                     str(k): [str(part) for part in v]
@@ -104,24 +112,29 @@ class Outbox:
         digest = hashlib.sha256(f"{account.lower()}\x00{message_id}".encode()).hexdigest()
         return KEY_PREFIX + digest
 
-    async def claim(self, account: str, message_id: str) -> Claim | None:
-        """The right to send this message now, or None when another request has it."""
+    async def claim(
+        self, account: str, message_id: str, seconds: float | None = None
+    ) -> Claim | None:
+        """The right to send this message now, or None when another request has it;
+        ``seconds``: the longest this send can take (the default bound otherwise)."""
         key = self.key(account, message_id)
-        raw = _new_record(State.SENDING).encode()
+        raw = self._sending(seconds).encode()
         if await self.redis.set(key, raw, nx=True, ex=RECORD_SECONDS):
             return Claim(key=key, raw=raw, resend=False)
         return None
 
-    async def claim_resend(self, account: str, message_id: str) -> Claim | None:
+    async def claim_resend(
+        self, account: str, message_id: str, seconds: float | None = None
+    ) -> Claim | None:
         """After an explicit confirmation: take over a message whose outcome is unknown."""
         key = self.key(account, message_id)
         current = await self.redis.get(key)
         if current is None:  # expired or never claimed: an ordinary first send
-            return await self.claim(account, message_id)
+            return await self.claim(account, message_id, seconds)
         record = Record.decode(current)
         if record is None or self._effective(record) is not State.UNKNOWN:
             return None
-        raw = _new_record(State.SENDING).encode()
+        raw = self._sending(seconds).encode()
         if await self._swap(key, current, raw):
             return Claim(key=key, raw=raw, resend=True)
         return None
@@ -153,7 +166,10 @@ class Outbox:
         retry_id: str = "",
     ) -> None:
         record = replace(_new_record(state), refused=refused or {}, retry_id=retry_id)
-        await self._swap(claim.key, claim.raw, record.encode())
+        if not await self._swap(claim.key, claim.raw, record.encode()):
+            # Another request took the message over (it thought this one dead): both may
+            # have sent it. Say so where an operator looks; the user's page says it too.
+            log.error("send ledger: an outcome was recorded by another request meanwhile")
 
     async def release(self, claim: Claim) -> None:
         """Nothing was sent. After a first unknown outcome the message stays unknown."""
@@ -162,8 +178,13 @@ class Outbox:
         else:
             await self._swap(claim.key, claim.raw, "")
 
+    def _sending(self, seconds: float | None) -> Record:
+        record = _new_record(State.SENDING)
+        return replace(record, deadline=record.started + (seconds or self.sending_seconds))
+
     def _effective(self, record: Record) -> State:
-        if record.state is State.SENDING and time.time() - record.started > self.sending_seconds:
+        deadline = record.deadline or record.started + self.sending_seconds
+        if record.state is State.SENDING and time.time() > deadline:
             return State.UNKNOWN
         return record.state
 

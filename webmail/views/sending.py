@@ -44,10 +44,17 @@ RESEND = "resend"  # the action of the "Renvoyer quand même" button
 
 
 def outbox(request: Request) -> Outbox:
-    app = services(request)
-    timeouts = app.settings.smtp_timeouts
-    # The longest a send can take: connection, TLS, AUTH, MAIL, RCPTs, DATA, then the dot.
-    return Outbox(app.sessions.redis, 10 * timeouts.command + timeouts.data_end + 30)
+    # A claim of unknown size (a record of an earlier version) gets the bound for a single
+    # recipient; each claim records its own.
+    return Outbox(services(request).sessions.redis, _longest_send(request, 1))
+
+
+def _longest_send(request: Request, recipients: int) -> float:
+    """The longest a send can take: connection, greeting, EHLO, STARTTLS, EHLO, AUTH, MAIL,
+    one RCPT per recipient, DATA (each with its command timeout), then the message written
+    and the reply to the final dot (each with the data timeout), and a margin."""
+    timeouts = services(request).settings.smtp_timeouts
+    return (8 + recipients) * timeouts.command + 2 * timeouts.data_end + 30
 
 
 @dataclass
@@ -78,13 +85,12 @@ async def send(attempt: Attempt, *, action: str) -> Response:
     except InvalidDraft as error:
         return await _give_back(attempt, Outcome(error=str(error), status=400))
     ledger = outbox(attempt.request)
+    seconds = _longest_send(attempt.request, len(recipients))
     try:
         if action == RESEND:
-            claim = await ledger.claim_resend(attempt.auth.user, draft.message_id)
+            claim = await ledger.claim_resend(attempt.auth.user, draft.message_id, seconds)
         else:
-            claim = await ledger.claim(attempt.auth.user, draft.message_id)
-        if claim is None:
-            return await _claimed_elsewhere(attempt, ledger)
+            claim = await ledger.claim(attempt.auth.user, draft.message_id, seconds)
     except RedisError:
         log.error("send ledger unavailable: nothing sent")
         unavailable = i18n._(
@@ -92,6 +98,8 @@ async def send(attempt: Attempt, *, action: str) -> Response:
             "Réessayez dans quelques instants."
         )
         return await _give_back(attempt, Outcome(status=503, error=unavailable))
+    if claim is None:
+        return await _claimed_elsewhere(attempt, ledger)
     return await _transmit(attempt, ledger, claim, message, recipients)
 
 
