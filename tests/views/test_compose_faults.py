@@ -315,12 +315,12 @@ def test_sent_without_a_copy_says_so(
 ) -> None:
     from webmail.mail.imap import ImapCommandFailed
 
-    async def no_sent_folder(session: Any, role: str, fallback: str) -> str:
+    async def no_sent_folder(session: Any, role: str) -> str:
         if role == "sent":
             raise ImapCommandFailed("CREATE", "NO", "not allowed")
         return "Drafts"
 
-    monkeypatch.setattr(sending, "_role_folder", no_sent_folder)
+    monkeypatch.setattr(sending, "role_folder", no_sent_folder)
     response = submit(writer, compose_page(writer, other_user.address))
     assert response.headers["location"] == "/mail?folder=INBOX&notice=sent-nocopy"
     page = soup(writer.get(response.headers["location"]).text)
@@ -344,14 +344,14 @@ def test_forwarded_files_stay_offered_when_no_draft_can_be_kept(
     original = simple_mail("labo@labo-demo.mssante.test", user.address, "Bilan")
     original.add_attachment(b"%PDF bilan", maintype="application", subtype="pdf", filename="b.pdf")
     uid = deliver(stack, user, original)
-    real_role_folder = compose._role_folder
+    real_role_folder = compose.role_folder
 
-    async def no_drafts(session: Any, role: str, fallback: str) -> str:
+    async def no_drafts(session: Any, role: str) -> str:
         if role == "drafts":
             raise ImapCommandFailed("CREATE", "NO", "not allowed")
-        return await real_role_folder(session, role, fallback)
+        return await real_role_folder(session, role)
 
-    monkeypatch.setattr(compose, "_role_folder", no_drafts)
+    monkeypatch.setattr(compose, "role_folder", no_drafts)
     fake.script.data = DROP
     form = writer.get(f"/compose?mode=forward&folder=INBOX&uid={uid}").text
     failed = submit(writer, form, to=other_user.address)

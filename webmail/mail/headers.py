@@ -374,22 +374,8 @@ def header_date(message: Message) -> datetime | None:
     return parse_date(raw_value(message, "date"))
 
 
-# -- the fast path for lists ---------------------------------------------------------------
-
-
 def parse_headers(block: bytes) -> Message:
     """A header block parsed the fast way, for lists: the stdlib's modern policy costs
-    milliseconds a message, the legacy one microseconds. Decode with the quick_* helpers."""
+    milliseconds a message, the legacy one microseconds. Every value is then decoded from
+    its raw text by the functions above, the same for lists and the reading view."""
     return BytesHeaderParser(policy=email.policy.compat32).parsebytes(block)
-
-
-def quick_text(message: Message, name: str) -> str:
-    return header_text(message, name)
-
-
-def quick_addresses(message: Message, name: str) -> list[Address]:
-    return addresses(message, name)
-
-
-def quick_date(message: Message) -> datetime | None:
-    return header_date(message)

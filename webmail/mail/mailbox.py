@@ -174,15 +174,15 @@ def summary_from_fetch(item: FetchItem) -> Summary | None:
         (value for key, value in item.data.items() if key.startswith("BODY[HEADER")), None
     )
     headers = mime.parse_headers(header_block if isinstance(header_block, bytes) else b"")
-    subject = mime.quick_text(headers, "subject")
+    subject = mime.header_text(headers, "subject")
     size = item.data.get("RFC822.SIZE")
-    date = mime.quick_date(headers) or _internal_date(item)
+    date = mime.header_date(headers) or _internal_date(item)
     content_type = headers.get_content_type()
     return Summary(
         uid=uid,
         subject=subject,
-        sender=mime.sender(mime.quick_addresses(headers, "from")),
-        to=tuple(mime.quick_addresses(headers, "to")),
+        sender=mime.sender(mime.addresses(headers, "from")),
+        to=tuple(mime.addresses(headers, "to")),
         date=date,
         size=size if isinstance(size, int) else 0,
         has_attachment=content_type in ("multipart/mixed", "multipart/report")

@@ -44,7 +44,6 @@ async def start_over(request: Request, auth: Authenticated) -> Response:
     """Too many codes tried in one password-only session: it ends; the password again."""
     app = services(request)
     await app.sessions.delete_by_hash(auth.key)
-    await app.pool.discard(auth.key)
     audit(request, "otp_session_ended", auth, result="locked")
     return login_again(request, auth.user, START_OVER, 429)
 

@@ -123,11 +123,22 @@ def audit(
     )
 
 
+FORM_LIMITS = {"max_files": 20, "max_fields": 60, "max_part_size": 2 * 1024 * 1024}
+
+
 async def read_form(request: Request) -> FormData:
     try:
-        return await request.form(max_files=20, max_fields=60, max_part_size=2 * 1024 * 1024)
+        return await request.form(**FORM_LIMITS)
     except Exception as error:  # multipart errors come in several types
         raise BadRequest("Le formulaire envoyé est illisible ou trop volumineux.") from error
+
+
+def compose_body_fits(request: Request) -> bool:
+    """Whether a compose form's declared size allows reading it: the attachments' limit,
+    base64's third more, and room for the text. No declared size, no reading."""
+    limit = 3 * services(request).settings.max_upload_bytes + (1 << 20)
+    declared = request.headers.get("content-length", "")
+    return is_ascii_number(declared, 12) and int(declared) <= limit
 
 
 async def state_change(

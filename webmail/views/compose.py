@@ -29,6 +29,7 @@ from webmail.views.common import (
     Authenticated,
     audit,
     authenticated,
+    compose_body_fits,
     folder_param,
     services,
     state_change,
@@ -148,10 +149,7 @@ def form_page(
 
 
 async def send_or_save(request: Request) -> Response:
-    app = services(request)
-    if int(request.headers.get("content-length") or 0) > 3 * app.settings.max_upload_bytes + (
-        1 << 20
-    ):
+    if not compose_body_fits(request):
         raise BadRequest(
             "Les pièces jointes dépassent la taille autorisée.",
             status=413,
@@ -277,7 +275,7 @@ async def _kept_source(
 ) -> bytes | None:
     if source == "origin" and origin.uid is not None:
         return await fetch_raw(session, origin.folder, origin.uid)
-    folder = await _role_folder(session, "drafts", "Drafts")
+    folder = await role_folder(session, "drafts")
     return await drafts.latest(session.imap, folder, draft.message_id)
 
 
@@ -322,7 +320,7 @@ async def _save_draft(
     request: Request, session: MailSession, draft: Draft, origin: Origin, kept: Kept
 ) -> Response:
     try:
-        await _role_folder(session, "drafts", "Drafts")
+        await role_folder(session, "drafts")
     except FolderUnavailable:
         return form_page(
             request,
@@ -364,7 +362,7 @@ async def save_draft(
     if not connected(session):
         return None
     try:
-        folder = await _role_folder(session, "drafts", "Drafts")
+        folder = await role_folder(session, "drafts")
         raw = compose.draft_copy(draft).as_bytes()
         await drafts.replace(session.imap, folder, draft.message_id, raw, flags)
         session.cache.forget(folder)
@@ -379,7 +377,7 @@ async def remove_draft(session: MailSession, message_id: str) -> bool:
     if not connected(session):
         return False
     try:
-        folder = await _role_folder(session, "drafts", "Drafts")
+        folder = await role_folder(session, "drafts")
         await drafts.remove(session.imap, folder, message_id)
         session.cache.forget(folder)
         return True
@@ -396,9 +394,8 @@ def connected(session: MailSession) -> bool:
     return session.imap.alive
 
 
-async def _role_folder(session: MailSession, role: str, fallback: str) -> str:
-    # The name and place of a created folder are the server's (special_folders), not fallback.
-    del fallback
+async def role_folder(session: MailSession, role: str) -> str:
+    """The account's Drafts or Sent, created where the server keeps personal folders."""
     return await special_folders.role_folder(session.imap, session.cache, role)
 
 

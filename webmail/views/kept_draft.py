@@ -22,7 +22,13 @@ from webmail.i18n import N_
 from webmail.mail.imap import ImapAuthFailed, ImapError
 from webmail.security import csrf
 from webmail.templating import render
-from webmail.views.common import LoginRequired, TokenRefused, forget_session_cookie, services
+from webmail.views.common import (
+    FORM_LIMITS,
+    LoginRequired,
+    TokenRefused,
+    compose_body_fits,
+    forget_session_cookie,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +108,11 @@ def _outcome(error: Exception) -> Outcome:
 
 async def _typed_form(request: Request) -> FormData | None:
     """The form as posted, if it can be read without reading an oversized body."""
-    limit = 3 * services(request).settings.max_upload_bytes + (1 << 20)
-    declared = request.headers.get("content-length", "")
-    if not declared.isdigit() or int(declared) > limit:
+    if not compose_body_fits(request):
         return None
     try:
         # Already parsed by the view in most cases: this returns that same form.
-        return await request.form(max_files=20, max_fields=60, max_part_size=2 * 1024 * 1024)
+        return await request.form(**FORM_LIMITS)
     except Exception:  # an unreadable body: nothing to give back
         return None
 

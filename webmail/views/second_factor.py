@@ -230,7 +230,8 @@ async def _confirm_enrolment(
     codes = await app.second_factor.enrol(auth.user, secret, step, replace=not first)
     if codes is None:
         codes = await checks.enrolled_meanwhile(request, auth, secret)
-    app.enrolled.add(auth.user)
+    # Listed before anything else can fail: Redis lost later must not allow a new enrolment.
+    await asyncio.to_thread(app.enrolled.add, auth.user)
     await app.otp_throttle.succeeded(auth.user, client_ip(request))
     audit(request, "otp_enrolled", auth)
     return await _complete_login(request, auth, method="enrolment", recovery_codes=codes)

@@ -31,10 +31,10 @@ from webmail.views.compose import (
     Kept,
     Origin,
     Outcome,
-    _role_folder,
     connected,
     form_page,
     remove_draft,
+    role_folder,
     save_draft,
 )
 
@@ -287,7 +287,7 @@ async def _keep_sent_copy(session: MailSession, message: EmailMessage) -> str:
     if not connected(session):
         return "nocopy"
     try:
-        sent = await _role_folder(session, "sent", "Sent")
+        sent = await role_folder(session, "sent")
         await session.imap.append(sent, message.as_bytes(), ["\\Seen"])
         session.cache.forget(sent)
         return ""
