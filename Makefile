@@ -27,7 +27,7 @@ bench: install
 # Refresh the catalog after changing French source strings, then translate webmail/locale/en.
 translations: install
 	.venv/bin/pybabel extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 -k NotFound -k BadRequest -k ServiceUnavailable -k Forbidden -k WebmailError -k LoginRequired -k SmtpRefused -k SmtpUnavailable -k SmtpError --no-location -o webmail/locale/messages.pot .
-	.venv/bin/pybabel update -i webmail/locale/messages.pot -d webmail/locale -D messages --no-fuzzy-matching
+	.venv/bin/pybabel update -i webmail/locale/messages.pot -d webmail/locale -D messages --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf .venv .pytest_cache
