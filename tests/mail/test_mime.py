@@ -362,3 +362,26 @@ def test_a_huge_hostile_address_header_is_read_in_linear_time(filler: bytes) -> 
     for name in ("from", "to"):
         for address in mime.addresses(message, name):
             assert len(address.name) <= 256
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u202d", "\u2067", "\u2068", "\u202b"])
+def test_bidi_controls_never_reach_a_subject_or_a_name(control: str) -> None:
+    name = f"Mme DUPONT {control}tnaméssiaN"
+    block = (
+        f"From: =?UTF-8?B?{base64.b64encode(name.encode()).decode()}?= <a@b.fr>\r\n"
+        f"Subject: =?UTF-8?B?{base64.b64encode(f'Résultat {control}fdp.exe'.encode()).decode()}?=\r\n"
+        "\r\n"
+    ).encode()
+    headers = mime.parse_headers(block)
+    assert mime.header_text(headers, "subject") == "Résultat fdp.exe"
+    assert mime.addresses(headers, "from")[0].name == "Mme DUPONT tnaméssiaN"
+    full = mime.parse_message(block + b"Texte\r\n")
+    assert full.subject == "Résultat fdp.exe"
+    assert full.from_[0].name == "Mme DUPONT tnaméssiaN"
+
+
+def test_right_to_left_letters_are_kept() -> None:
+    block = "Subject: =?UTF-8?B?{}?=\r\n\r\n".format(
+        base64.b64encode("تحليل الدم".encode()).decode()
+    ).encode()
+    assert mime.header_text(mime.parse_headers(block), "subject") == "تحليل الدم"

@@ -28,7 +28,11 @@ _LIST_SYNTAX = re.compile(r'[",;:()\\]|=\?')
 # Line breaks and tabs become spaces; other C0/C1 controls, DEL, lone surrogates and the
 # Unicode line separators go: none of them belongs in a one-line value.
 _BREAKS = re.compile(r"[\r\n\t\v\f\u0085\u2028\u2029]")
-_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
+# With the bidi embeddings, overrides and isolates: a subject or a name is never shown
+# reversed ("M. DUPONT" + U+202E); right-to-left letters keep their own direction.
+_CONTROLS = re.compile(
+    r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
+)
 
 
 @dataclass(frozen=True)
