@@ -322,36 +322,24 @@ async def _save_draft(
     try:
         await role_folder(session, "drafts")
     except FolderUnavailable:
-        return form_page(
-            request,
-            draft,
-            origin,
-            kept,
-            Outcome(
-                status=502,
-                files_lost=bool(draft.attachments),
-                error=i18n._(
-                    "Le brouillon n'a pas pu être enregistré : le dossier Brouillons n'existe pas "
-                    "et le serveur refuse de le créer."
-                ),
+        status, error = (
+            502,
+            i18n._(
+                "Le brouillon n'a pas pu être enregistré : le dossier Brouillons n'existe pas "
+                "et le serveur refuse de le créer."
             ),
         )
-    if await save_draft(session, draft) is not None:
-        return RedirectResponse(mail_url("INBOX", notice="draft"), status_code=303)
-    return form_page(
-        request,
-        draft,
-        origin,
-        kept,
-        Outcome(
-            status=503,
-            files_lost=bool(draft.attachments),
-            error=i18n._(
-                "Le brouillon n'a pas pu être enregistré : le serveur de messagerie est "
-                "injoignable."
+    else:
+        if await save_draft(session, draft) is not None:
+            return RedirectResponse(mail_url("INBOX", notice="draft"), status_code=303)
+        status, error = (
+            503,
+            i18n._(
+                "Le brouillon n'a pas pu être enregistré : le serveur de messagerie est injoignable."
             ),
-        ),
-    )
+        )
+    outcome = Outcome(status=status, files_lost=bool(draft.attachments), error=error)
+    return form_page(request, draft, origin, kept, outcome)
 
 
 async def save_draft(
