@@ -22,91 +22,31 @@ from typing import Any
 import aioimaplib
 
 from webmail.mail import imap_syntax as syntax
+from webmail.mail.imap_errors import (
+    ImapAuthFailed,
+    ImapCommandFailed,
+    ImapConnectionLimit,
+    ImapError,
+    ImapUnavailable,
+    MailboxNotFound,
+    login_refusal,
+)
+from webmail.mail.imap_protocol import FixedImap, FixedProtocol
 from webmail.settings import ServerSettings, TlsMode
 
+__all__ = [
+    "Folder",
+    "ImapAuthFailed",
+    "ImapClient",
+    "ImapCommandFailed",
+    "ImapConnectionLimit",
+    "ImapError",
+    "ImapUnavailable",
+    "MailboxNotFound",
+    "MailboxState",
+]
+
 log = logging.getLogger(__name__)
-
-
-class ImapError(Exception):
-    """Base of every IMAP failure."""
-
-
-class ImapUnavailable(ImapError):
-    """The server cannot be reached, or the connection broke or timed out."""
-
-
-class ImapAuthFailed(ImapError):
-    """The server refused the credentials."""
-
-
-class ImapConnectionLimit(ImapUnavailable):
-    """The credentials are right but the server allows no more connections for this account
-    (RFC 5530 ``[LIMIT]``, e.g. Dovecot's mail_max_userip_connections): not a wrong password."""
-
-
-class ImapCommandFailed(ImapError):
-    def __init__(self, command: str, result: str, text: str) -> None:
-        super().__init__(f"{command} {result}: {text}")
-        self.command = command
-        self.result = result
-        self.text = text
-
-
-class MailboxNotFound(ImapCommandFailed):
-    """SELECT, STATUS or a move target named a mailbox the server does not have."""
-
-
-class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
-    """aioimaplib's protocol with three fixes.
-
-    - Untagged lines go, whole, to the single command in flight: we never pipeline, and
-      aioimaplib would otherwise drop e.g. ``* STATUS`` answers to LIST-STATUS and strip
-      every "* " inside a line instead of the prefix alone.
-    - A lost connection fails the command in flight at once instead of leaving it to time out.
-    - STARTTLS, which aioimaplib lists but never implements.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, conn_lost_cb: Any = None) -> None:
-        super().__init__(loop, conn_lost_cb)
-        self.closed = asyncio.Event()
-
-    def _untagged_response(self, line: bytes) -> Any:
-        if line.startswith(b"* "):
-            line = line[2:]
-        command = self.pending_sync_command or next(
-            iter(self.pending_async_commands.values()), None
-        )
-        if command is not None:
-            command.append_to_resp(line)
-        return command
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.state = aioimaplib.LOGOUT
-        self.closed.set()
-        pending: list[Any] = [
-            self.pending_sync_command,  # type: ignore[has-type]
-            *self.pending_async_commands.values(),
-        ]
-        for command in pending:
-            if command is not None:
-                command._exception = aioimaplib.Abort("connection lost")
-                command.close(b"connection lost", "BYE")
-        self.pending_sync_command = None
-        self.pending_async_commands: dict[str, Any] = {}
-        super().connection_lost(exc)
-
-    async def starttls(self, context: ssl.SSLContext, server_hostname: str) -> None:
-        response = await self.execute(
-            aioimaplib.Command("STARTTLS", self.new_tag(), loop=self.loop)
-        )
-        if response.result != "OK":
-            raise ImapUnavailable("server refused STARTTLS")
-        transport: asyncio.Transport = self.transport  # type: ignore[has-type]
-        self.transport = await self.loop.start_tls(
-            transport, self, context, server_hostname=server_hostname
-        )
-        # Capabilities before TLS must not be trusted (RFC 3501 section 6.2.1).
-        await self.capability()
 
 
 @dataclass(frozen=True)
@@ -151,7 +91,7 @@ class ImapClient:
     server: ServerSettings
     timeout: float
     _imap: aioimaplib.IMAP4 = field(repr=False)
-    _protocol: _Protocol = field(repr=False)
+    _protocol: FixedProtocol = field(repr=False)
     selected: MailboxState | None = None
     _broken: bool = False
 
@@ -160,14 +100,14 @@ class ImapClient:
         cls, server: ServerSettings, ssl_context: ssl.SSLContext, timeout: float
     ) -> ImapClient:
         implicit = server.tls is TlsMode.IMPLICIT
-        imap = _Imap(
+        imap = FixedImap(
             host=server.host,
             port=server.port,
             timeout=timeout,
             ssl_context=ssl_context if implicit else None,
         )
         protocol = imap.protocol
-        assert isinstance(protocol, _Protocol)
+        assert isinstance(protocol, FixedProtocol)
         try:
             await imap.wait_hello_from_server()
             if server.tls is TlsMode.STARTTLS:
@@ -203,7 +143,7 @@ class ImapClient:
         else:
             response = await self._guard(self._protocol.login(syntax.quote(user), password))
         if response.result != "OK":
-            raise _login_refusal(_text(response))
+            raise login_refusal(_text(response))
         await self._refresh_capabilities()
         if self.has_capability("ENABLE") and self.has_capability("CONDSTORE"):
             await self._command("ENABLE", "CONDSTORE")
@@ -461,53 +401,11 @@ class ImapClient:
             raise ImapUnavailable(f"IMAP connection failed: {error!r}") from error
 
 
-class _Imap(aioimaplib.IMAP4):  # type: ignore[misc]
-    def create_client(
-        self,
-        host: str,
-        port: int,
-        loop: asyncio.AbstractEventLoop | None,
-        conn_lost_cb: Any = None,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        local_loop = loop if loop is not None else asyncio.get_running_loop()
-        self.protocol = _Protocol(local_loop, conn_lost_cb)
-        self._client_task = local_loop.create_task(
-            local_loop.create_connection(lambda: self.protocol, host, port, ssl=ssl_context)
-        )
-
-    def abandon(self) -> None:
-        """Close whatever a failed connection attempt left open."""
-        if not self._client_task.done():
-            self._client_task.cancel()
-        transport = self.protocol.transport
-        if transport is not None:
-            transport.close()
-
-
 def _text(response: aioimaplib.Response) -> str:
     if not response.lines:
         return ""
     last = response.lines[-1]
     return bytes(last).decode("utf-8", "replace")[:200]
-
-
-# RFC 5530 response codes that say the login failed for a reason other than the password.
-_LIMIT_CODES = ("[LIMIT]", "[INUSE]")
-_UNAVAILABLE_CODES = ("[UNAVAILABLE]", "[SERVERBUG]")
-# Servers that predate RFC 5530 say it in words (Dovecot, Cyrus, Courier, Exchange).
-_LIMIT_WORDS = re.compile(
-    r"too many (simultaneous |concurrent )?connections|maximum number of connections", re.I
-)
-
-
-def _login_refusal(text: str) -> ImapError:
-    upper = text.upper()
-    if any(code in upper for code in _LIMIT_CODES) or _LIMIT_WORDS.search(text):
-        return ImapConnectionLimit(text)
-    if any(code in upper for code in _UNAVAILABLE_CODES):
-        return ImapUnavailable(text)
-    return ImapAuthFailed(text)
 
 
 def _uid_set(uids: Sequence[int]) -> str:

@@ -335,7 +335,8 @@ async def _save_draft(
         status, error = (
             503,
             i18n._(
-                "Le brouillon n'a pas pu être enregistré : le serveur de messagerie est injoignable."
+                "Le brouillon n'a pas pu être enregistré : le serveur de messagerie est "
+                "injoignable."
             ),
         )
     outcome = Outcome(status=status, files_lost=bool(draft.attachments), error=error)

@@ -1,0 +1,88 @@
+"""aioimaplib's protocol and client, with the fixes this project depends on."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any
+
+import aioimaplib
+
+from webmail.mail.imap_errors import ImapUnavailable
+
+
+class FixedProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
+    """aioimaplib's protocol with three fixes.
+
+    - Untagged lines go, whole, to the single command in flight: we never pipeline, and
+      aioimaplib would otherwise drop e.g. ``* STATUS`` answers to LIST-STATUS and strip
+      every "* " inside a line instead of the prefix alone.
+    - A lost connection fails the command in flight at once instead of leaving it to time out.
+    - STARTTLS, which aioimaplib lists but never implements.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, conn_lost_cb: Any = None) -> None:
+        super().__init__(loop, conn_lost_cb)
+        self.closed = asyncio.Event()
+
+    def _untagged_response(self, line: bytes) -> Any:
+        if line.startswith(b"* "):
+            line = line[2:]
+        command = self.pending_sync_command or next(
+            iter(self.pending_async_commands.values()), None
+        )
+        if command is not None:
+            command.append_to_resp(line)
+        return command
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state = aioimaplib.LOGOUT
+        self.closed.set()
+        pending: list[Any] = [
+            self.pending_sync_command,  # type: ignore[has-type]
+            *self.pending_async_commands.values(),
+        ]
+        for command in pending:
+            if command is not None:
+                command._exception = aioimaplib.Abort("connection lost")
+                command.close(b"connection lost", "BYE")
+        self.pending_sync_command = None
+        self.pending_async_commands: dict[str, Any] = {}
+        super().connection_lost(exc)
+
+    async def starttls(self, context: ssl.SSLContext, server_hostname: str) -> None:
+        response = await self.execute(
+            aioimaplib.Command("STARTTLS", self.new_tag(), loop=self.loop)
+        )
+        if response.result != "OK":
+            raise ImapUnavailable("server refused STARTTLS")
+        transport: asyncio.Transport = self.transport  # type: ignore[has-type]
+        self.transport = await self.loop.start_tls(
+            transport, self, context, server_hostname=server_hostname
+        )
+        # Capabilities before TLS must not be trusted (RFC 3501 section 6.2.1).
+        await self.capability()
+
+
+class FixedImap(aioimaplib.IMAP4):  # type: ignore[misc]
+    def create_client(
+        self,
+        host: str,
+        port: int,
+        loop: asyncio.AbstractEventLoop | None,
+        conn_lost_cb: Any = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        local_loop = loop if loop is not None else asyncio.get_running_loop()
+        self.protocol = FixedProtocol(local_loop, conn_lost_cb)
+        self._client_task = local_loop.create_task(
+            local_loop.create_connection(lambda: self.protocol, host, port, ssl=ssl_context)
+        )
+
+    def abandon(self) -> None:
+        """Close whatever a failed connection attempt left open."""
+        if not self._client_task.done():
+            self._client_task.cancel()
+        transport = self.protocol.transport
+        if transport is not None:
+            transport.close()
