@@ -112,3 +112,39 @@ def test_a_login_rewrites_a_line_of_the_earlier_form(
         password_step(client, user)
         assert submit_code(client, fresh_code(user)).status_code == 303
     assert EnrolmentRegistry(path, "another key, long enough to be accepted").contains(user.address)
+
+
+KEY = "k" * 48
+
+
+def test_instances_sharing_the_file_see_each_others_enrolments_and_resets(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "enrolled-accounts"
+    first, second = EnrolmentRegistry(path, KEY), EnrolmentRegistry(path, KEY)
+    first.add("a@medecin.mssante.test")
+    assert not second.contains("b@medecin.mssante.test")  # second has read the file once
+    first.add("b@medecin.mssante.test")
+    assert second.contains("b@medecin.mssante.test")  # the appended line is read
+    # The operator resets "a" through another instance, then more accounts enrol, so that
+    # the file grows past the size second had read: second must not keep the old view.
+    assert first.remove("a@medecin.mssante.test")
+    for n in range(3):
+        first.add(f"c{n}@medecin.mssante.test")
+    assert not second.contains("a@medecin.mssante.test")
+    assert all(second.contains(f"c{n}@medecin.mssante.test") for n in range(3))
+    assert second.contains("b@medecin.mssante.test")
+
+
+def test_a_line_being_written_is_read_once_whole(tmp_path: Path) -> None:
+    path = tmp_path / "enrolled-accounts"
+    writer, reader = EnrolmentRegistry(path, KEY), EnrolmentRegistry(path, KEY)
+    writer.add("a@medecin.mssante.test")
+    token = writer._token("b@medecin.mssante.test")
+    with path.open("a", encoding="ascii") as file:
+        file.write(token[:20])  # an append caught halfway by a reader
+        file.flush()
+        assert not reader.contains("b@medecin.mssante.test")
+        file.write(token[20:] + "\n")
+    assert reader.contains("b@medecin.mssante.test")
+    assert reader.contains("a@medecin.mssante.test")

@@ -13,11 +13,13 @@ key) are still read while that key is in force, and rewritten in the new form wh
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 _TAG = "s1:"  # the scrypt form; an untagged line is an HMAC of an earlier version
@@ -30,11 +32,17 @@ class EnrolmentRegistry:
     def __init__(self, path: Path, secret_key: str) -> None:
         self.path = path
         self.salt_path = path.with_name(path.name + ".salt")
+        self.lock_path = path.with_name(path.name + ".lock")
         self._legacy_key = hashlib.sha256(
             b"mss-webmail enrolment registry\x00" + secret_key.encode()
         ).digest()
         self._tokens: dict[str, str] = {}
         self._listed: set[str] = set()  # seen listed in the current form by this process
+        # The file's lines as last read, and how far: it only grows between resets, so a
+        # lookup reads what was appended since, not the whole file (100,000 accounts: 7 MB).
+        self._known: set[str] = set()
+        self._read_upto = 0
+        self._read_identity: tuple[int, int] = (0, 0)
 
     def contains(self, account: str) -> bool:
         lines = self._lines()
@@ -60,32 +68,56 @@ class EnrolmentRegistry:
         """The operator's reset: forget the account, in either form; True if it was listed."""
         self._listed.discard(account.lower())
         gone = {self._token(account), self._legacy_token(account)}
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        with self._writing():
+            try:
+                lines = self.path.read_text(encoding="ascii").split()
+            except FileNotFoundError:
+                return False
+            kept = [line for line in lines if line not in gone]
+            # A new file put in place: readers see another inode and read it afresh.
+            draft = self.path.with_name(f"{self.path.name}.{secrets.token_hex(8)}")
+            draft.write_text("".join(line + "\n" for line in kept), encoding="ascii")
+            draft.chmod(0o600)
+            os.replace(draft, self.path)
+        return len(kept) != len(lines)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Writers take turns on a lock file of their own, so that an append never goes to a
+        file that a reset has just replaced."""
+        fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "r+", encoding="ascii") as file:
-                lines = file.read().split()
-                kept = [line for line in lines if line not in gone]
-                file.seek(0)
-                file.truncate()
-                file.write("".join(line + "\n" for line in kept))
+            yield
         finally:
             os.close(fd)
-        return len(kept) != len(lines)
 
     def _lines(self) -> set[str]:
         try:
-            return set(self.path.read_text(encoding="ascii").split())
+            with self.path.open("rb") as file:
+                status = os.fstat(file.fileno())
+                identity = (status.st_dev, status.st_ino)
+                if identity != self._read_identity or status.st_size < self._read_upto:
+                    # A new file, or one rewritten by a reset: read it all again.
+                    self._known, self._read_upto, self._read_identity = set(), 0, identity
+                file.seek(self._read_upto)
+                appended = file.read(status.st_size - self._read_upto)
         except FileNotFoundError:
-            return set()
+            self._known, self._read_upto, self._read_identity = set(), 0, (0, 0)
+            return self._known
+        # Only whole lines: an append under way elsewhere is read at the next lookup.
+        complete = appended[: appended.rfind(b"\n") + 1]
+        self._known.update(complete.decode("ascii").split())
+        self._read_upto += len(complete)
+        return self._known
 
     def _append(self, token: str) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, (token + "\n").encode())
-        finally:
-            os.close(fd)
+        with self._writing():
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, (token + "\n").encode())
+            finally:
+                os.close(fd)
 
     def _token(self, account: str) -> str:
         account = account.lower()
