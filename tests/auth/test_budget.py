@@ -69,6 +69,41 @@ def test_fresh_networks_get_the_daily_cap_with_doubling_delays(
     assert granted == [0, 30, 60, 90, 120, 180, 300, 540, 1020, 1980]
 
 
+def test_fresh_networks_get_the_monthly_cap_however_long_they_try(
+    env: dict[str, str], clock: Clock
+) -> None:
+    """One try every 30 minutes for 60 days, each from a new /64: two months' caps, no more."""
+    who = account()
+    granted: list[float] = []
+
+    async def scenario(store: SecondFactorBudget) -> None:
+        for tick in range(0, 2 * budget.MONTH_DAYS * 86400, 1800):
+            clock.now = T0 + tick
+            if isinstance(await store.reserve(who, f"2001:db8:{tick:x}::1"), Reservation):
+                granted.append(clock.now - T0)
+
+    run(env, scenario)
+    assert len(granted) == 2 * budget.ACCOUNT_MONTHLY_FAILURES
+    first_month = [t for t in granted if t < budget.MONTH_DAYS * 86400]
+    assert len(first_month) == budget.ACCOUNT_MONTHLY_FAILURES
+    assert max(first_month) < 3 * 86400  # taken in three days, then nothing for the month
+
+
+def test_a_right_code_from_an_unknown_network_leaves_the_monthly_budget_whole(
+    env: dict[str, str], clock: Clock
+) -> None:
+    who = account()
+
+    async def scenario(store: SecondFactorBudget) -> None:
+        for day in range(2 * budget.MONTH_DAYS):
+            clock.now = T0 + day * 86400
+            reservation = await store.reserve(who, f"2001:db8:{day:x}::1")
+            assert isinstance(reservation, Reservation), day
+            await store.give_back(reservation)
+
+    run(env, scenario)
+
+
 def test_a_known_network_gets_past_the_lock_up_to_the_hard_cap(
     env: dict[str, str], clock: Clock
 ) -> None:
@@ -143,8 +178,13 @@ def test_the_readme_figures_come_from_the_constants() -> None:
         "from unknown networks": f"**{budget.ACCOUNT_DAILY_FAILURES}**",
         "p per day": f"{budget.success_probability(per_day):.1e}",
         "p per year": f"{budget.success_probability(365 * per_day):.2%}",
+        "per month from unknown networks": f"**{budget.ACCOUNT_MONTHLY_FAILURES}**",
+        "month": f"{budget.MONTH_DAYS} days",
+        "per year from unknown networks": (
+            f"**{budget.guesses_per_year_from_unknown_networks()}**"
+        ),
         "p per year, unknown networks": (
-            f"{budget.success_probability(365 * budget.ACCOUNT_DAILY_FAILURES):.2%}"
+            f"{budget.success_probability(budget.guesses_per_year_from_unknown_networks()):.2%}"
         ),
         "before the lock": f"**{budget.ACCOUNT_FAILURES_BEFORE_LOCK}**",
         "session": f"**{budget.SESSION_CODE_ATTEMPTS}**",

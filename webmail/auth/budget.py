@@ -7,7 +7,8 @@ the constants below:
 
 - **per account**, over a rolling day: after ``ACCOUNT_FAILURES_BEFORE_LOCK`` wrong codes from
   networks the owner has not used, each further try waits a doubling delay, and
-  ``ACCOUNT_DAILY_FAILURES`` is the cap for such networks;
+  ``ACCOUNT_DAILY_FAILURES`` is the cap for such networks, and ``ACCOUNT_MONTHLY_FAILURES``
+  over ``MONTH_DAYS``;
 - **known networks** (a network from which the account passed the second factor within
   ``KNOWN_NETWORK_DAYS``) are not held by those two, so that an attacker elsewhere cannot
   lock the doctor out; all networks together stop at ``KNOWN_DAILY_FAILURES`` a day;
@@ -40,26 +41,36 @@ ACCOUNT_FAILURES_BEFORE_LOCK = 5
 ACCOUNT_FIRST_LOCK_SECONDS = 60
 ACCOUNT_MAX_LOCK_SECONDS = 3600
 ACCOUNT_DAILY_FAILURES = 10
+# Over a longer window too, or the daily cap alone would add up to 3,650 guesses a year.
+ACCOUNT_MONTHLY_FAILURES = 30
+MONTH_DAYS = 30
 KNOWN_DAILY_FAILURES = 20
 KNOWN_NETWORK_DAYS = 30
 SESSION_CODE_ATTEMPTS = 5
 
-# KEYS[1]: the account's recent tries (sorted set: member = a random id, score = time).
+# KEYS[1]: the account's tries of the last day (sorted set: member = a random id, score =
+# time); KEYS[2]: those from networks the owner has not used, over the last month.
 # ARGV: now, member, known (1/0), then the limits (see the constants above).
 _RESERVE = """
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[4])
+local long_window = tonumber(ARGV[11])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - long_window)
 local count = redis.call('ZCARD', KEYS[1])
--- When the count falls back below cap: the try of rank count - cap leaves the window.
-local function free_at(cap)
-  local entry = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
-  return tonumber(entry[2]) + window
+-- When a set's count falls back below cap: its try of rank count - cap leaves the window.
+local function free_at(key, n, cap, span)
+  local entry = redis.call('ZRANGE', key, n - cap, n - cap, 'WITHSCORES')
+  return tonumber(entry[2]) + span
 end
 local known_cap = tonumber(ARGV[9])
-if count >= known_cap then return tostring(free_at(known_cap)) end
+if count >= known_cap then return tostring(free_at(KEYS[1], count, known_cap, window)) end
 if ARGV[3] ~= '1' then
+  local monthly, long_count = tonumber(ARGV[10]), redis.call('ZCARD', KEYS[2])
+  if long_count >= monthly then
+    return tostring(free_at(KEYS[2], long_count, monthly, long_window))
+  end
   local daily = tonumber(ARGV[8])
-  if count >= daily then return tostring(free_at(daily)) end
+  if count >= daily then return tostring(free_at(KEYS[1], count, daily, window)) end
   local before = tonumber(ARGV[5])
   if count >= before then
     local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
@@ -67,6 +78,8 @@ if ARGV[3] ~= '1' then
     local until_time = tonumber(last[2]) + delay
     if now < until_time then return tostring(until_time) end
   end
+  redis.call('ZADD', KEYS[2], now, ARGV[2])
+  redis.call('EXPIRE', KEYS[2], long_window)
 end
 redis.call('ZADD', KEYS[1], now, ARGV[2])
 redis.call('EXPIRE', KEYS[1], window)
@@ -79,6 +92,7 @@ class Reservation:
     """One try on the account's budget: given back if the code was right."""
 
     account_key: str
+    unknown_key: str  # the month's tries from unknown networks (the member may be absent)
     member: str
 
 
@@ -92,11 +106,12 @@ class SecondFactorBudget:
         """Take one try from the account's budget before a code is checked; or the lock that
         holds the account for this network (when it ends)."""
         key = self._key("tries", account)
+        unknown_key = self._key("unknown-tries", account)
         member = secrets.token_hex(8)
         known = await self.is_known(account, address)
         try:
             answer = await self._reserve(
-                keys=[key],
+                keys=[key, unknown_key],
                 args=[
                     repr(time.time()),
                     member,
@@ -107,17 +122,22 @@ class SecondFactorBudget:
                     ACCOUNT_MAX_LOCK_SECONDS,
                     ACCOUNT_DAILY_FAILURES,
                     KNOWN_DAILY_FAILURES,
+                    ACCOUNT_MONTHLY_FAILURES,
+                    MONTH_DAYS * DAY_SECONDS,
                 ],
             )
         except (RedisError, OSError) as error:
             raise SessionStoreUnavailable(str(error)) from error
         text = answer.decode() if isinstance(answer, bytes) else str(answer)
-        return Lock(float(text)) if text else Reservation(key, member)
+        return Lock(float(text)) if text else Reservation(key, unknown_key, member)
 
     async def give_back(self, reservation: Reservation) -> None:
         """The code was right: the try does not count against the owner."""
         try:
-            await self.redis.zrem(reservation.account_key, reservation.member)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(reservation.account_key, reservation.member)
+                pipe.zrem(reservation.unknown_key, reservation.member)
+                await pipe.execute()
         except (RedisError, OSError) as error:
             raise SessionStoreUnavailable(str(error)) from error
 
@@ -167,6 +187,13 @@ class SecondFactorBudget:
 def guesses_per_day() -> int:
     """The most wrong 6-digit codes one account can receive in any 24 hours, from anywhere."""
     return max(KNOWN_DAILY_FAILURES, ACCOUNT_DAILY_FAILURES)
+
+
+def guesses_per_year_from_unknown_networks() -> int:
+    """The most wrong codes networks the owner never used can send in any 365 days: the
+    monthly cap once per window that starts in the year (the worst alignment)."""
+    windows = -(-365 // MONTH_DAYS)
+    return min(windows * ACCOUNT_MONTHLY_FAILURES, 365 * ACCOUNT_DAILY_FAILURES)
 
 
 def success_probability(guesses: int, accepted_codes: int = 3) -> float:

@@ -157,7 +157,10 @@ def _locked(request: Request, address: str, lock: Lock) -> Response:
 def locked_message(lock: Lock, *, account_wide: bool = False) -> str:
     """What to tell the user while ``lock`` holds; ``account_wide``: the lock of the account's
     code budget, which a recovery code still gets past."""
-    until = datetime.fromtimestamp(lock.until, PARIS).strftime("%H:%M:%S")
+    ends = datetime.fromtimestamp(lock.until, PARIS)
+    # A lock of the account's monthly budget ends days later: then the date says when.
+    same_day = ends.date() == datetime.now(PARIS).date()
+    until = ends.strftime("%H:%M:%S" if same_day else "%d/%m/%Y %H:%M")
     if account_wide:
         return i18n._(
             "Trop de codes incorrects pour ce compte. Réessayez après {time} (dans {seconds} s), "
