@@ -31,6 +31,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
 fi
 
+# The Pro Santé Connect look-alike OpenID provider of the tests and the demo (dev/psc.py):
+# oidc-provider 8.x, pinned by its lock file, from the npm registry only.
+if [ ! -d dev/oidc/node_modules/oidc-provider ] || [ dev/oidc/package-lock.json -nt dev/oidc/node_modules ]; then
+  if command -v npm >/dev/null; then
+    (cd dev/oidc && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    echo "npm is missing: the Pro Santé Connect tests will not run (apt-get install nodejs npm)" >&2
+  fi
+fi
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv

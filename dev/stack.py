@@ -158,6 +158,15 @@ class Stack:
         return self.state_dir / "tls"
 
     @property
+    def server_cert(self) -> Path:
+        """The servers' certificate (localhost, 127.0.0.1, 127.0.0.2), for other dev servers."""
+        return self._server_cert
+
+    @property
+    def server_key(self) -> Path:
+        return self._server_key
+
+    @property
     def _server_cert(self) -> Path:
         return self._tls_dir / "server.pem"
 

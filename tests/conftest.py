@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 
 from dev.env import webmail_env
 from dev.other_imap import InboxPrefixStack
+from dev.psc import PscProvider
 from dev.stack import Stack
 from webmail.app import create_app
 from webmail.settings import Settings
@@ -64,6 +65,23 @@ def other_imap() -> Iterator[InboxPrefixStack]:
     finally:
         other.stop()
         shutil.rmtree(state, ignore_errors=True)
+
+
+# Where the test client's app receives the provider's answer (its base_url below).
+PSC_REDIRECT_URI = "http://127.0.0.1:8000/login/psc/callback"
+# Short enough for a test to wait for an access token to expire.
+PSC_ACCESS_TTL = 6
+
+
+@pytest.fixture(scope="session")
+def psc(stack: Stack) -> Iterator[PscProvider]:
+    """The Pro Santé Connect look-alike (dev/psc.py), started only for the tests that use it."""
+    provider = PscProvider(stack, access_ttl=PSC_ACCESS_TTL, redirect_uris=[PSC_REDIRECT_URI])
+    provider.start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,45 @@
+"""Signing in at the Pro Santé Connect look-alike as a browser would, through httpx."""
+
+from __future__ import annotations
+
+import ssl
+from urllib.parse import urljoin
+
+import httpx2
+
+from dev.psc import PscProvider
+from tests.conftest import soup
+
+DEMO_LOGIN = "899700000001"
+
+
+def provider_client(psc: PscProvider) -> httpx2.Client:
+    """A cookie-keeping client that trusts the stack's CA, as the practitioner's browser."""
+    context = ssl.create_default_context(cafile=str(psc.stack.ca_cert))
+    return httpx2.Client(verify=context, follow_redirects=False, timeout=10)
+
+
+def sign_in(
+    browser: httpx2.Client, authorization_url: str, login: str = DEMO_LOGIN, acr: str = "eidas1"
+) -> str:
+    """Follow the provider from the authorization URL to the redirect back to the client,
+    submitting its sign-in form on the way; returns that redirect's URL (code and state)."""
+    url = authorization_url
+    for _hop in range(10):
+        response = browser.get(url)
+        if response.status_code == 200:
+            form = soup(response.text).select_one("form")
+            assert form is not None, response.text
+            response = browser.post(
+                urljoin(url, str(form["action"])), data={"login": login, "acr": acr}
+            )
+        assert response.status_code in (302, 303), response.text
+        url = urljoin(url, response.headers["location"])
+        if not url.startswith(str(browser_base(authorization_url))):
+            return url
+    raise AssertionError("the provider never sent the browser back to the client")
+
+
+def browser_base(url: str) -> str:
+    scheme, _, host = url.partition("://")
+    return f"{scheme}://{host.split('/', 1)[0]}/"
