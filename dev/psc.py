@@ -24,14 +24,19 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dev.stack import LOOPBACK, Stack, _openssl, _tail, _wait_ports_released, _wait_until
+from dev.stack import (
+    LOOPBACK,
+    PSC_CLIENT_ID,
+    Stack,
+    _openssl,
+    _tail,
+    _wait_ports_released,
+    _wait_until,
+)
 
 PROVIDER_DIR = Path(__file__).with_name("oidc")
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
-# Port offset from the stack's base port (the other servers use 24 to 993).
-PORT_OFFSET = 444
-CLIENT_ID = "mss-webmail"
 
 # The demo practitioners: their claims as PSC would return them.
 DEMO_ACCOUNTS: dict[str, dict[str, object]] = {
@@ -61,7 +66,7 @@ DEMO_ACCOUNTS: dict[str, dict[str, object]] = {
 
 @dataclass
 class PscProvider:
-    """The provider of one stack: HTTPS on 127.0.0.1 at the stack's base port + 444."""
+    """The provider of one stack: HTTPS on 127.0.0.1 at Stack.psc (base port + 444)."""
 
     stack: Stack
     access_ttl: int = 120
@@ -74,11 +79,11 @@ class PscProvider:
 
     @property
     def port(self) -> int:
-        return self.stack.base_port + PORT_OFFSET
+        return self.stack.psc
 
     @property
     def issuer(self) -> str:
-        return f"https://localhost:{self.port}"
+        return self.stack.psc_issuer
 
     @property
     def discovery_url(self) -> str:
@@ -86,17 +91,11 @@ class PscProvider:
 
     @property
     def client_id(self) -> str:
-        return CLIENT_ID
+        return PSC_CLIENT_ID
 
     @property
     def client_secret(self) -> str:
-        """Stable for a state directory, so a restarted provider keeps its client."""
-        path = self._dir / "client-secret"
-        if not path.exists():
-            self._dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return self.stack.psc_client_secret
 
     @property
     def signing_key(self) -> Path:

@@ -52,6 +52,9 @@ DOVECOT_SOCKET_SUFFIX_MAX = 30
 ADDRESS_RE = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 LOGIN_RE = re.compile(r"[a-z0-9._-]+")
 
+# The client id of the webmail at the Pro Santé Connect look-alike (dev/psc.py).
+PSC_CLIENT_ID = "mss-webmail"
+
 # Every service but plain IMAP listens here.
 LOOPBACK = "127.0.0.1"
 # Plain IMAP only. Connections to it come from 127.0.0.1 (the kernel's source address for
@@ -145,6 +148,24 @@ class Stack:
     @property
     def redis(self) -> int:
         return self.base_port + 379
+
+    @property
+    def psc(self) -> int:
+        """The Pro Santé Connect look-alike (dev/psc.py), over HTTPS on 127.0.0.1."""
+        return self.base_port + 444
+
+    @property
+    def psc_issuer(self) -> str:
+        return f"https://localhost:{self.psc}"
+
+    @property
+    def psc_client_secret(self) -> str:
+        """The webmail's secret at the provider, which Dovecot also uses to introspect
+        tokens; stable for a state directory."""
+        path = self.state_dir / "psc-client-secret"
+        if not path.exists():
+            _write_file(path, secrets.token_urlsafe(32), mode=0o600)
+        return path.read_text(encoding="utf-8").strip()
 
     # -- paths ---------------------------------------------------------------------------
 
@@ -532,10 +553,34 @@ class Stack:
             "login_chroot_setting": "" if os.geteuid() == 0 else "  chroot =",
             "postfix_user": self._postfix_user,
             "postfix_group": self._postfix_group,
+            "oauth2_conf": self._write_dovecot_oauth2_config(),
             **self._dovecot_flavour_values(),
         }
         (self._dovecot_dir / "state").mkdir(exist_ok=True)
         _write_file(self._dovecot_conf, _render("dovecot.conf", values))
+
+    def _write_dovecot_oauth2_config(self) -> Path:
+        """Token introspection at the PSC look-alike, with the webmail's own client."""
+        path = self._dovecot_dir / "dovecot-oauth2.conf.ext"
+        # The auth process runs unprivileged and cannot enter the private TLS directory.
+        ca_copy = self._dovecot_dir / "ca.pem"
+        _write_file(ca_copy, self.ca_cert.read_text(encoding="utf-8"))
+        url = (
+            f"https://{PSC_CLIENT_ID}:{self.psc_client_secret}@localhost:{self.psc}"
+            "/token/introspection"
+        )
+        lines = [
+            "introspection_mode = post",
+            f"introspection_url = {url}",
+            # The provider puts the mailbox address in its introspection answer.
+            "username_attribute = email",
+            "active_attribute = active",
+            "active_value = true",
+            f"tls_ca_cert_file = {ca_copy}",
+            "timeout_msecs = 5000",
+        ]
+        _write_file(path, "\n".join(lines) + "\n", mode=0o640, group=self._dovecot_internal_group)
+        return path
 
     def _dovecot_flavour_values(self) -> dict[str, object]:
         """What another vendor's server does differently (see dev/other_imap.py)."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 import ssl
-from urllib.parse import urljoin
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
+from redis.asyncio import Redis
 
 from dev.psc import PscProvider
-from tests.conftest import soup
+from tests.conftest import PSC_REDIRECT_URI, soup
+from webmail.auth.oidc import PscClient, PscConfig, Tokens
 
 DEMO_LOGIN = "899700000001"
 
@@ -43,3 +47,30 @@ def sign_in(
 def browser_base(url: str) -> str:
     scheme, _, host = url.partition("://")
     return f"{scheme}://{host.split('/', 1)[0]}/"
+
+
+def psc_config(psc: PscProvider, **overrides: Any) -> PscConfig:
+    values: dict[str, Any] = {
+        "issuer": psc.issuer,
+        "discovery_url": psc.discovery_url,
+        "client_id": psc.client_id,
+        "client_secret": psc.client_secret,
+        "redirect_uri": PSC_REDIRECT_URI,
+        "ca_bundle": psc.stack.ca_cert,
+    }
+    values.update(overrides)
+    return PscConfig(**values)
+
+
+async def tokens_for(psc: PscProvider, login: str) -> Tokens:
+    """A whole sign-in for ``login`` (a demo id, or any test mailbox address): its tokens."""
+    redis = Redis.from_url(f"redis://127.0.0.1:{psc.stack.redis}/0")
+    try:
+        client = PscClient(psc_config(psc), redis)
+        binding = secrets.token_urlsafe(16)
+        url = await client.begin(binding)
+        with provider_client(psc) as browser:
+            query = parse_qs(urlsplit(sign_in(browser, url, login=login)).query)
+        return (await client.finish(binding, query["state"][0], query["code"][0])).tokens
+    finally:
+        await redis.aclose()

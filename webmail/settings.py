@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
+from webmail.auth.oidc import PscConfig
 from webmail.auth.throttle import Limits
 
 
@@ -74,6 +75,8 @@ class Settings:
     login_limits: Limits
     # How the address typed at login becomes the IMAP/SMTP login name (see login_name).
     login_format: str = "address"
+    # Pro Santé Connect sign-in, when enabled (MSS_PSC_ENABLED).
+    psc: PscConfig | None = None
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -116,6 +119,7 @@ class Settings:
                 ),
             ),
             login_format=reader.login_format("MSS_LOGIN_FORMAT"),
+            psc=reader.psc(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -208,6 +212,29 @@ class _Reader:
             raise SettingsError(f"{name}: {error}, got {value!r}") from None
         return value
 
+    def https_url(self, name: str, default: str | None = None) -> str:
+        value = self.text(name, default)
+        if not value.startswith("https://") and not _is_loopback_http(value):
+            raise SettingsError(f"{name}: expected an https:// URL, got {value!r}")
+        return value
+
+    def psc(self) -> PscConfig | None:
+        if not self.boolean("MSS_PSC_ENABLED", False):
+            return None
+        issuer = self.https_url("MSS_PSC_ISSUER").rstrip("/")
+        return PscConfig(
+            issuer=issuer,
+            discovery_url=self.https_url(
+                "MSS_PSC_DISCOVERY_URL", f"{issuer}/.well-known/wallet-openid-configuration"
+            ),
+            client_id=self.text("MSS_PSC_CLIENT_ID"),
+            client_secret=self.text("MSS_PSC_CLIENT_SECRET"),
+            redirect_uri=self.https_url("MSS_PSC_REDIRECT_URI"),
+            mailbox_claim=self.text("MSS_PSC_MAILBOX_CLAIM", "email"),
+            ca_bundle=self.optional_file("MSS_PSC_CA_BUNDLE")
+            or self.optional_file("MSS_CA_BUNDLE"),
+        )
+
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"
         host = self.text(f"{prefix}_HOST")
@@ -252,6 +279,12 @@ def _check_login_template(template: str) -> None:
     for _text, field, spec, conversion in parts:
         if field not in (None, "local", "domain") or spec or conversion:
             raise ValueError(_LOGIN_FORMAT_EXPECTED)
+
+
+def _is_loopback_http(url: str) -> bool:
+    """http://127.0.0.1... or http://localhost...: a local test or demo webmail only."""
+    host = url.removeprefix("http://").split("/", 1)[0].rsplit(":", 1)[0]
+    return url.startswith("http://") and _is_loopback(host)
 
 
 def _is_loopback(host: str) -> bool:

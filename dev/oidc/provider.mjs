@@ -21,6 +21,20 @@ const PSC_CLAIMS = [
   'SubjectRefPro', 'email',
 ];
 
+// The demo practitioners, and (for the tests: a fresh mailbox each) any address typed as the
+// login, which becomes a practitioner of that mailbox.
+function claimsOf(login) {
+  if (config.accounts[login]) return config.accounts[login];
+  if (!/^[a-z0-9._-]+@[a-z0-9.-]+$/.test(login)) return undefined;
+  return {
+    SubjectNameID: `8${login.length}`.padEnd(12, '0'),
+    given_name: 'Dominique',
+    family_name: login.split('@')[0].toUpperCase(),
+    SubjectRefPro: { exercices: [{ codeProfession: '60' }] },
+    email: login,
+  };
+}
+
 function signingKey() {
   const jwk = createPrivateKey(fs.readFileSync(config.signing_key)).export({ format: 'jwk' });
   return { ...jwk, kid: 'psc-dev', alg: 'RS256', use: 'sig' };
@@ -62,9 +76,15 @@ const provider = new Provider(config.issuer, {
   },
   // PSC issues a refresh token without offline_access.
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
-  rotateRefreshToken: true,
+  // Like PSC's Keycloak: a refresh token is not rotated, so concurrent refreshes are harmless.
+  rotateRefreshToken: false,
+  // Introspection tells Dovecot whose mailbox an access token opens.
+  extraTokenClaims: async (ctx, token) => {
+    const claims = claimsOf(token.accountId);
+    return claims?.email ? { email: claims.email } : undefined;
+  },
   findAccount: async (ctx, id) => {
-    const claims = config.accounts[id];
+    const claims = claimsOf(id);
     if (!claims) return undefined;
     return { accountId: id, claims: async () => ({ sub: id, ...claims }) };
   },
@@ -106,7 +126,7 @@ async function interaction(req, res) {
   if (req.method === 'GET') return sendForm(res, details.uid);
   const form = await readForm(req);
   const accountId = String(form.login ?? '');
-  if (!config.accounts[accountId]) return sendForm(res, details.uid, 'Identifiant inconnu');
+  if (!claimsOf(accountId)) return sendForm(res, details.uid, 'Identifiant inconnu');
   const grant = new provider.Grant({ accountId, clientId: details.params.client_id });
   grant.addOIDCScope(String(details.params.scope));
   const grantId = await grant.save();

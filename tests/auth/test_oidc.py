@@ -18,21 +18,8 @@ from redis.asyncio import Redis
 from dev.psc import PscProvider
 from dev.stack import Stack
 from tests.conftest import PSC_REDIRECT_URI
-from tests.psc_browser import DEMO_LOGIN, provider_client, sign_in
-from webmail.auth.oidc import PscClient, PscConfig, PscRefused
-
-
-def psc_config(psc: PscProvider, **overrides: Any) -> PscConfig:
-    values: dict[str, Any] = {
-        "issuer": psc.issuer,
-        "discovery_url": psc.discovery_url,
-        "client_id": psc.client_id,
-        "client_secret": psc.client_secret,
-        "redirect_uri": PSC_REDIRECT_URI,
-        "ca_bundle": psc.stack.ca_cert,
-    }
-    values.update(overrides)
-    return PscConfig(**values)
+from tests.psc_browser import DEMO_LOGIN, provider_client, psc_config, sign_in
+from webmail.auth.oidc import PscClient, PscRefused
 
 
 @pytest.fixture
@@ -196,7 +183,10 @@ async def test_refresh_gives_a_new_access_token(psc: PscProvider, client: PscCli
     first = (await client.finish("b", state, code)).tokens
     renewed = await client.refresh(first.refresh_token, first.id_token)
     assert renewed.access_token != first.access_token and renewed.refresh_token
-    # Rotation: the old refresh token is spent.
+    assert renewed.id_token
+
+
+async def test_a_refresh_token_the_provider_does_not_know_is_refused(client: PscClient) -> None:
     with pytest.raises(PscRefused) as refused:
-        await client.refresh(first.refresh_token, first.id_token)
+        await client.refresh("forged-" + secrets.token_urlsafe(32), "")
     assert refused.value.reason == "token_invalid_grant"

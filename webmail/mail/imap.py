@@ -32,6 +32,7 @@ from webmail.mail.imap_errors import (
     login_refusal,
 )
 from webmail.mail.imap_protocol import FixedImap, FixedProtocol
+from webmail.mail.sasl import TOKEN_MECHANISMS, AccessToken, error_reply, initial_response
 from webmail.settings import ServerSettings, TlsMode
 
 __all__ = [
@@ -133,20 +134,25 @@ class ImapClient:
     async def login(self, user: str, password: str, client_ip: str | None = None) -> None:
         if client_ip and self.has_capability("ID"):
             await self._send_originating_ip(client_ip)
+        if isinstance(password, AccessToken):
+            response = await self._guard(self._authenticate_token(user, password))
+        else:
+            response = await self._password_login(user, password)
+        if response.result != "OK":
+            raise login_refusal(_text(response))
+        await self._refresh_capabilities()
+        if self.has_capability("ENABLE") and self.has_capability("CONDSTORE"):
+            await self._command("ENABLE", "CONDSTORE")
+
+    async def _password_login(self, user: str, password: str) -> aioimaplib.Response:
         if self.has_capability("LOGINDISABLED"):
             raise ImapUnavailable("server refuses LOGIN on this connection (LOGINDISABLED)")
         if "\r" in user or "\n" in user or "\x00" in user or "\x00" in password:
             raise ImapAuthFailed("invalid characters in credentials")
         if any(ord(c) > 0x7E or c in "\r\n" for c in password) or any(ord(c) > 0x7E for c in user):
             # LOGIN takes quoted ASCII only; a literal-capable AUTHENTICATE PLAIN carries UTF-8.
-            response = await self._guard(self._authenticate_plain(user, password))
-        else:
-            response = await self._guard(self._protocol.login(syntax.quote(user), password))
-        if response.result != "OK":
-            raise login_refusal(_text(response))
-        await self._refresh_capabilities()
-        if self.has_capability("ENABLE") and self.has_capability("CONDSTORE"):
-            await self._command("ENABLE", "CONDSTORE")
+            return await self._guard(self._authenticate_plain(user, password))
+        return await self._guard(self._protocol.login(syntax.quote(user), password))
 
     async def _send_originating_ip(self, client_ip: str) -> None:
         """Tell the server who really logs in, so its brute-force penalty hits that address
@@ -163,6 +169,25 @@ class ImapClient:
             "AUTHENTICATE", self._protocol.new_tag(), "PLAIN", token, loop=self._protocol.loop
         )
         response = await self._protocol.execute(command, scrub=token)
+        if response.result == "OK":
+            self._protocol.state = aioimaplib.AUTH
+        return response
+
+    async def _authenticate_token(self, user: str, token: AccessToken) -> aioimaplib.Response:
+        """AUTHENTICATE XOAUTH2 (or OAUTHBEARER) with the initial response inline."""
+        offered = [m for m in TOKEN_MECHANISMS if self.has_capability(f"AUTH={m}")]
+        if not offered or not self.has_capability("SASL-IR"):
+            raise ImapUnavailable("server offers no XOAUTH2 or OAUTHBEARER with SASL-IR")
+        mechanism = offered[0]
+        try:
+            payload = initial_response(mechanism, user, token)
+        except ValueError as error:
+            raise ImapAuthFailed(str(error)) from None
+        self._protocol.sasl_error_reply = error_reply(mechanism)
+        command = aioimaplib.Command(
+            "AUTHENTICATE", self._protocol.new_tag(), mechanism, payload, loop=self._protocol.loop
+        )
+        response = await self._protocol.execute(command, scrub=payload)
         if response.result == "OK":
             self._protocol.state = aioimaplib.AUTH
         return response

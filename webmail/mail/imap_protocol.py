@@ -24,6 +24,8 @@ class FixedProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
     def __init__(self, loop: asyncio.AbstractEventLoop, conn_lost_cb: Any = None) -> None:
         super().__init__(loop, conn_lost_cb)
         self.closed = asyncio.Event()
+        # Sent in answer to a SASL error challenge (webmail.mail.sasl.error_reply).
+        self.sasl_error_reply = b""
 
     def _untagged_response(self, line: bytes) -> Any:
         if line.startswith(b"* "):
@@ -34,6 +36,16 @@ class FixedProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
         if command is not None:
             command.append_to_resp(line)
         return command
+
+    def _continuation(self, line: bytes) -> None:
+        command = self.pending_sync_command
+        if command is not None and command.name == "AUTHENTICATE":
+            # After an initial response, a challenge is the server's error report (XOAUTH2,
+            # OAUTHBEARER): keep it, and answer it so that the tagged NO follows at once.
+            command.append_to_resp(line)
+            self.transport.write(self.sasl_error_reply + b"\r\n")
+            return
+        super()._continuation(line)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state = aioimaplib.LOGOUT
