@@ -1,5 +1,5 @@
-"""IMAP with a Pro Santé Connect access token (XOAUTH2), checked by the real Dovecot through
-token introspection at the real provider."""
+"""IMAP and SMTP with a Pro Santé Connect access token (XOAUTH2), checked by the real Dovecot
+(and Postfix, through Dovecot's SASL) by token introspection at the real provider."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 
 from dev.psc import PscProvider
 from dev.stack import Stack
-from tests.conftest import PSC_ACCESS_TTL, MailUser, deliver, simple_mail
+from tests.conftest import PSC_ACCESS_TTL, MailUser, deliver, simple_mail, wait_for_messages
 from tests.psc_browser import tokens_for
+from webmail.mail import smtp
 from webmail.mail.connections import make_ssl_context
 from webmail.mail.imap import ImapAuthFailed, ImapClient
 from webmail.mail.sasl import AccessToken
@@ -80,3 +81,39 @@ async def test_a_password_still_logs_in_as_before(user: MailUser, settings: Sett
         await imap.login(user.address, user.password)
     finally:
         await imap.logout()
+
+
+async def _send(settings: Settings, sender: MailUser, token: str, to: MailUser) -> None:
+    await smtp.send(
+        settings.smtp,
+        make_ssl_context(settings),
+        sender.address,
+        AccessToken(token),
+        simple_mail(sender.address, to.address, "Par jeton"),
+        [to.address],
+        settings.smtp_timeouts,
+    )
+
+
+async def test_an_access_token_sends_mail(
+    psc: PscProvider, stack: Stack, user: MailUser, other_user: MailUser, settings: Settings
+) -> None:
+    tokens = await tokens_for(psc, user.address)
+    await _send(settings, user, tokens.access_token, other_user)
+    assert b"Subject: Par jeton" in wait_for_messages(stack, other_user)[0]
+
+
+async def test_smtp_refuses_a_token_it_cannot_verify(
+    psc: PscProvider, user: MailUser, other_user: MailUser, settings: Settings
+) -> None:
+    with pytest.raises(smtp.SmtpRefused) as refused:
+        await _send(settings, user, "not-a-token", other_user)
+    assert refused.value.reply is not None and refused.value.reply.code == 535
+
+
+async def test_smtp_refuses_a_token_for_another_sender(
+    psc: PscProvider, user: MailUser, other_user: MailUser, settings: Settings
+) -> None:
+    tokens = await tokens_for(psc, other_user.address)
+    with pytest.raises(smtp.SmtpRefused):
+        await _send(settings, user, tokens.access_token, other_user)

@@ -23,6 +23,7 @@ from aiosmtplib.email import flatten_message
 from aiosmtplib.protocol import SMTPProtocol
 
 from webmail.i18n import N_
+from webmail.mail.sasl import AccessToken
 from webmail.settings import ServerSettings, SmtpTimeouts, TlsMode
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,11 @@ async def send(
 async def _open(client: aiosmtplib.SMTP, login: str, password: str) -> None:
     try:
         await client.connect()
-        await client.login(login, password)
+        if isinstance(password, AccessToken):
+            # Pro Santé Connect: the access token instead of a password.
+            await client.auth_xoauth2(login, str(password))
+        else:
+            await client.login(login, password)
     except aiosmtplib.SMTPAuthenticationError as error:
         reply = ServerReply(error.code, error.message)
         if reply.temporary:
