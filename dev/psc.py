@@ -60,7 +60,15 @@ DEMO_ACCOUNTS: dict[str, dict[str, object]] = {
             ],
         },
         "email": "camille.durand@medecin.mssante.test",
-    }
+    },
+    # Its tokens name another mailbox than its email claim: the mail server refuses them.
+    "899700000002": {
+        "SubjectNameID": "899700000002",
+        "given_name": "Alex",
+        "family_name": "Martin",
+        "email": "alex.martin@medecin.mssante.test",
+        "token_email": "someone.else@medecin.mssante.test",
+    },
 }
 
 

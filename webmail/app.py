@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from webmail import i18n
 from webmail.auth.budget import SecondFactorBudget
+from webmail.auth.oidc import PscClient
 from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import SessionStore, SessionStoreUnavailable
 from webmail.auth.throttle import Throttle
@@ -35,7 +36,7 @@ from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
-from webmail.views import auth, compose, mailbox, message, second_factor
+from webmail.views import auth, compose, mailbox, message, psc, second_factor
 from webmail.views.common import (
     LANGUAGE_COOKIE,
     LoginRequired,
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> Starlette:
                 redis, settings.session_idle_seconds, settings.session_absolute_seconds
             ),
             pool=pool,
+            psc=PscClient(settings.psc, redis) if settings.psc is not None else None,
         )
         pool.start_reaper()
         try:
@@ -82,6 +84,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/login", auth.login_form, methods=["GET"]),
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
+        Route("/login/psc", psc.start, methods=["GET"]),
+        Route("/login/psc/callback", psc.callback, methods=["GET"]),
         Route("/login/otp", second_factor.otp_page, methods=["GET"]),
         Route("/login/otp", second_factor.otp_submit, methods=["POST"]),
         Route("/login/otp/email", second_factor.send_email_code, methods=["POST"]),

@@ -53,6 +53,8 @@ def render(
         "language": language,
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "user": getattr(request.state, "user", None),
+        "identity": getattr(request.state, "identity", ""),
+        "profession": getattr(request.state, "profession", ""),
         "idle_seconds": getattr(request.state, "idle_seconds", 0),
     }
     full.update(context or {})

@@ -46,6 +46,14 @@ class Session:
     stage: str = "full"
     # While enrolling a second factor: the new TOTP secret, encrypted with the cookie's key.
     pending_secret: str = ""
+    # "password", or "psc" (Pro Santé Connect): then no password, but the provider's tokens
+    # (webmail.auth.psc_tokens), encrypted with the cookie's key like the password.
+    method: str = "password"
+    encrypted_tokens: str = ""
+    # Shown beside the address (Pro Santé Connect): the practitioner's name, and the French
+    # name of the profession from the webmail's own table (translated where shown).
+    display_name: str = ""
+    profession: str = ""
 
     @property
     def complete(self) -> bool:
@@ -161,8 +169,10 @@ class SessionStore:
     def unseal(self, session: Session, cookie: SessionCookie, token: str) -> str | None:
         return _decrypt(cookie.key, token, session.id_hash) if token else None
 
-    async def save(self, session: Session) -> None:
-        await self._save(session)
+    async def save(self, session: Session, *, must_exist: bool = False) -> None:
+        """Write the session back; ``must_exist``: only if it is still there (a logout or
+        "end this session" meanwhile must win over a late update)."""
+        await self._save(session, must_exist=must_exist)
 
     async def delete(self, cookie: SessionCookie) -> None:
         await self.delete_by_hash(cookie.id_hash)
@@ -198,12 +208,14 @@ class SessionStore:
         lifetime = self.absolute_seconds if session.complete else PENDING_SECONDS
         return session.created + min(lifetime, self.absolute_seconds)
 
-    async def _save(self, session: Session) -> None:
+    async def _save(self, session: Session, *, must_exist: bool = False) -> None:
         # Whichever comes first: the idle lock or the absolute end, to the millisecond.
         remaining_absolute = self._ends_at(session) - time.time()
         ttl_ms = max(1, int(min(self.idle_seconds, remaining_absolute) * 1000))
         try:
-            await self.redis.set(KEY_PREFIX + session.id_hash, session.to_json(), px=ttl_ms)
+            await self.redis.set(
+                KEY_PREFIX + session.id_hash, session.to_json(), px=ttl_ms, xx=must_exist
+            )
         except (RedisError, OSError) as error:
             raise SessionStoreUnavailable(str(error)) from error
 

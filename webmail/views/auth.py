@@ -56,6 +56,7 @@ def _login_page(
             "error": error,
             "login_token": token,
             "notice": _notice(request.query_params.get("notice")),
+            "psc_enabled": services(request).psc is not None,
         },
         status_code=status,
     )

@@ -9,14 +9,17 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from webmail.auth import psc_tokens
 from webmail.auth.budget import SecondFactorBudget
+from webmail.auth.oidc import PscClient, PscRefused, PscUnavailable
 from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import Session, SessionCookie, SessionStore
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
-from webmail.errors import BadRequest, Forbidden, WebmailError
+from webmail.errors import BadRequest, Forbidden, ServiceUnavailable, WebmailError
 from webmail.i18n import N_
 from webmail.mail.connections import ConnectionPool
+from webmail.mail.sasl import AccessToken
 from webmail.security import csrf
 from webmail.security.audit import AuditLog
 from webmail.settings import Settings
@@ -48,12 +51,15 @@ class Services:
     password_throttle: Throttle
     otp_throttle: Throttle
     otp_budget: SecondFactorBudget
+    # Pro Santé Connect sign-in, when enabled.
+    psc: PscClient | None = None
 
 
 @dataclass
 class Authenticated:
     session: Session
     cookie: SessionCookie
+    # The IMAP password, or for a Pro Santé Connect session its fresh access token.
     password: str
 
     @property
@@ -86,10 +92,46 @@ async def authenticated(request: Request, *, complete: bool = True) -> Authentic
     if password is None:
         await store.delete(cookie)
         raise LoginRequired("Votre session a expiré. Reconnectez-vous.")
+    if session.method == "psc":
+        password = await _psc_access_token(request, session, cookie)
     request.state.user = session.user
+    request.state.identity = session.display_name
+    request.state.profession = session.profession
     request.state.csrf_token = session.csrf_token
     request.state.idle_seconds = store.idle_seconds if session.complete else 0
     return Authenticated(session=session, cookie=cookie, password=password)
+
+
+async def _psc_access_token(
+    request: Request, session: Session, cookie: SessionCookie
+) -> AccessToken:
+    """The session's access token, refreshed if about to expire; the session ends when
+    the provider no longer accepts its refresh token."""
+    app = services(request)
+    try:
+        if app.psc is None:  # Pro Santé Connect was turned off since the sign-in
+            raise PscRefused("psc_disabled")
+        tokens = await psc_tokens.fresh(app.psc, app.sessions, session, cookie)
+    except PscRefused as refused:
+        await app.sessions.delete_by_hash(session.id_hash, session.user)
+        await app.pool.discard(session.id_hash)
+        app.audit.record(
+            "psc_refresh",
+            account=session.user,
+            client_ip=client_ip(request),
+            session=session.id_hash,
+            result="refused",
+            reason=refused.reason,
+        )
+        raise LoginRequired(
+            "Votre session Pro Santé Connect a pris fin. Reconnectez-vous."
+        ) from None
+    except PscUnavailable as error:
+        raise ServiceUnavailable(
+            "Pro Santé Connect ne répond pas : la messagerie ne peut pas être ouverte. "
+            "Réessayez dans quelques minutes."
+        ) from error
+    return AccessToken(tokens.access_token)
 
 
 def session_cookie_name(request: Request) -> str:

@@ -1,0 +1,236 @@
+"""Pro Santé Connect sign-in through the web pages, against the real provider, Dovecot and
+Postfix: to the provider and back, then reading and sending with the token (XOAUTH2)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from starlette.testclient import TestClient
+
+from dev.psc import PscProvider
+from dev.stack import Stack
+from tests.conftest import (
+    PSC_ACCESS_TTL,
+    PSC_REDIRECT_URI,
+    MailUser,
+    csrf_token,
+    deliver,
+    simple_mail,
+    soup,
+    wait_for_messages,
+)
+from tests.psc_browser import provider_client, sign_in
+from webmail.app import create_app
+from webmail.auth.psc_tokens import REFRESH_MARGIN_SECONDS
+from webmail.settings import Settings
+
+
+@pytest.fixture
+def audit_file(tmp_path: Path) -> Path:
+    return tmp_path / "audit.log"
+
+
+@pytest.fixture
+def psc_client(psc: PscProvider, env: dict[str, str], audit_file: Path) -> Iterator[TestClient]:
+    settings = Settings.from_env(
+        {
+            **env,
+            "MSS_AUDIT_LOG": str(audit_file),
+            "MSS_PSC_ENABLED": "true",
+            "MSS_PSC_ISSUER": psc.issuer,
+            "MSS_PSC_CLIENT_ID": psc.client_id,
+            "MSS_PSC_CLIENT_SECRET": psc.client_secret,
+            "MSS_PSC_REDIRECT_URI": PSC_REDIRECT_URI,
+        }
+    )
+    with TestClient(
+        create_app(settings), base_url="http://127.0.0.1:8000", follow_redirects=False
+    ) as client:
+        yield client
+
+
+def audit_entries(audit_file: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in audit_file.read_text().splitlines()]
+
+
+def provider_redirect(client: TestClient, psc: PscProvider, login: str, acr: str = "eidas1") -> str:
+    """The path and query the provider sends the browser back to (after the button)."""
+    start = client.get("/login/psc")
+    assert start.status_code == 303
+    with provider_client(psc) as browser:
+        back = sign_in(browser, start.headers["location"], login=login, acr=acr)
+    assert back.startswith(PSC_REDIRECT_URI)
+    parts = urlsplit(back)
+    return f"{parts.path}?{parts.query}"
+
+
+def sign_in_as(client: TestClient, psc: PscProvider, login: str) -> None:
+    done = client.get(provider_redirect(client, psc, login))
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/mail"
+
+
+def login_error(response_text: str) -> str:
+    alert = soup(response_text).select_one(".alert-error")
+    assert alert is not None, response_text
+    return alert.get_text(" ", strip=True)
+
+
+def test_the_login_page_offers_psc_only_when_enabled(
+    psc_client: TestClient, client: TestClient
+) -> None:
+    button = soup(psc_client.get("/login").text).select_one("#psc-login")
+    assert button is not None and button["href"] == "/login/psc"
+    assert button.get_text(strip=True) == "Se connecter avec Pro Santé Connect"
+    assert soup(client.get("/login").text).select_one("#psc-login") is None
+    assert client.get("/login/psc").status_code == 404
+
+
+def test_sign_in_then_read_and_send_over_xoauth2(
+    psc_client: TestClient,
+    psc: PscProvider,
+    stack: Stack,
+    user: MailUser,
+    other_user: MailUser,
+    audit_file: Path,
+) -> None:
+    deliver(stack, user, simple_mail("chu@chu-demo.mssante.test", user.address, "Résultats"))
+    sign_in_as(psc_client, psc, user.address)
+    page = soup(psc_client.get("/mail").text)
+    assert [row.get_text(" ", strip=True) for row in page.select(".subject")] == ["Résultats"]
+    identity = page.select_one("#identity")
+    assert identity is not None
+    family_name = user.address.split("@")[0].upper()
+    assert identity.get_text(strip=True) == f"Dominique {family_name}, Infirmier"
+    login = [e for e in audit_entries(audit_file) if e["action"] == "login"][-1]
+    assert login["account"] == user.address
+    target = login["target"]
+    assert isinstance(target, dict) and target["method"] == "psc"
+    assert str(target["national_id"]).startswith("8")
+
+    sent = psc_client.post(
+        "/compose",
+        data={
+            "csrf_token": csrf_token(psc_client),
+            "mode": "new",
+            "action": "send",
+            "to": other_user.address,
+            "subject": "Envoyé par jeton",
+            "body": "Bonjour",
+        },
+    )
+    assert sent.status_code == 303, sent.text
+    received = email.message_from_bytes(
+        wait_for_messages(stack, other_user)[0], policy=email.policy.default
+    )
+    assert received["Subject"] == "Envoyé par jeton"
+    assert wait_for_messages(stack, user, "Sent")
+
+
+def test_no_second_factor_after_psc(
+    psc_client: TestClient, psc: PscProvider, user: MailUser
+) -> None:
+    sign_in_as(psc_client, psc, user.address)
+    page = psc_client.get("/mail")
+    assert page.status_code == 200
+    assert page.template.name == "pages/mailbox.html"  # type: ignore[attr-defined]
+
+
+def test_the_access_token_is_refreshed_silently(
+    psc_client: TestClient, psc: PscProvider, stack: Stack, user: MailUser, audit_file: Path
+) -> None:
+    sign_in_as(psc_client, psc, user.address)
+    # A new connection must be opened with a token that has expired meanwhile.
+    time.sleep(PSC_ACCESS_TTL + 1)
+    deliver(stack, user, simple_mail("chu@chu-demo.mssante.test", user.address, "Après"))
+    assert PSC_ACCESS_TTL < REFRESH_MARGIN_SECONDS  # every request here refreshes
+    page = psc_client.get("/mail")
+    assert page.status_code == 200, page.text
+    assert [row.get_text(strip=True) for row in soup(page.text).select(".subject")] == ["Après"]
+    assert not [e for e in audit_entries(audit_file) if e["action"] == "psc_refresh"]
+
+
+def test_a_failed_refresh_ends_the_session(
+    psc_client: TestClient, psc: PscProvider, user: MailUser, audit_file: Path
+) -> None:
+    sign_in_as(psc_client, psc, user.address)
+    # The provider forgets every grant when it restarts: the refresh token is then unknown.
+    psc.start()
+    page = psc_client.get("/mail")
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?notice=expired"
+    refresh = [e for e in audit_entries(audit_file) if e["action"] == "psc_refresh"]
+    assert refresh[-1]["result"] == "refused"
+    assert psc_client.get("/mail").headers["location"] == "/login?notice=expired"
+
+
+def test_a_replayed_answer_is_refused(
+    psc_client: TestClient, psc: PscProvider, user: MailUser, audit_file: Path
+) -> None:
+    answer = provider_redirect(psc_client, psc, user.address)
+    assert psc_client.get(answer).status_code == 303
+    psc_client.cookies.clear()
+    psc_client.get("/login/psc")  # a new pre-login cookie: the old answer is still spent
+    again = psc_client.get(answer)
+    assert again.status_code == 400
+    assert "n'a pas pu être vérifiée" in login_error(again.text)
+    assert audit_entries(audit_file)[-1]["target"] == {"reason": "state_unknown"}
+
+
+def test_an_answer_in_another_browser_is_refused(
+    psc_client: TestClient, psc: PscProvider, user: MailUser, audit_file: Path
+) -> None:
+    answer = provider_redirect(psc_client, psc, user.address)
+    psc_client.cookies.clear()
+    refused = psc_client.get(answer)
+    assert refused.status_code == 400
+    assert audit_entries(audit_file)[-1]["target"] == {"reason": "state_other_browser"}
+    assert psc_client.get("/mail").status_code == 303
+
+
+@pytest.mark.parametrize("state", ["forged", ""])
+def test_a_wrong_state_is_refused(
+    psc_client: TestClient, psc: PscProvider, user: MailUser, state: str
+) -> None:
+    answer = provider_redirect(psc_client, psc, user.address)
+    query = parse_qs(urlsplit(answer).query)
+    refused = psc_client.get(
+        "/login/psc/callback", params={"code": query["code"][0], "state": state}
+    )
+    assert refused.status_code == 400
+    assert login_error(refused.text)
+
+
+def test_a_weaker_acr_is_refused(
+    psc_client: TestClient, psc: PscProvider, user: MailUser, audit_file: Path
+) -> None:
+    refused = psc_client.get(provider_redirect(psc_client, psc, user.address, acr="eidas-faible"))
+    assert refused.status_code == 401
+    assert "n'a pas pu être vérifiée" in login_error(refused.text)
+    assert audit_entries(audit_file)[-1]["target"] == {"reason": "id_token_acr"}
+
+
+def test_a_refusal_at_the_provider_is_told(psc_client: TestClient, audit_file: Path) -> None:
+    psc_client.get("/login/psc")
+    refused = psc_client.get("/login/psc/callback", params={"error": "access_denied", "state": "x"})
+    assert refused.status_code == 401
+    assert "annulée ou refusée" in login_error(refused.text)
+    assert audit_entries(audit_file)[-1]["target"] == {"reason": "provider_access_denied"}
+
+
+def test_the_mail_server_refusing_the_token_is_told(
+    psc_client: TestClient, psc: PscProvider, audit_file: Path
+) -> None:
+    refused = psc_client.get(provider_redirect(psc_client, psc, "899700000002"))
+    assert refused.status_code == 401
+    assert "a refusé votre identification Pro Santé Connect" in login_error(refused.text)
+    last = audit_entries(audit_file)[-1]
+    assert last["action"] == "psc_login" and last["result"] == "refused"
+    assert last["target"] == {"reason": "imap_refused_token", "national_id": "899700000002"}

@@ -1,0 +1,164 @@
+"""Sign-in with Pro Santé Connect (CPS card or e-CPS app): to the provider and back.
+
+No second factor follows: PSC's eidas1 level is already a strong authentication. The
+mailbox is opened with the access token (XOAUTH2), so the operator's server decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from webmail.auth import psc_tokens
+from webmail.auth.oidc import Identity, PscClient, PscRefused, PscUnavailable
+from webmail.errors import NotFound
+from webmail.failures import TOO_MANY_CONNECTIONS
+from webmail.i18n import N_
+from webmail.mail.imap import ImapAuthFailed, ImapConnectionLimit, ImapUnavailable
+from webmail.mail.sasl import AccessToken
+from webmail.views.auth import login_again, set_cookie
+from webmail.views.common import client_ip, services, session_cookie_name
+
+log = logging.getLogger(__name__)
+
+# The pre-login browser's id, to which state, nonce and PKCE verifier are bound in Redis.
+PRE_LOGIN_COOKIE = "mss_psc"
+PRE_LOGIN_PATH = "/login/psc"
+PRE_LOGIN_SECONDS = 600
+
+# Profession codes of SubjectRefPro (ANS nomenclature TRE_G15), the most common ones.
+PROFESSIONS = {
+    "10": N_("Médecin"),
+    "21": N_("Pharmacien"),
+    "40": N_("Chirurgien-dentiste"),
+    "50": N_("Sage-femme"),
+    "60": N_("Infirmier"),
+    "70": N_("Masseur-kinésithérapeute"),
+}
+
+UNAVAILABLE = N_(
+    "Pro Santé Connect ne répond pas. Réessayez dans quelques minutes, ou connectez-vous avec "
+    "votre mot de passe."
+)
+NOT_VERIFIED = N_(
+    "La connexion par Pro Santé Connect n'a pas pu être vérifiée. Recommencez la connexion."
+)
+CANCELLED = N_("La connexion par Pro Santé Connect a été annulée ou refusée.")
+MAILBOX_REFUSED = N_(
+    "Le serveur de messagerie a refusé votre identification Pro Santé Connect. Vérifiez "
+    "auprès de votre opérateur que cette messagerie est ouverte à Pro Santé Connect."
+)
+IMAP_UNREACHABLE = N_("Le serveur de messagerie est injoignable. Réessayez dans quelques minutes.")
+
+
+def _client(request: Request) -> PscClient:
+    client = services(request).psc
+    if client is None:
+        raise NotFound("Cette page n'existe pas.")
+    return client
+
+
+async def start(request: Request) -> Response:
+    """Remember a new state for this browser, then send it to the provider."""
+    client = _client(request)
+    binding = secrets.token_urlsafe(32)
+    try:
+        url = await client.begin(binding)
+    except PscUnavailable as error:
+        log.warning("Pro Santé Connect unreachable: %s", error)
+        return login_again(request, "", UNAVAILABLE, 503)
+    response = RedirectResponse(url, status_code=303)
+    set_cookie(
+        request, response, PRE_LOGIN_COOKIE, binding, max_age=PRE_LOGIN_SECONDS, path=PRE_LOGIN_PATH
+    )
+    return response
+
+
+async def callback(request: Request) -> Response:
+    """The provider's answer: check it all, open the mailbox with the token, start a session."""
+    client = _client(request)
+    app = services(request)
+    ip = client_ip(request)
+    query = request.query_params
+    if "error" in query:
+        reason = "provider_" + "".join(c for c in query["error"][:40] if c.isalnum() or c == "_")
+        app.audit.record("psc_login", account="", client_ip=ip, result="refused", reason=reason)
+        return _refused(request, CANCELLED, 401)
+    binding = request.cookies.get(PRE_LOGIN_COOKIE, "")
+    try:
+        signed_in = await client.finish(binding, query.get("state", ""), query.get("code", ""))
+    except PscRefused as refused:
+        app.audit.record(
+            "psc_login", account="", client_ip=ip, result="refused", reason=refused.reason
+        )
+        status = 400 if refused.reason.startswith(("state_", "code_")) else 401
+        return _refused(request, NOT_VERIFIED, status)
+    except PscUnavailable as error:
+        log.warning("Pro Santé Connect unreachable: %s", error)
+        return _refused(request, UNAVAILABLE, 503)
+    identity, tokens = signed_in.identity, signed_in.tokens
+    refusal = await _check_mailbox(request, identity, AccessToken(tokens.access_token))
+    if refusal is not None:
+        return refusal
+    cookie, session = await app.sessions.create(
+        identity.mailbox, "", client_ip=ip, user_agent=request.headers.get("user-agent", "")
+    )
+    session.method = "psc"
+    session.display_name = display_name(identity)
+    session.profession = PROFESSIONS.get(identity.profession_code, "")
+    psc_tokens.seal(app.sessions, session, cookie, tokens)
+    await app.sessions.save(session)
+    app.audit.record(
+        "login",
+        account=identity.mailbox,
+        client_ip=ip,
+        session=session.id_hash,
+        method="psc",
+        national_id=identity.national_id,
+    )
+    response = RedirectResponse("/mail", status_code=303)
+    set_cookie(request, response, session_cookie_name(request), cookie.encode(), max_age=None)
+    response.delete_cookie(PRE_LOGIN_COOKIE, path=PRE_LOGIN_PATH)
+    return response
+
+
+async def _check_mailbox(
+    request: Request, identity: Identity, token: AccessToken
+) -> Response | None:
+    """Log in to IMAP with the token once: the operator's server is the judge of who opens
+    which mailbox. None when it accepts."""
+    app = services(request)
+    ip = client_ip(request)
+    try:
+        imap = await app.pool.open(identity.mailbox, token, ip or None)
+    except ImapAuthFailed:
+        app.audit.record(
+            "psc_login",
+            account=identity.mailbox,
+            client_ip=ip,
+            result="refused",
+            reason="imap_refused_token",
+            national_id=identity.national_id,
+        )
+        return _refused(request, MAILBOX_REFUSED, 401)
+    except ImapConnectionLimit:
+        return _refused(request, TOO_MANY_CONNECTIONS, 503)
+    except ImapUnavailable as error:
+        log.warning("PSC sign-in: IMAP server unreachable: %s", error)
+        return _refused(request, IMAP_UNREACHABLE, 503)
+    # Like the password step: the session opens its own connection when it needs one.
+    await imap.logout()
+    return None
+
+
+def display_name(identity: Identity) -> str:
+    return " ".join(part for part in (identity.given_name, identity.family_name) if part)
+
+
+def _refused(request: Request, message: str, status: int) -> Response:
+    response = login_again(request, "", message, status)
+    response.delete_cookie(PRE_LOGIN_COOKIE, path=PRE_LOGIN_PATH)
+    return response
