@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import ssl
+import time
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 from redis.asyncio import Redis
 
 from dev.psc import PscProvider
@@ -74,3 +79,34 @@ async def tokens_for(psc: PscProvider, login: str) -> Tokens:
         return (await client.finish(binding, query["state"][0], query["code"][0])).tokens
     finally:
         await redis.aclose()
+
+
+# -- ID tokens made with the provider's own key, to test each check alone -------------
+
+
+def forged(psc: PscProvider, **changes: Any) -> str:
+    """An ID token signed with the provider's own key: only ``changes`` are wrong (a None
+    value drops the claim)."""
+    now = int(time.time())
+    claims = {
+        "iss": psc.issuer,
+        "aud": psc.client_id,
+        "sub": DEMO_LOGIN,
+        "iat": now,
+        "exp": now + 60,
+        "nonce": "n",
+        "acr": "eidas1",
+    }
+    claims.update(changes)
+    claims = {key: value for key, value in claims.items() if value is not None}
+    key = RSAKey.import_key(psc.signing_key.read_bytes())
+    return jwt.encode({"alg": "RS256", "kid": "psc-dev"}, claims, key)
+
+
+def tamper_payload(token: str) -> str:
+    """The token with another subject, its signature left as it was."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = "899700000099"
+    encoded = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{encoded}.{signature}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -18,7 +16,14 @@ from redis.asyncio import Redis
 from dev.psc import PscProvider
 from dev.stack import Stack
 from tests.conftest import PSC_REDIRECT_URI
-from tests.psc_browser import DEMO_LOGIN, provider_client, psc_config, sign_in
+from tests.psc_browser import (
+    DEMO_LOGIN,
+    forged,
+    provider_client,
+    psc_config,
+    sign_in,
+    tamper_payload,
+)
 from webmail.auth.oidc import PscClient, PscRefused
 
 
@@ -110,23 +115,6 @@ async def test_a_code_from_another_sign_in_is_refused_by_pkce(
 # -- ID tokens forged with the provider's own key: only the claim under test is wrong ---------
 
 
-def forged(psc: PscProvider, **changes: Any) -> str:
-    now = int(time.time())
-    claims = {
-        "iss": psc.issuer,
-        "aud": psc.client_id,
-        "sub": DEMO_LOGIN,
-        "iat": now,
-        "exp": now + 60,
-        "nonce": "n",
-        "acr": "eidas1",
-    }
-    claims.update(changes)
-    claims = {key: value for key, value in claims.items() if value is not None}
-    key = RSAKey.import_key(psc.signing_key.read_bytes())
-    return jwt.encode({"alg": "RS256", "kid": "psc-dev"}, claims, key)
-
-
 async def test_a_well_formed_token_passes(psc: PscProvider, client: PscClient) -> None:
     claims = await client.check_id_token(forged(psc), "n")
     assert claims["sub"] == DEMO_LOGIN
@@ -154,14 +142,6 @@ async def test_a_wrong_claim_is_refused(
     assert refused.value.reason == reason
 
 
-def _tamper_payload(token: str) -> str:
-    header, payload, signature = token.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["sub"] = "899700000099"
-    encoded = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    return f"{header}.{encoded}.{signature}"
-
-
 async def test_a_tampered_or_foreign_signature_is_refused(
     psc: PscProvider, client: PscClient
 ) -> None:
@@ -172,7 +152,7 @@ async def test_a_tampered_or_foreign_signature_is_refused(
         other_key,
     )
     unsigned = forged(psc).rsplit(".", 1)[0] + "."
-    for token in (_tamper_payload(forged(psc)), foreign, unsigned, "not-a-jwt"):
+    for token in (tamper_payload(forged(psc)), foreign, unsigned, "not-a-jwt"):
         with pytest.raises(PscRefused) as refused:
             await client.check_id_token(token, "n")
         assert refused.value.reason == "id_token_signature", token

@@ -3,12 +3,14 @@ Postfix: to the provider and back, then reading and sending with the token (XOAU
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -26,8 +28,9 @@ from tests.conftest import (
     soup,
     wait_for_messages,
 )
-from tests.psc_browser import provider_client, sign_in
+from tests.psc_browser import forged, provider_client, sign_in, tamper_payload
 from webmail.app import create_app
+from webmail.auth.oidc import PscClient
 from webmail.auth.psc_tokens import REFRESH_MARGIN_SECONDS
 from webmail.settings import Settings
 
@@ -234,3 +237,48 @@ def test_the_mail_server_refusing_the_token_is_told(
     last = audit_entries(audit_file)[-1]
     assert last["action"] == "psc_login" and last["result"] == "refused"
     assert last["target"] == {"reason": "imap_refused_token", "national_id": "899700000002"}
+
+
+def _claims_of(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"nonce": "another"}, "id_token_nonce"),
+        ({"aud": "another-client"}, "id_token_aud"),
+        ({"exp": int(time.time()) - 120}, "id_token_expired"),
+        ({"acr": "eidas2"}, "id_token_acr"),
+        ({"tamper": True}, "id_token_signature"),
+    ],
+)
+def test_a_wrong_id_token_is_refused_with_a_message_and_an_audit_line(
+    psc_client: TestClient,
+    psc: PscProvider,
+    user: MailUser,
+    audit_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    changes: dict[str, Any],
+    reason: str,
+) -> None:
+    """The provider's real answer, its ID token replaced on the way by one signed with the
+    provider's key (or tampered with) where only the claim under test is wrong."""
+    original = PscClient._token_request
+
+    async def altered(self: PscClient, form: dict[str, str]) -> dict[str, Any]:
+        answer = await original(self, form)
+        claims = {**_claims_of(answer["id_token"]), **changes}
+        if claims.pop("tamper", False):
+            token = tamper_payload(answer["id_token"])
+        else:
+            token = forged(psc, **claims)
+        return {**answer, "id_token": token}
+
+    monkeypatch.setattr(PscClient, "_token_request", altered)
+    refused = psc_client.get(provider_redirect(psc_client, psc, user.address))
+    assert refused.status_code == 401
+    assert "n'a pas pu être vérifiée" in login_error(refused.text)
+    assert audit_entries(audit_file)[-1]["target"] == {"reason": reason}
+    assert psc_client.get("/mail").status_code == 303

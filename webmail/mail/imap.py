@@ -165,32 +165,18 @@ class ImapClient:
 
     async def _authenticate_plain(self, user: str, password: str) -> aioimaplib.Response:
         token = base64.b64encode(f"\x00{user}\x00{password}".encode()).decode()
-        command = aioimaplib.Command(
-            "AUTHENTICATE", self._protocol.new_tag(), "PLAIN", token, loop=self._protocol.loop
-        )
-        response = await self._protocol.execute(command, scrub=token)
-        if response.result == "OK":
-            self._protocol.state = aioimaplib.AUTH
-        return response
+        return await self._protocol.authenticate("PLAIN", token)
 
     async def _authenticate_token(self, user: str, token: AccessToken) -> aioimaplib.Response:
         """AUTHENTICATE XOAUTH2 (or OAUTHBEARER) with the initial response inline."""
         offered = [m for m in TOKEN_MECHANISMS if self.has_capability(f"AUTH={m}")]
         if not offered or not self.has_capability("SASL-IR"):
             raise ImapUnavailable("server offers no XOAUTH2 or OAUTHBEARER with SASL-IR")
-        mechanism = offered[0]
         try:
-            payload = initial_response(mechanism, user, token)
+            payload = initial_response(offered[0], user, token)
         except ValueError as error:
             raise ImapAuthFailed(str(error)) from None
-        self._protocol.sasl_error_reply = error_reply(mechanism)
-        command = aioimaplib.Command(
-            "AUTHENTICATE", self._protocol.new_tag(), mechanism, payload, loop=self._protocol.loop
-        )
-        response = await self._protocol.execute(command, scrub=payload)
-        if response.result == "OK":
-            self._protocol.state = aioimaplib.AUTH
-        return response
+        return await self._protocol.authenticate(offered[0], payload, error_reply(offered[0]))
 
     async def _refresh_capabilities(self) -> None:
         await self._guard(self._protocol.capability())

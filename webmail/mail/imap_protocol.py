@@ -24,7 +24,7 @@ class FixedProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
     def __init__(self, loop: asyncio.AbstractEventLoop, conn_lost_cb: Any = None) -> None:
         super().__init__(loop, conn_lost_cb)
         self.closed = asyncio.Event()
-        # Sent in answer to a SASL error challenge (webmail.mail.sasl.error_reply).
+        # Sent in answer to a SASL error challenge (see authenticate).
         self.sasl_error_reply = b""
 
     def _untagged_response(self, line: bytes) -> Any:
@@ -46,6 +46,20 @@ class FixedProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
             self.transport.write(self.sasl_error_reply + b"\r\n")
             return
         super()._continuation(line)
+
+    async def authenticate(
+        self, mechanism: str, initial_response: str, error_reply: bytes = b""
+    ) -> aioimaplib.Response:
+        """AUTHENTICATE with the initial response inline (SASL-IR), kept out of the logs;
+        ``error_reply`` answers an error challenge (webmail.mail.sasl.error_reply)."""
+        self.sasl_error_reply = error_reply
+        command = aioimaplib.Command(
+            "AUTHENTICATE", self.new_tag(), mechanism, initial_response, loop=self.loop
+        )
+        response = await self.execute(command, scrub=initial_response)
+        if response.result == "OK":
+            self.state = aioimaplib.AUTH
+        return response
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state = aioimaplib.LOGOUT
