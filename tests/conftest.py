@@ -69,6 +69,9 @@ def other_imap() -> Iterator[InboxPrefixStack]:
 
 # Where the test client's app receives the provider's answer (its base_url below).
 PSC_REDIRECT_URI = "http://127.0.0.1:8000/login/psc/callback"
+# The webmail served for the browser test, on a port of its own: redirect URIs are exact.
+PSC_SERVED_PORT = TEST_BASE_PORT + 445
+PSC_SERVED_REDIRECT_URI = f"http://127.0.0.1:{PSC_SERVED_PORT}/login/psc/callback"
 # Short enough for a test to wait for an access token to expire.
 PSC_ACCESS_TTL = 6
 
@@ -76,7 +79,11 @@ PSC_ACCESS_TTL = 6
 @pytest.fixture(scope="session")
 def psc(stack: Stack) -> Iterator[PscProvider]:
     """The Pro Santé Connect look-alike (dev/psc.py), started only for the tests that use it."""
-    provider = PscProvider(stack, access_ttl=PSC_ACCESS_TTL, redirect_uris=[PSC_REDIRECT_URI])
+    provider = PscProvider(
+        stack,
+        access_ttl=PSC_ACCESS_TTL,
+        redirect_uris=[PSC_REDIRECT_URI, PSC_SERVED_REDIRECT_URI],
+    )
     provider.start()
     try:
         yield provider

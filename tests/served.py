@@ -36,9 +36,12 @@ def wait_until_responds(url: str, timeout: float = 20.0, **kwargs: object) -> No
 
 
 @contextlib.contextmanager
-def served_webmail(env: Mapping[str, str], *args: str) -> Iterator[tuple[str, int]]:
-    """Runs the webmail with ``env``; yields its base URL and port."""
-    port = free_port()
+def served_webmail(
+    env: Mapping[str, str], *args: str, port: int | None = None
+) -> Iterator[tuple[str, int]]:
+    """Runs the webmail with ``env`` (on ``port``, else a free one); yields its base URL and
+    port."""
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "webmail", "--port", str(port), *args],
         env={**os.environ, **env},

@@ -12,8 +12,17 @@ import pytest
 from playwright.sync_api import expect
 
 from dev.env import webmail_env
+from dev.psc import PscProvider
 from dev.stack import Stack
-from tests.conftest import MailUser, deliver, new_user, simple_mail, wait_for_messages
+from tests.conftest import (
+    PSC_SERVED_PORT,
+    PSC_SERVED_REDIRECT_URI,
+    MailUser,
+    deliver,
+    new_user,
+    simple_mail,
+    wait_for_messages,
+)
 from tests.served import served_webmail
 
 pytestmark = pytest.mark.browser
@@ -210,3 +219,35 @@ def test_deleting_from_trash_asks_once_in_the_browser(
     # Confirmed in the browser: deleted at once, no second question from the server.
     page.wait_for_url("**/mail?folder=Trash&notice=deleted")  # type: ignore[attr-defined]
     assert asked == ["Supprimer définitivement ce message ?"]
+
+
+def test_sign_in_with_pro_sante_connect_on_a_phone(
+    psc: PscProvider, stack: Stack, browser: object, user: MailUser
+) -> None:
+    """The button, the provider's page, back to the inbox opened over XOAUTH2."""
+    deliver(stack, user, simple_mail("chu@chu-demo.mssante.test", user.address, "Bilan"))
+    env = webmail_env(
+        stack,
+        MSS_PSC_ENABLED="true",
+        MSS_PSC_ISSUER=psc.issuer,
+        MSS_PSC_CLIENT_ID=psc.client_id,
+        MSS_PSC_CLIENT_SECRET=psc.client_secret,
+        MSS_PSC_REDIRECT_URI=PSC_SERVED_REDIRECT_URI,
+    )
+    with served_webmail(env, port=PSC_SERVED_PORT) as (url, _port):
+        # The provider's certificate comes from the test CA, which Chromium does not know.
+        context = browser.new_context(  # type: ignore[attr-defined]
+            viewport=PHONE, is_mobile=True, locale="fr-FR", ignore_https_errors=True
+        )
+        try:
+            page = context.new_page()
+            page.goto(url + "/login")
+            page.click("#psc-login")
+            page.wait_for_url(psc.issuer + "/interaction/**")
+            page.fill("input[name=login]", user.address)
+            page.click("button[type=submit]")
+            page.wait_for_url(url + "/mail")
+            expect(page.locator("li.row").first).to_contain_text("Bilan")
+            assert page.locator("#identity").inner_text().startswith("Dominique ")
+        finally:
+            context.close()

@@ -92,6 +92,8 @@ def test_the_login_page_offers_psc_only_when_enabled(
     button = soup(psc_client.get("/login").text).select_one("#psc-login")
     assert button is not None and button["href"] == "/login/psc"
     assert button.get_text(strip=True) == "Se connecter avec Pro Santé Connect"
+    # A real navigation: htmx must not fetch the provider's page into this one.
+    assert button.find_parent(attrs={"hx-boost": "false"}) is not None
     assert soup(client.get("/login").text).select_one("#psc-login") is None
     assert client.get("/login/psc").status_code == 404
 
