@@ -40,17 +40,23 @@ function signingKey() {
   return { ...jwk, kid: 'psc-dev', alg: 'RS256', use: 'sig' };
 }
 
+const client = {
+  client_id: config.client.id,
+  client_secret: config.client.secret,
+  redirect_uris: config.client.redirect_uris,
+  post_logout_redirect_uris: config.client.post_logout_redirect_uris ?? [],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'client_secret_basic',
+  introspection_endpoint_auth_method: 'client_secret_basic',
+};
+
 const provider = new Provider(config.issuer, {
-  clients: [{
-    client_id: config.client.id,
-    client_secret: config.client.secret,
-    redirect_uris: config.client.redirect_uris,
-    post_logout_redirect_uris: config.client.post_logout_redirect_uris ?? [],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'client_secret_basic',
-    introspection_endpoint_auth_method: 'client_secret_basic',
-  }],
+  // The same client twice: "<id>-jwt" gets its userinfo as a signed JWT, as PSC may answer.
+  clients: [
+    client,
+    { ...client, client_id: `${client.client_id}-jwt`, userinfo_signed_response_alg: 'RS256' },
+  ],
   jwks: { keys: [signingKey()] },
   cookies: { keys: config.cookie_keys },
   acrValues: ['eidas1'],

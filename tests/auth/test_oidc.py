@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +26,7 @@ from tests.psc_browser import (
     tamper_payload,
 )
 from webmail.auth.oidc import PscClient, PscRefused
+from webmail.auth.oidc_http import Answer, ProviderHttp
 
 
 @pytest.fixture
@@ -170,3 +172,37 @@ async def test_a_refresh_token_the_provider_does_not_know_is_refused(client: Psc
     with pytest.raises(PscRefused) as refused:
         await client.refresh("forged-" + secrets.token_urlsafe(32), "")
     assert refused.value.reason == "token_invalid_grant"
+
+
+async def test_userinfo_as_a_signed_jwt_is_verified(psc: PscProvider, stack: Stack) -> None:
+    redis = Redis.from_url(f"redis://127.0.0.1:{stack.redis}/0")
+    try:
+        client = PscClient(psc_config(psc, client_id=psc.client_id + "-jwt"), redis)
+        state, code = await provider_answer(psc, client, "b")
+        done = await client.finish("b", state, code)
+        assert done.identity.family_name == "Durand" and done.identity.profession_code == "10"
+    finally:
+        await redis.aclose()
+
+
+async def test_userinfo_jwt_with_a_bad_signature_is_refused(
+    psc: PscProvider, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = ProviderHttp.get
+
+    async def tampered(self: ProviderHttp, url: str, bearer: str | None = None) -> Answer:
+        answer = await original(self, url, bearer)
+        if answer.content_type != "application/jwt":
+            return answer
+        return replace(answer, body=tamper_payload(answer.body.decode()).encode())
+
+    monkeypatch.setattr(ProviderHttp, "get", tampered)
+    redis = Redis.from_url(f"redis://127.0.0.1:{stack.redis}/0")
+    try:
+        client = PscClient(psc_config(psc, client_id=psc.client_id + "-jwt"), redis)
+        state, code = await provider_answer(psc, client, "b")
+        with pytest.raises(PscRefused) as refused:
+            await client.finish("b", state, code)
+        assert refused.value.reason == "userinfo_signature"
+    finally:
+        await redis.aclose()

@@ -155,7 +155,7 @@ class PscClient:
         if answer.status != 200:
             raise PscRefused(f"userinfo_{answer.status}")
         if answer.content_type == "application/jwt":
-            claims = await self._verified_claims(answer.body.decode("ascii", "replace"))
+            claims = await self._verified_claims(answer.body.decode("ascii", "replace"), "userinfo")
             for claim, expected in (("iss", self.config.issuer), ("aud", self.config.client_id)):
                 found = claims.get(claim)
                 if found != expected and not (isinstance(found, list) and expected in found):
@@ -216,7 +216,8 @@ class PscClient:
             self._keys = None
         return self._metadata
 
-    async def _verified_claims(self, token: str) -> dict[str, Any]:
+    async def _verified_claims(self, token: str, what: str = "id_token") -> dict[str, Any]:
+        """The claims of a JWT signed by the provider; ``what`` names it in the refusal."""
         for fresh in (False, True):
             # A key id never seen may be a rotation at the provider: fetch the JWKS again once.
             keys = await self._key_set(fresh)
@@ -224,7 +225,7 @@ class PscClient:
                 return dict(jwt.decode(token, keys, algorithms=ID_TOKEN_ALGORITHMS).claims)
             except JoseError:
                 if fresh:
-                    raise PscRefused("id_token_signature") from None
+                    raise PscRefused(f"{what}_signature") from None
         raise AssertionError("unreachable")
 
     async def _key_set(self, fresh: bool) -> KeySet:
