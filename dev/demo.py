@@ -18,6 +18,7 @@ import uvicorn
 
 from dev.corpus import demo_messages, demo_users
 from dev.env import webmail_env
+from dev.psc import PscProvider
 from dev.seed import seed_mailbox
 from dev.stack import Stack
 from webmail.app import create_app
@@ -57,10 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         f"Starting Dovecot, Postfix and Redis on 127.0.0.1 (state in {args.state}) ...", flush=True
     )
     stack.start()
+    psc = PscProvider(stack, redirect_uris=[f"http://127.0.0.1:{args.port}/login/psc/callback"])
     try:
         seed(stack, args.messages)
-        settings = Settings.from_env(webmail_env(stack))
-        print_banner(args.port)
+        settings = Settings.from_env(webmail_env(stack, **start_psc(psc)))
+        print_banner(args.port, stack.ca_cert)
         uvicorn.run(
             create_app(settings),
             host="127.0.0.1",
@@ -73,8 +75,26 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         print("\nStopping the demo servers ...", flush=True)
+        psc.stop()
         stack.stop()
     return 0
+
+
+def start_psc(psc: PscProvider) -> dict[str, str]:
+    """The Pro Santé Connect look-alike and the settings that enable it; none when it cannot
+    start (Node.js or oidc-provider missing): the demo then offers the password alone."""
+    try:
+        psc.start()
+    except RuntimeError as error:
+        print(f"Pro Santé Connect sign-in is off: {error}", flush=True)
+        return {}
+    return {
+        "MSS_PSC_ENABLED": "true",
+        "MSS_PSC_ISSUER": psc.issuer,
+        "MSS_PSC_CLIENT_ID": psc.client_id,
+        "MSS_PSC_CLIENT_SECRET": psc.client_secret,
+        "MSS_PSC_REDIRECT_URI": psc.redirect_uris[0],
+    }
 
 
 def seed(stack: Stack, gp_messages: int | None) -> None:
@@ -98,7 +118,7 @@ def seed(stack: Stack, gp_messages: int | None) -> None:
         marker.touch()
 
 
-def print_banner(port: int) -> None:
+def print_banner(port: int, ca_cert: Path) -> None:
     lines = [
         "",
         f"  mss-webmail demo: http://127.0.0.1:{port}",
@@ -112,6 +132,10 @@ def print_banner(port: int) -> None:
         "  At the first login each account enrols a second factor: scan the QR code with an",
         "  authenticator app, or get the code for the key shown with",
         '    .venv/bin/python -m dev.otp "<key>"',
+        "",
+        "  Pro Santé Connect: the button on the login page, then the demo id 899700000001",
+        "  (Dr Claire Martin, opens dr.martin@...). The browser warns about the provider's",
+        f"  certificate, issued by the demo's own CA: accept it, or trust {ca_cert}.",
         "",
         "  Ctrl-C stops everything.",
         "",

@@ -42,8 +42,8 @@ STOP_TIMEOUT = 10.0
 DEMO_ACCOUNTS: dict[str, dict[str, object]] = {
     "899700000001": {
         "SubjectNameID": "899700000001",
-        "given_name": "Camille",
-        "family_name": "Durand",
+        "given_name": "Claire",
+        "family_name": "Martin",
         "preferred_username": "899700000001",
         "SubjectRole": ["10^1.2.250.1.213.1.1.5.5^G15_10/SM26^médecin"],
         "SubjectRefPro": {
@@ -53,20 +53,21 @@ DEMO_ACCOUNTS: dict[str, dict[str, object]] = {
                     "codeProfession": "10",
                     "codeCategorieProfessionnelle": "C",
                     "codeSavoirFaire": "SM26",
-                    "nomDexercice": "DURAND",
-                    "prenomDexercice": "Camille",
-                    "activities": [{"raisonSocialeSite": "Cabinet du Dr Durand"}],
+                    "nomDexercice": "MARTIN",
+                    "prenomDexercice": "Claire",
+                    "activities": [{"raisonSocialeSite": "Cabinet du Dr Martin"}],
                 }
             ],
         },
-        "email": "camille.durand@medecin.mssante.test",
+        # The demo's GP (dev/corpus.py).
+        "email": "dr.martin@medecin.mssante.test",
     },
     # Its tokens name another mailbox than its email claim: the mail server refuses them.
     "899700000002": {
         "SubjectNameID": "899700000002",
         "given_name": "Alex",
-        "family_name": "Martin",
-        "email": "alex.martin@medecin.mssante.test",
+        "family_name": "Bernard",
+        "email": "alex.bernard@medecin.mssante.test",
         "token_email": "someone.else@medecin.mssante.test",
     },
 }

@@ -79,6 +79,8 @@ def test_demo_comes_up_serves_login_and_stops_on_ctrl_c() -> None:
         inbox = opener.open(url + "/mail").read().decode()
         rows = BeautifulSoup(inbox, "html.parser").select("li.row")
         assert len(rows) > 10
+        button = BeautifulSoup(login_page, "html.parser").select_one("#psc-login")
+        assert button is not None, "the demo offers no Pro Santé Connect sign-in"
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
@@ -87,3 +89,4 @@ def test_demo_comes_up_serves_login_and_stops_on_ctrl_c() -> None:
     assert "demo-only" in output.lower() or "exist only" in output.lower()
     assert not port_open(port)
     assert not port_open(DEMO_BASE_PORT + 143) and not port_open(DEMO_BASE_PORT + 379)
+    assert not port_open(DEMO_BASE_PORT + 444)  # the Pro Santé Connect look-alike

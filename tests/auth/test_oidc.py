@@ -62,9 +62,9 @@ async def test_sign_in_gives_the_identity_and_tokens(psc: PscProvider, client: P
         back = parse_qs(urlsplit(sign_in(browser, url)).query)
     done = await client.finish(binding, back["state"][0], back["code"][0])
     assert done.identity.national_id == DEMO_LOGIN
-    assert (done.identity.given_name, done.identity.family_name) == ("Camille", "Durand")
+    assert (done.identity.given_name, done.identity.family_name) == ("Claire", "Martin")
     assert done.identity.profession_code == "10"
-    assert done.identity.mailbox == "camille.durand@medecin.mssante.test"
+    assert done.identity.mailbox == "dr.martin@medecin.mssante.test"
     assert done.tokens.access_token and done.tokens.refresh_token
     assert time.time() < done.tokens.expires_at <= time.time() + 10
 
@@ -180,7 +180,7 @@ async def test_userinfo_as_a_signed_jwt_is_verified(psc: PscProvider, stack: Sta
         client = PscClient(psc_config(psc, client_id=psc.client_id + "-jwt"), redis)
         state, code = await provider_answer(psc, client, "b")
         done = await client.finish("b", state, code)
-        assert done.identity.family_name == "Durand" and done.identity.profession_code == "10"
+        assert done.identity.family_name == "Martin" and done.identity.profession_code == "10"
     finally:
         await redis.aclose()
 
