@@ -114,3 +114,43 @@ def test_login_name_defaults_to_the_address() -> None:
 def test_bad_login_format_is_named(login_format: str) -> None:
     with pytest.raises(SettingsError, match=r"^MSS_LOGIN_FORMAT: expected address, localpart"):
         Settings.from_env({**BASE, "MSS_LOGIN_FORMAT": login_format})
+
+
+PSC = {
+    "MSS_PSC_ENABLED": "true",
+    "MSS_PSC_ISSUER": "https://auth.bas.psc.esante.gouv.fr/auth/realms/esante-wallet/",
+    "MSS_PSC_CLIENT_ID": "mss-webmail",
+    "MSS_PSC_CLIENT_SECRET": "s" * 32,
+    "MSS_PSC_REDIRECT_URI": "https://webmail.example.org/login/psc/callback",
+}
+
+
+def test_pro_sante_connect_is_off_unless_enabled() -> None:
+    assert Settings.from_env(BASE).psc is None
+    assert Settings.from_env({**BASE, **PSC, "MSS_PSC_ENABLED": "false"}).psc is None
+
+
+def test_pro_sante_connect_discovery_defaults_to_the_wallet_path() -> None:
+    psc = Settings.from_env({**BASE, **PSC}).psc
+    assert psc is not None
+    assert psc.issuer == "https://auth.bas.psc.esante.gouv.fr/auth/realms/esante-wallet"
+    assert psc.discovery_url == psc.issuer + "/.well-known/wallet-openid-configuration"
+    assert psc.mailbox_claim == "email"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"MSS_PSC_ISSUER": ""}, "MSS_PSC_ISSUER is required"),
+        ({"MSS_PSC_ISSUER": "http://auth.example.org"}, "MSS_PSC_ISSUER: expected an https://"),
+        ({"MSS_PSC_CLIENT_SECRET": ""}, "MSS_PSC_CLIENT_SECRET is required"),
+        (
+            {"MSS_PSC_REDIRECT_URI": "http://webmail.example.org/login/psc/callback"},
+            "MSS_PSC_REDIRECT_URI: expected an https://",
+        ),
+        ({"MSS_PSC_DISCOVERY_URL": "file:///etc/passwd"}, "MSS_PSC_DISCOVERY_URL: expected"),
+    ],
+)
+def test_bad_pro_sante_connect_settings_are_named(changes: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env({**BASE, **PSC, **changes})
