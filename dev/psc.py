@@ -181,8 +181,10 @@ class PscProvider:
                 "id": self.client_id,
                 "secret": self.client_secret,
                 "redirect_uris": self.redirect_uris,
+                # What PscConfig.post_logout_redirect_uri makes of each redirect URI.
                 "post_logout_redirect_uris": [
-                    uri.rsplit("/", 2)[0] + "/login" for uri in self.redirect_uris
+                    uri.removesuffix("/login/psc/callback") + "/login?notice=logout"
+                    for uri in self.redirect_uris
                 ],
             },
             "ttl": {

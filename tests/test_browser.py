@@ -224,7 +224,8 @@ def test_deleting_from_trash_asks_once_in_the_browser(
 def test_sign_in_with_pro_sante_connect_on_a_phone(
     psc: PscProvider, stack: Stack, browser: object, user: MailUser
 ) -> None:
-    """The button, the provider's page, back to the inbox opened over XOAUTH2."""
+    """The button, the provider's page, back to the inbox opened over XOAUTH2; logout through
+    the provider's."""
     deliver(stack, user, simple_mail("chu@chu-demo.mssante.test", user.address, "Bilan"))
     env = webmail_env(
         stack,
@@ -249,5 +250,10 @@ def test_sign_in_with_pro_sante_connect_on_a_phone(
             page.wait_for_url(url + "/mail")
             expect(page.locator("li.row").first).to_contain_text("Bilan")
             assert page.locator("#identity").inner_text().startswith("Dominique ")
+            # Logout goes through the provider's own logout, then back to the login page.
+            page.click("form.logout button")
+            page.wait_for_url(psc.issuer + "/session/end**")
+            page.click("button[name=logout]")
+            page.wait_for_url(url + "/login?notice=logout**")
         finally:
             context.close()

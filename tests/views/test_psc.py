@@ -4,6 +4,7 @@ Postfix: to the provider and back, then reading and sending with the token (XOAU
 from __future__ import annotations
 
 import base64
+import contextlib
 import email
 import email.policy
 import json
@@ -11,8 +12,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
+import httpx2
 import pytest
 from starlette.testclient import TestClient
 
@@ -63,11 +65,20 @@ def audit_entries(audit_file: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in audit_file.read_text().splitlines()]
 
 
-def provider_redirect(client: TestClient, psc: PscProvider, login: str, acr: str = "eidas1") -> str:
-    """The path and query the provider sends the browser back to (after the button)."""
+def provider_redirect(
+    client: TestClient,
+    psc: PscProvider,
+    login: str,
+    acr: str = "eidas1",
+    browser: httpx2.Client | None = None,
+) -> str:
+    """The path and query the provider sends the browser back to (after the button);
+    ``browser``: the provider's side of the browser, to keep its cookies."""
     start = client.get("/login/psc")
     assert start.status_code == 303
-    with provider_client(psc) as browser:
+    with contextlib.ExitStack() as stack:
+        if browser is None:
+            browser = stack.enter_context(provider_client(psc))
         back = sign_in(browser, start.headers["location"], login=login, acr=acr)
     assert back.startswith(PSC_REDIRECT_URI)
     parts = urlsplit(back)
@@ -283,4 +294,42 @@ def test_a_wrong_id_token_is_refused_with_a_message_and_an_audit_line(
     assert refused.status_code == 401
     assert "n'a pas pu être vérifiée" in login_error(refused.text)
     assert audit_entries(audit_file)[-1]["target"] == {"reason": reason}
+    assert psc_client.get("/mail").status_code == 303
+
+
+def test_logout_ends_the_pro_sante_connect_session_too(
+    psc_client: TestClient, psc: PscProvider, user: MailUser
+) -> None:
+    with provider_client(psc) as browser:
+        answer = provider_redirect(psc_client, psc, user.address, browser=browser)
+        assert psc_client.get(answer).status_code == 303
+        out = psc_client.post("/logout", data={"csrf_token": csrf_token(psc_client)})
+        # A page that moves on by itself: a redirect from the form to another site would be
+        # blocked by the CSP's form-action 'self'.
+        assert out.status_code == 200
+        refresh = soup(out.text).select_one('meta[http-equiv="refresh"]')
+        link = soup(out.text).select_one("#psc-logout")
+        assert refresh is not None and link is not None
+        provider_logout = str(link["href"])
+        assert str(refresh["content"]) == f"0;url={provider_logout}"
+        query = parse_qs(urlsplit(provider_logout).query)
+        assert provider_logout.startswith(psc.issuer + "/session/end?")
+        assert query["post_logout_redirect_uri"] == ["http://127.0.0.1:8000/login?notice=logout"]
+        assert query["id_token_hint"][0].count(".") == 2
+        # The provider asks the user to confirm, then sends the browser back to the login page.
+        confirm = soup(browser.get(provider_logout).text).select_one('form[id="op.logoutForm"]')
+        assert confirm is not None
+        xsrf = confirm.select_one("input[name=xsrf]")
+        assert xsrf is not None
+        back = browser.post(
+            urljoin(provider_logout, str(confirm["action"])),
+            data={"xsrf": str(xsrf["value"]), "logout": "yes"},
+        )
+        assert back.status_code in (302, 303), back.text
+        assert back.headers["location"].startswith("http://127.0.0.1:8000/login?notice=logout")
+        # Signed out there too: the next sign-in asks for the practitioner again.
+        again = browser.get(str(psc_client.get("/login/psc").headers["location"]))
+        while again.status_code in (302, 303):
+            again = browser.get(urljoin(str(again.url), again.headers["location"]))
+        assert soup(again.text).select_one("input[name=login]") is not None
     assert psc_client.get("/mail").status_code == 303

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
@@ -61,6 +61,13 @@ class PscConfig:
     mailbox_claim: str = "email"
     ca_bundle: Path | None = None
     timeout: float = 10.0
+
+    @property
+    def post_logout_redirect_uri(self) -> str:
+        """Where the provider sends the browser after its logout: this webmail's login page
+        (register it with the provider too)."""
+        parts = urlsplit(self.redirect_uri)
+        return f"{parts.scheme}://{parts.netloc}/login?notice=logout"
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,22 @@ class PscClient:
         )
         tokens = _tokens(answer, previous_id_token=id_token)
         return tokens if tokens.refresh_token else _keep_refresh(tokens, refresh_token)
+
+    async def end_session_url(self, id_token: str) -> str | None:
+        """The provider's logout for this browser (RP-initiated logout), which ends the
+        PSC session and its grants too; None when the provider has no end-session endpoint."""
+        endpoint = str((await self.metadata()).get("end_session_endpoint", ""))
+        if not endpoint.startswith("https://") or not id_token:
+            return None
+        query = {
+            "id_token_hint": id_token,
+            "post_logout_redirect_uri": self.config.post_logout_redirect_uri,
+            "client_id": self.config.client_id,
+            # Required by the specification's flow, unused on return: the login page
+            # shows the same notice whatever comes back.
+            "state": secrets.token_urlsafe(16),
+        }
+        return f"{endpoint}?{urlencode(query)}"
 
     async def check_id_token(self, token: str, nonce: str) -> dict[str, Any]:
         if not token or len(token) > 16384:

@@ -15,7 +15,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
-from webmail.auth.sessions import SessionCookie
+from webmail.auth import psc_tokens
+from webmail.auth.oidc import PscUnavailable
+from webmail.auth.sessions import Session, SessionCookie
 from webmail.auth.throttle import Lock
 from webmail.failures import TOO_MANY_CONNECTIONS
 from webmail.formatting import PARIS
@@ -183,6 +185,7 @@ async def logout(request: Request) -> Response:
     app = services(request)
     cookie = SessionCookie.decode(request.cookies.get(session_cookie_name(request)))
     session = await app.sessions.load(cookie)
+    provider_logout = None
     if cookie is not None and session is not None:
         form = await read_form(request)
         if not csrf.same_origin(request) or not csrf.tokens_match(
@@ -190,15 +193,36 @@ async def logout(request: Request) -> Response:
             session.csrf_token,
         ):
             return RedirectResponse("/mail", status_code=303)
+        provider_logout = await _psc_logout_url(request, session, cookie)
         await app.sessions.delete_by_hash(session.id_hash, session.user)
         await app.pool.discard(session.id_hash)
         app.audit.record(
             "logout", account=session.user, client_ip=client_ip(request), session=session.id_hash
         )
-    response = RedirectResponse("/login?notice=logout", status_code=303)
+    response: Response
+    if provider_logout is None:
+        response = RedirectResponse("/login?notice=logout", status_code=303)
+    else:
+        response = render(request, "pages/psc_logout.html", {"provider_logout": provider_logout})
     forget_session_cookie(request, response)
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
+
+
+async def _psc_logout_url(request: Request, session: Session, cookie: SessionCookie) -> str | None:
+    """For a Pro Santé Connect session, the provider's logout, so that the PSC session ends
+    as well (a shared consulting-room computer must not stay signed in there)."""
+    client = services(request).psc
+    if session.method != "psc" or client is None:
+        return None
+    tokens = psc_tokens.unseal(services(request).sessions, session, cookie)
+    if tokens is None:
+        return None
+    try:
+        return await client.end_session_url(tokens.id_token)
+    except PscUnavailable:
+        log.warning("logout: Pro Santé Connect unreachable, local logout only")
+        return None
 
 
 async def choose_language(request: Request) -> Response:
