@@ -73,7 +73,7 @@ async def tokens_for(psc: PscProvider, login: str) -> Tokens:
     try:
         client = PscClient(psc_config(psc), redis)
         binding = secrets.token_urlsafe(16)
-        url = await client.begin(binding)
+        url = await client.begin(binding, "192.0.2.1/32")
         with provider_client(psc) as browser:
             query = parse_qs(urlsplit(sign_in(browser, url, login=login)).query)
         return (await client.finish(binding, query["state"][0], query["code"][0])).tokens

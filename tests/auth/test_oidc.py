@@ -25,7 +25,8 @@ from tests.psc_browser import (
     sign_in,
     tamper_payload,
 )
-from webmail.auth.oidc import PscClient, PscRefused
+from webmail.auth import oidc
+from webmail.auth.oidc import PscClient, PscRefused, PscTooManyStarts
 from webmail.auth.oidc_http import Answer, ProviderHttp
 
 
@@ -42,7 +43,7 @@ async def provider_answer(
     psc: PscProvider, client: PscClient, binding: str, acr: str = "eidas1"
 ) -> tuple[str, str]:
     """(state, code) as the provider sends them back to the redirect URI."""
-    url = await client.begin(binding)
+    url = await client.begin(binding, "192.0.2.1/32")
     with provider_client(psc) as browser:
         back = sign_in(browser, url, acr=acr)
     assert back.startswith(PSC_REDIRECT_URI + "?")
@@ -52,7 +53,7 @@ async def provider_answer(
 
 async def test_sign_in_gives_the_identity_and_tokens(psc: PscProvider, client: PscClient) -> None:
     binding = secrets.token_urlsafe(16)
-    url = await client.begin(binding)
+    url = await client.begin(binding, "192.0.2.1/32")
     query = parse_qs(urlsplit(url).query)
     assert query["scope"] == ["openid scope_all"] and query["acr_values"] == ["eidas1"]
     assert query["code_challenge_method"] == ["S256"] and query["redirect_uri"] == [
@@ -206,3 +207,16 @@ async def test_userinfo_jwt_with_a_bad_signature_is_refused(
         assert refused.value.reason == "userinfo_signature"
     finally:
         await redis.aclose()
+
+
+async def test_one_network_cannot_fill_redis_with_sign_in_starts(
+    client: PscClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(oidc, "STARTS_PER_NETWORK", 3)
+    network = f"2001:db8:{secrets.randbelow(65536):x}::/64"
+    for _ in range(3):
+        await client.begin(secrets.token_urlsafe(16), network)
+    with pytest.raises(PscTooManyStarts):
+        await client.begin(secrets.token_urlsafe(16), network)
+    # Another network is not held by it.
+    await client.begin(secrets.token_urlsafe(16), "198.51.100.7/32")

@@ -30,8 +30,13 @@ from webmail.auth.oidc_http import ProviderHttp, ProviderUnreachable
 SCOPE = "openid scope_all"
 ACR = "eidas1"
 STATE_PREFIX = "mss:psc:state:"
+STARTS_PREFIX = "mss:psc:starts:"
 # Time to sign in at the provider (e-CPS on the phone included) before the state is forgotten.
 STATE_SECONDS = 600
+# Sign-ins one network may start in STATE_SECONDS: each keeps a state in Redis for that long,
+# so a script asking without end would fill it. One a second on average: a hospital's
+# doctors behind one address at the change of shift stay well below.
+STARTS_PER_NETWORK = 600
 METADATA_SECONDS = 3600
 # Clock differences between the provider and this host.
 LEEWAY_SECONDS = 30
@@ -48,6 +53,10 @@ class PscRefused(Exception):
 
 class PscUnavailable(Exception):
     """The provider or Redis cannot be reached: nothing is wrong with the user's sign-in."""
+
+
+class PscTooManyStarts(Exception):
+    """This network started more sign-ins than anyone would: none is remembered for now."""
 
 
 @dataclass(frozen=True)
@@ -104,13 +113,20 @@ class PscClient:
         self._metadata_until = 0.0
         self._keys: KeySet | None = None
 
-    async def begin(self, binding: str) -> str:
+    async def begin(self, binding: str, network: str) -> str:
         """The provider's authorization URL for a browser known by ``binding`` (its
-        pre-login id), after remembering state, nonce and verifier for it."""
+        pre-login id), after remembering state, nonce and verifier for it; ``network``: the
+        client's network (see ``networks.client_network``), whose starts are counted."""
         metadata = await self.metadata()
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
         pending = {"binding": _digest(binding), "nonce": nonce, "verifier": verifier}
         try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(STARTS_PREFIX + _digest(network))
+                pipe.expire(STARTS_PREFIX + _digest(network), STATE_SECONDS, nx=True)
+                starts, _ = await pipe.execute()
+            if starts > STARTS_PER_NETWORK:
+                raise PscTooManyStarts(network)
             await self._redis.set(_state_key(state), json.dumps(pending), ex=STATE_SECONDS)
         except (RedisError, OSError) as error:
             raise PscUnavailable(str(error)) from error

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webmail.auth import psc_tokens
-from webmail.auth.oidc import Identity, PscClient, PscRefused, PscUnavailable
+from webmail.auth.networks import client_network
+from webmail.auth.oidc import Identity, PscClient, PscRefused, PscTooManyStarts, PscUnavailable
 from webmail.errors import NotFound
 from webmail.failures import TOO_MANY_CONNECTIONS
 from webmail.i18n import N_
@@ -47,6 +48,10 @@ NOT_VERIFIED = N_(
     "La connexion par Pro Santé Connect n'a pas pu être vérifiée. Recommencez la connexion."
 )
 CANCELLED = N_("La connexion par Pro Santé Connect a été annulée ou refusée.")
+TOO_MANY_STARTS = N_(
+    "Trop de connexions par Pro Santé Connect ont été commencées depuis ce réseau. "
+    "Réessayez dans quelques minutes."
+)
 MAILBOX_REFUSED = N_(
     "Le serveur de messagerie a refusé votre identification Pro Santé Connect. Vérifiez "
     "auprès de votre opérateur que cette messagerie est ouverte à Pro Santé Connect."
@@ -65,8 +70,16 @@ async def start(request: Request) -> Response:
     """Remember a new state for this browser, then send it to the provider."""
     client = _client(request)
     binding = secrets.token_urlsafe(32)
+    network = client_network(
+        client_ip(request), services(request).settings.login_limits.ipv6_prefix
+    )
     try:
-        url = await client.begin(binding)
+        url = await client.begin(binding, network)
+    except PscTooManyStarts:
+        services(request).audit.record(
+            "psc_login", account="", client_ip=client_ip(request), result="locked"
+        )
+        return login_again(request, "", TOO_MANY_STARTS, 429)
     except PscUnavailable as error:
         log.warning("Pro Santé Connect unreachable: %s", error)
         return login_again(request, "", UNAVAILABLE, 503)
