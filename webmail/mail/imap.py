@@ -246,9 +246,6 @@ class ImapClient:
                 return int(counts.get("MESSAGES", 0)), int(counts.get("UNSEEN", 0))
         return 0, 0
 
-    async def create_folder(self, name: str) -> None:
-        await self._command("CREATE", self._mailbox(name))
-
     # -- one mailbox -----------------------------------------------------------------------
 
     async def select(self, name: str) -> MailboxState:

@@ -355,11 +355,11 @@ async def save_draft(
         raw = compose.draft_copy(draft).as_bytes()
         await drafts.replace(session.imap, folder, draft.message_id, raw, flags)
         session.cache.forget(folder)
-        stored = await drafts.latest(session.imap, folder, draft.message_id)
     except (ImapError, ValueError) as error:
         log.warning("could not save a draft: %r", error)
         return None
-    return kept_from(stored or raw, "draft")
+    # The server keeps the bytes appended: the files are read from them, not fetched back.
+    return kept_from(raw, "draft")
 
 
 async def remove_draft(session: MailSession, message_id: str) -> bool:
