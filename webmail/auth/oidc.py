@@ -13,14 +13,14 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
-from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.errors import ExpiredTokenError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -259,12 +259,15 @@ class PscClient:
         """The claims of a JWT signed by the provider; ``what`` names it in the refusal."""
         for fresh in (False, True):
             # A key id never seen may be a rotation at the provider: fetch the JWKS again once.
+            # Any other fault (a bad signature, a forged token) costs the provider nothing.
             keys = await self._key_set(fresh)
             try:
                 return dict(jwt.decode(token, keys, algorithms=ID_TOKEN_ALGORITHMS).claims)
-            except JoseError:
+            except InvalidKeyIdError:
                 if fresh:
                     raise PscRefused(f"{what}_signature") from None
+            except JoseError:
+                raise PscRefused(f"{what}_signature") from None
         raise AssertionError("unreachable")
 
     async def _key_set(self, fresh: bool) -> KeySet:
@@ -331,7 +334,7 @@ def _tokens(answer: dict[str, Any], previous_id_token: str) -> Tokens:
 
 def _keep_refresh(tokens: Tokens, refresh_token: str) -> Tokens:
     """A provider that does not rotate refresh tokens answers without one: keep ours."""
-    return Tokens(tokens.access_token, refresh_token, tokens.id_token, tokens.expires_at)
+    return replace(tokens, refresh_token=refresh_token)
 
 
 def _identity(claims: dict[str, Any], mailbox_claim: str) -> Identity:

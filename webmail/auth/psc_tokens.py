@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 from webmail.auth.oidc import PscClient, PscRefused, Tokens
 from webmail.auth.sessions import Session, SessionCookie, SessionStore
@@ -47,8 +47,7 @@ async def fresh(
         return tokens
     if not tokens.refresh_token:
         raise PscRefused("no_refresh_token")
-    renewed = await client.refresh(tokens.refresh_token, tokens.id_token)
-    renewed = replace(renewed, refresh_token=renewed.refresh_token or tokens.refresh_token)
+    renewed = await client.refresh(tokens.refresh_token, tokens.id_token)  # keeps ours if none
     seal(store, session, cookie, renewed)
     await store.save(session, must_exist=True)
     return renewed

@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _TAG = "s1:"  # the scrypt form; an untagged line is an HMAC of an earlier version
-# scrypt cost: ~16 MB and some tens of milliseconds per address, paid at enrolment and when
-# an account has no secret in Redis, never on an ordinary login.
+# scrypt cost: ~16 MB and some tens of milliseconds per address, paid once per account and
+# process (the first login after a start, in a thread), then remembered.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 
 

@@ -177,13 +177,18 @@ async def _transaction(
     reply = await _transmit(client, data, timeouts.data_end)
     if 200 <= reply.code < 300:
         return SendResult(refused=refused)
+    raise _refusal(reply, N_("Le serveur d'envoi a refusé le message."))
+
+
+def _refusal(reply: ServerReply, message: str) -> SmtpError:
+    """A refusal of the message: for now (4xx), for its size (552), or ``message``."""
     if reply.temporary:
-        raise SmtpDeferred(reply=reply)
+        return SmtpDeferred(reply=reply)
     if reply.code == 552:
-        raise SmtpRefused(
+        return SmtpRefused(
             N_("Le message est trop volumineux pour le serveur d'envoi."), reply=reply
         )
-    raise SmtpRefused(N_("Le serveur d'envoi a refusé le message."), reply=reply)
+    return SmtpRefused(message, reply=reply)
 
 
 def _envelope_options(
@@ -213,13 +218,7 @@ async def _mail_from(client: aiosmtplib.SMTP, sender: str, options: list[str]) -
         await client.mail(sender, options=options, encoding=_encoding(options))
     except aiosmtplib.SMTPSenderRefused as error:
         reply = ServerReply(error.code, error.message)
-        if reply.temporary:
-            raise SmtpDeferred(reply=reply) from error
-        if reply.code == 552:
-            raise SmtpRefused(
-                N_("Le message est trop volumineux pour le serveur d'envoi."), reply=reply
-            ) from error
-        raise SmtpRefused(N_("Le serveur d'envoi a refusé l'expéditeur."), reply=reply) from error
+        raise _refusal(reply, N_("Le serveur d'envoi a refusé l'expéditeur.")) from error
 
 
 async def _rcpt_to(client: aiosmtplib.SMTP, recipients: list[str]) -> dict[str, ServerReply]:
