@@ -23,7 +23,6 @@ a way in.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from webmail.auth.networks import DEFAULT_IPV6_PREFIX, client_network
+from webmail.auth.networks import DEFAULT_IPV6_PREFIX, account_digest, account_network_digest
 from webmail.auth.sessions import PENDING_SECONDS, SessionStoreUnavailable
 from webmail.auth.throttle import Lock
 
@@ -176,12 +175,10 @@ class SecondFactorBudget:
         return int(count)
 
     def _network(self, account: str, address: str) -> str:
-        # Hashed: Redis should not list where each doctor works from.
-        network = client_network(address, self.ipv6_prefix)
-        return hashlib.sha256(f"{account.lower()}\x00{network}".encode()).hexdigest()[:32]
+        return account_network_digest(account, address, self.ipv6_prefix)
 
     def _key(self, kind: str, account: str) -> str:
-        return f"{PREFIX}{kind}:{hashlib.sha256(account.lower().encode()).hexdigest()[:32]}"
+        return f"{PREFIX}{kind}:{account_digest(account)}"
 
 
 def guesses_per_day() -> int:

@@ -19,6 +19,7 @@ from email.utils import format_datetime, make_msgid
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from webmail.auth.networks import account_digest
 from webmail.auth.sessions import SessionStoreUnavailable
 
 PREFIX = "mss:otp-email:"
@@ -107,4 +108,4 @@ class EmailCodes:
         return hmac.new(self._hash_key, message, hashlib.sha256).hexdigest()
 
     def _key(self, kind: str, account: str) -> str:
-        return f"{PREFIX}{kind}:{hashlib.sha256(account.lower().encode()).hexdigest()[:32]}"
+        return f"{PREFIX}{kind}:{account_digest(account)}"

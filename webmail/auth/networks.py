@@ -9,6 +9,7 @@ therefore counts per network: an IPv6 address stands for its prefix (``MSS_IPV6_
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 DEFAULT_IPV6_PREFIX = 64
@@ -31,3 +32,17 @@ def client_network(address: str, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> str:
             return f"{ip.ipv4_mapped}/32"
         return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
     return f"{ip}/32"
+
+
+def account_digest(account: str) -> str:
+    """An account as Redis keys name it: hashed, so that the keys list no addresses."""
+    return hashlib.sha256(account.lower().encode()).hexdigest()[:32]
+
+
+def account_network_digest(
+    account: str, address: str, ipv6_prefix: int = DEFAULT_IPV6_PREFIX
+) -> str:
+    """An account and the client's network together, hashed: Redis keeps no directory of
+    who signs in from where (an empty account: the network alone)."""
+    network = client_network(address, ipv6_prefix)
+    return hashlib.sha256(f"{account.lower()}\x00{network}".encode()).hexdigest()[:32]

@@ -11,14 +11,13 @@ of ``budget.py``.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from webmail.auth.networks import DEFAULT_IPV6_PREFIX, client_network
+from webmail.auth.networks import DEFAULT_IPV6_PREFIX, account_network_digest
 from webmail.auth.sessions import SessionStoreUnavailable
 
 PREFIX = "mss:throttle:"
@@ -97,7 +96,5 @@ class Throttle:
             raise SessionStoreUnavailable(str(error)) from error
 
     def _key(self, kind: str, account: str, address: str) -> str:
-        # Hashed: the keys list in Redis should not be a directory of who logs in from where.
-        network = client_network(address, self.limits.ipv6_prefix)
-        digest = hashlib.sha256(f"{account.lower()}\x00{network}".encode()).hexdigest()[:32]
+        digest = account_network_digest(account, address, self.limits.ipv6_prefix)
         return f"{PREFIX}{self.step}:{kind}:{digest}"
