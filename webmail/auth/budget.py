@@ -28,10 +28,9 @@ import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from webmail.auth.networks import DEFAULT_IPV6_PREFIX, account_digest, account_network_digest
-from webmail.auth.sessions import PENDING_SECONDS, SessionStoreUnavailable
+from webmail.auth.sessions import PENDING_SECONDS, redis_errors
 from webmail.auth.throttle import Lock
 
 PREFIX = "mss:otp-budget:"
@@ -108,7 +107,7 @@ class SecondFactorBudget:
         unknown_key = self._key("unknown-tries", account)
         member = secrets.token_hex(8)
         known = await self.is_known(account, address)
-        try:
+        with redis_errors():
             answer = await self._reserve(
                 keys=[key, unknown_key],
                 args=[
@@ -125,53 +124,43 @@ class SecondFactorBudget:
                     MONTH_DAYS * DAY_SECONDS,
                 ],
             )
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         text = answer.decode() if isinstance(answer, bytes) else str(answer)
         return Lock(float(text)) if text else Reservation(key, unknown_key, member)
 
     async def give_back(self, reservation: Reservation) -> None:
         """The code was right: the try does not count against the owner."""
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.zrem(reservation.account_key, reservation.member)
                 pipe.zrem(reservation.unknown_key, reservation.member)
                 await pipe.execute()
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
 
     async def is_known(self, account: str, address: str) -> bool:
-        try:
+        with redis_errors():
             seen = await self.redis.zscore(
                 self._key("known", account), self._network(account, address)
             )
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         return seen is not None and seen > time.time() - KNOWN_NETWORK_DAYS * DAY_SECONDS
 
     async def remember(self, account: str, address: str) -> None:
         """The account passed the second factor from this network: it is known for a while."""
         key = self._key("known", account)
         now = time.time()
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.zremrangebyscore(key, "-inf", now - KNOWN_NETWORK_DAYS * DAY_SECONDS)
                 pipe.zadd(key, {self._network(account, address): now})
                 pipe.expire(key, KNOWN_NETWORK_DAYS * DAY_SECONDS)
                 await pipe.execute()
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
 
     async def session_try(self, session_id_hash: str) -> int:
         """Count one code try of a password-only session; returns how many it has made."""
         key = f"{PREFIX}session:{session_id_hash}"
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.incr(key)
                 pipe.expire(key, PENDING_SECONDS)
                 count, _ = await pipe.execute()
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         return int(count)
 
     def _network(self, account: str, address: str) -> str:

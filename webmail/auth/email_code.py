@@ -17,10 +17,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from webmail.auth.networks import account_digest
-from webmail.auth.sessions import SessionStoreUnavailable
+from webmail.auth.sessions import redis_errors
 
 PREFIX = "mss:otp-email:"
 CODE_SECONDS = 600
@@ -70,37 +69,29 @@ class EmailCodes:
 
     async def may_send(self, account: str) -> bool:
         """Claim the right to send a code now: at most one per account and minute."""
-        try:
+        with redis_errors():
             return bool(
                 await self.redis.set(self._key("sent", account), "1", nx=True, ex=RESEND_SECONDS)
             )
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
 
     async def send_failed(self, account: str) -> None:
         """Nothing went out: the user may ask again at once."""
-        try:
+        with redis_errors():
             await self.redis.delete(self._key("sent", account))
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
 
     async def store(self, account: str, code: str) -> None:
         """Make ``code`` (just sent) the account's one valid code, replacing any earlier one."""
-        try:
+        with redis_errors():
             await self.redis.set(
                 self._key("code", account), self._hash(account, code), ex=CODE_SECONDS
             )
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
 
     async def consume(self, account: str, code: str) -> bool:
         """True for exactly one request carrying the current code; it is then gone."""
-        try:
+        with redis_errors():
             found = await self._consume(
                 keys=[self._key("code", account)], args=[self._hash(account, code)]
             )
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         return bool(found)
 
     def _hash(self, account: str, code: str) -> str:

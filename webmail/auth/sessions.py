@@ -8,10 +8,12 @@ alone reveals neither a usable cookie nor a password.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -29,6 +31,15 @@ USER_INDEX_PREFIX = "mss:user-sessions:"
 
 class SessionStoreUnavailable(Exception):
     """Redis cannot be reached."""
+
+
+@contextlib.contextmanager
+def redis_errors() -> Iterator[None]:
+    """Any Redis failure inside the block is SessionStoreUnavailable: one type for the views."""
+    try:
+        yield
+    except (RedisError, OSError) as error:
+        raise SessionStoreUnavailable(str(error)) from error
 
 
 @dataclass
@@ -138,10 +149,8 @@ class SessionStore:
         """The live session for this cookie, its idle clock reset; None if gone or expired."""
         if cookie is None:
             return None
-        try:
+        with redis_errors():
             raw = await self.redis.get(KEY_PREFIX + cookie.id_hash)
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         if raw is None:
             return None
         try:
@@ -178,17 +187,15 @@ class SessionStore:
         await self.delete_by_hash(cookie.id_hash)
 
     async def delete_by_hash(self, id_hash: str, user: str | None = None) -> None:
-        try:
+        with redis_errors():
             await self.redis.delete(KEY_PREFIX + id_hash)
             if user is not None:
                 await self._index(user).srem(id_hash)
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
 
     async def sessions_of(self, user: str) -> list[Session]:
         """The user's live complete sessions, newest first (expired ones leave the index)."""
         index = self._index(user)
-        try:
+        with redis_errors():
             found = []
             for id_hash in await index.members():
                 raw = await self.redis.get(KEY_PREFIX + id_hash)
@@ -196,8 +203,6 @@ class SessionStore:
                     await index.srem(id_hash)
                     continue
                 found.append(Session.from_json(raw))
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         return sorted(found, key=lambda session: session.created, reverse=True)
 
     def _index(self, user: str) -> _SessionIndex:
@@ -212,12 +217,10 @@ class SessionStore:
         # Whichever comes first: the idle lock or the absolute end, to the millisecond.
         remaining_absolute = self._ends_at(session) - time.time()
         ttl_ms = max(1, int(min(self.idle_seconds, remaining_absolute) * 1000))
-        try:
+        with redis_errors():
             await self.redis.set(
                 KEY_PREFIX + session.id_hash, session.to_json(), px=ttl_ms, xx=must_exist
             )
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
 
 
 class _SessionIndex:

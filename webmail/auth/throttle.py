@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from webmail.auth.networks import DEFAULT_IPV6_PREFIX, account_network_digest
-from webmail.auth.sessions import SessionStoreUnavailable
+from webmail.auth.sessions import redis_errors
 
 PREFIX = "mss:throttle:"
 
@@ -50,12 +49,10 @@ class Throttle:
 
     async def lock_for(self, account: str, address: str) -> Lock | None:
         """The lock in force for this account from this address, if any."""
-        try:
+        with redis_errors():
             values = await self.redis.mget(
                 self._key("lock", account, address), self._key("addr-lock", "", address)
             )
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         until = max(float(value) for value in values if value is not None) if any(values) else 0
         return Lock(until) if until > time.time() else None
 
@@ -64,7 +61,7 @@ class Throttle:
         limits = self.limits
         pair_key = self._key("fail", account, address)
         address_key = self._key("addr-fail", "", address)
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.incr(pair_key)
                 pipe.expire(pair_key, limits.window_seconds)
@@ -86,14 +83,10 @@ class Throttle:
                     self._key("addr-lock", "", address), lock.until, ex=limits.window_seconds
                 )
             return lock
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
 
     async def succeeded(self, account: str, address: str) -> None:
-        try:
+        with redis_errors():
             await self.redis.delete(self._key("fail", account, address))
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
 
     def _key(self, kind: str, account: str, address: str) -> str:
         digest = account_network_digest(account, address, self.limits.ipv6_prefix)

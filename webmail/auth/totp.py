@@ -29,10 +29,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from webmail.auth.email_code import EmailCodes
-from webmail.auth.sessions import SessionStoreUnavailable
+from webmail.auth.sessions import redis_errors
 
 PREFIX = "mss:totp:"
 ISSUER = "MSSanté"
@@ -142,7 +141,7 @@ class SecondFactorStore:
 
     async def load(self, account: str) -> Enrolment | None:
         """The account's enrolment, with its unused recovery-code hashes; None if none."""
-        try:
+        with redis_errors():
             raw = await self.redis.get(self._key(account))
             if raw is None:
                 return None
@@ -154,8 +153,6 @@ class SecondFactorStore:
                     args=enrolment.recovery,
                 )
             members = await self.redis.smembers(self._recovery_key(account))
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         enrolment.recovery = sorted(_text(member) for member in members)
         return enrolment
 
@@ -169,7 +166,7 @@ class SecondFactorStore:
         account meanwhile, nothing is stored and the answer is None."""
         codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
         enrolment = Enrolment(secret=self._encrypt(secret, account), enrolled_at=time.time())
-        try:
+        with redis_errors():
             stored = await self._enrol(
                 keys=[
                     self._key(account),
@@ -184,8 +181,6 @@ class SecondFactorStore:
                     *(self._hash(code) for code in codes),
                 ],
             )
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         return codes if stored else None
 
     def holds(self, enrolment: Enrolment, account: str, secret: str) -> bool:
@@ -197,12 +192,10 @@ class SecondFactorStore:
         if await self.load(account) is None:
             raise LookupError("not enrolled")
         codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
-        try:
+        with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 self._replace_recovery(pipe, account, codes)
                 await pipe.execute()
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         return codes
 
     async def set_recovery_email(self, account: str, address: str) -> None:
@@ -222,19 +215,15 @@ class SecondFactorStore:
             pipe.multi()
             pipe.set(key, _record(enrolment))
 
-        try:
+        with redis_errors():
             await self.redis.transaction(update, key)
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
 
     async def forget(self, account: str) -> bool:
         """The operator's reset: the account has no second factor any more."""
         base = self._key(account)
-        try:
+        with redis_errors():
             removed = await self.redis.delete(base, base + ":step", base + ":migrated")
             removed += await self.redis.delete(self._recovery_key(account))
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         return bool(removed)
 
     def readable(self, enrolment: Enrolment, account: str) -> bool:
@@ -261,20 +250,16 @@ class SecondFactorStore:
         recovery = normalise_recovery(code)
         if recovery is None:
             return Verdict.WRONG
-        try:
+        with redis_errors():
             removed = await self.redis.srem(self._recovery_key(account), self._hash(recovery))
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         return Verdict.RECOVERY if removed else Verdict.WRONG
 
     async def _advance(self, account: str, step: int, enrolment: Enrolment) -> bool:
         """Make ``step`` the newest accepted one, if it is newer: True for one caller only."""
-        try:
+        with redis_errors():
             claimed = await self._claim_step(
                 keys=[self._step_key(account)], args=[step, enrolment.last_step]
             )
-        except (RedisError, OSError) as error:
-            raise SessionStoreUnavailable(str(error)) from error
         return bool(claimed)
 
     def _replace_recovery(self, pipe: Any, account: str, codes: list[str]) -> None:
