@@ -235,10 +235,11 @@ class SecondFactorStore:
             return None
         return self._decrypt(enrolment.recovery_email, account)
 
-    async def verify(self, account: str, code: str) -> str:
+    async def verify(self, account: str, code: str, enrolment: Enrolment | None = None) -> str:
         """Check a TOTP or recovery code; a success is consumed so it never works twice, even
-        by a request racing this one."""
-        enrolment = await self.load(account)
+        by a request racing this one. ``enrolment``: the account's, when already loaded (what
+        a success consumes is claimed in Redis itself, never from this copy)."""
+        enrolment = enrolment or await self.load(account)
         if enrolment is None:
             return Verdict.WRONG
         if six_digits(code) is not None:

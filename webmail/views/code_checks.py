@@ -16,9 +16,11 @@ from webmail.views.common import Authenticated, audit, client_ip, services
 START_OVER = N_("Trop de codes incorrects. Saisissez de nouveau votre mot de passe.")
 
 
-async def proof(request: Request, auth: Authenticated, code: str) -> str | None:
+async def proof(
+    request: Request, auth: Authenticated, code: str, enrolment: totp.Enrolment | None = None
+) -> str | None:
     """How the code proves the second factor ("email", "totp", "recovery"), consuming it;
-    None if it proves nothing."""
+    None if it proves nothing. ``enrolment``: the account's, when the caller has loaded it."""
     app = services(request)
     digits = totp.six_digits(code)
     if (
@@ -28,7 +30,7 @@ async def proof(request: Request, auth: Authenticated, code: str) -> str | None:
     ):
         audit(request, "otp_email_used", auth)
         return "email"
-    verdict = await app.second_factor.verify(auth.user, code)
+    verdict = await app.second_factor.verify(auth.user, code, enrolment)
     if verdict == totp.Verdict.OK:
         return "totp"
     if verdict == totp.Verdict.RECOVERY:

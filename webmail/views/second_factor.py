@@ -141,7 +141,7 @@ async def otp_submit(request: Request) -> Response:
             audit(request, "otp_account_locked", auth, result="locked", seconds=seconds)
             return await _code_page(request, auth, locked_message(reserved, account_wide=True), 429)
         reservation = reserved
-    method = await checks.proof(request, auth, code)
+    method = await checks.proof(request, auth, code, enrolment)
     if method is None:
         message, status = await checks.failure(request, app.otp_throttle, auth)
         if tries >= budget.SESSION_CODE_ATTEMPTS:
