@@ -12,8 +12,7 @@ from webmail.app import create_app
 from webmail.settings import Settings, SettingsError
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m webmail", description=__doc__)
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
@@ -21,7 +20,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="trust X-Forwarded-* from a local reverse proxy (nginx)",
     )
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m webmail", description=__doc__)
+    add_serve_arguments(parser)
+    return serve(parser.parse_args(argv))
+
+
+def serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
     except SettingsError as error:
