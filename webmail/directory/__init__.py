@@ -1,0 +1,1 @@
+"""The national directory of health professionals (Annuaire Santé): a local searchable index."""

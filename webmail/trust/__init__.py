@@ -1,0 +1,1 @@
+"""The MSSanté trust space: the operator whitelist and structured documents (IHE XDM, CDA)."""
