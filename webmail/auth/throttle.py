@@ -7,6 +7,13 @@ mailbox from elsewhere; a separate, looser limit per address stops one client fr
 many accounts. "Address" means the client's network (``networks.client_network``): an IPv6
 /64 counts as one address. What one account may suffer from many networks is the business
 of ``budget.py``.
+
+A password attempt takes seconds on the IMAP server: checking the lock, trying, then counting
+the failure would let a burst of simultaneous attempts all pass the check. ``begin`` counts
+the attempt as a failure before it is tried, in one script, and refuses it when the failures
+and the attempts under way already reach the limit; the outcome then settles the count.
+Second-factor codes are checked locally, under the atomic budget of ``budget.py``: they count
+after the check (``failed``).
 """
 
 from __future__ import annotations
@@ -20,6 +27,54 @@ from webmail.auth.networks import DEFAULT_IPV6_PREFIX, account_network_digest
 from webmail.auth.sessions import redis_errors
 
 PREFIX = "mss:throttle:"
+
+# KEYS: pair lock, address lock, pair failures, address failures, pair attempts under way.
+# ARGV: now, failures before lock, window seconds, failures per address, under-way expiry.
+# The failures counted include the attempts under way. Once they reach the limit, another
+# attempt waits while one is under way: it would lock if it failed. With none under way and
+# no lock held, the last lock has run out and one attempt may go, as it would one by one.
+# Returns the end of the lock that holds, -1 when the attempts under way fill the limit, or 0.
+_BEGIN = """
+local now = tonumber(ARGV[1])
+local held = math.max(tonumber(redis.call('GET', KEYS[1]) or 0),
+                      tonumber(redis.call('GET', KEYS[2]) or 0))
+if held > now then return tostring(held) end
+local pair = tonumber(redis.call('GET', KEYS[3]) or 0)
+local under_way = tonumber(redis.call('GET', KEYS[5]) or 0)
+if (pair >= tonumber(ARGV[2]) and under_way > 0)
+   or tonumber(redis.call('GET', KEYS[4]) or 0) >= tonumber(ARGV[4]) then
+  return '-1'
+end
+redis.call('INCR', KEYS[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+redis.call('INCR', KEYS[4])
+if redis.call('TTL', KEYS[4]) < 0 then redis.call('EXPIRE', KEYS[4], ARGV[3]) end
+redis.call('INCR', KEYS[5])
+redis.call('EXPIRE', KEYS[5], ARGV[5])
+return '0'
+"""
+
+# KEYS: pair failures, address failures, pair attempts under way.
+# ARGV: "failed" (the count stands), "succeeded" (the pair's failures forgotten) or
+# "abandoned" (the attempt proved nothing: taken back). Counts never go below 0.
+# Returns the pair's failures settled (those still under way left out) and the address's.
+_SETTLE = """
+local function count(key) return tonumber(redis.call('GET', key) or 0) end
+local function take_one(key)
+  if count(key) > 0 then redis.call('DECR', key) end
+end
+take_one(KEYS[3])
+if ARGV[1] == 'succeeded' then
+  redis.call('DEL', KEYS[1])
+  take_one(KEYS[2])
+elseif ARGV[1] == 'abandoned' then
+  take_one(KEYS[1])
+  take_one(KEYS[2])
+end
+return {math.max(count(KEYS[1]) - count(KEYS[3]), 0), count(KEYS[2])}
+"""
+# An attempt that never settles (its process died) stops holding others back after this.
+UNDER_WAY_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -46,6 +101,8 @@ class Throttle:
         self.redis = redis
         self.limits = limits
         self.step = step  # "password" or "otp": separate counters
+        self._begin = redis.register_script(_BEGIN)
+        self._end = redis.register_script(_SETTLE)
 
     async def lock_for(self, account: str, address: str) -> Lock | None:
         """The lock in force for this account from this address, if any."""
@@ -55,6 +112,43 @@ class Throttle:
             )
         until = max(float(value) for value in values if value is not None) if any(values) else 0
         return Lock(until) if until > time.time() else None
+
+    async def begin(self, account: str, address: str) -> Lock | None:
+        """Count an attempt about to be tried as a failure; the lock that refuses it instead,
+        if one holds or the failures and attempts under way reach a limit. Every attempt
+        begun ends in ``begun_failed``, ``succeeded`` or ``abandoned``."""
+        limits = self.limits
+        now = time.time()
+        with redis_errors():
+            held = await self._begin(
+                keys=[
+                    self._key("lock", account, address),
+                    self._key("addr-lock", "", address),
+                    self._key("fail", account, address),
+                    self._key("addr-fail", "", address),
+                    self._key("trying", account, address),
+                ],
+                args=[
+                    now,
+                    limits.failures_before_lock,
+                    limits.window_seconds,
+                    limits.failures_per_address,
+                    UNDER_WAY_SECONDS,
+                ],
+            )
+        until = float(held)
+        if until < 0:  # attempts under way fill the limit: the first lock's wait
+            return Lock(now + limits.first_lock_seconds)
+        return Lock(until) if until > 0 else None
+
+    async def begun_failed(self, account: str, address: str) -> Lock | None:
+        """The attempt ``begin`` counted failed; returns the lock it triggers, if any."""
+        pair, per_address = await self._settle(account, address, "failed")
+        return await self._lock_after(account, address, pair, per_address)
+
+    async def abandoned(self, account: str, address: str) -> None:
+        """The attempt ``begin`` counted proved nothing (the server was unreachable)."""
+        await self._settle(account, address, "abandoned")
 
     async def failed(self, account: str, address: str) -> Lock | None:
         """Count a failure; returns the lock it triggers, if any."""
@@ -68,6 +162,13 @@ class Throttle:
                 pipe.incr(address_key)
                 pipe.expire(address_key, limits.window_seconds, nx=True)
                 pair_failures, _, address_failures, _ = await pipe.execute()
+            return await self._lock_after(account, address, pair_failures, address_failures)
+
+    async def _lock_after(
+        self, account: str, address: str, pair_failures: int, address_failures: int
+    ) -> Lock | None:
+        limits = self.limits
+        with redis_errors():
             lock: Lock | None = None
             if pair_failures >= limits.failures_before_lock:
                 # 60 s, 120 s, 240 s ... for each further failure, up to the maximum.
@@ -84,9 +185,27 @@ class Throttle:
                 )
             return lock
 
-    async def succeeded(self, account: str, address: str) -> None:
+    async def succeeded(self, account: str, address: str, begun: bool = False) -> None:
+        """The account's failures from this address are forgotten; ``begun``: the attempt
+        was counted by ``begin``, and is taken back from the address's count too."""
+        if begun:
+            await self._settle(account, address, "succeeded")
+            return
         with redis_errors():
             await self.redis.delete(self._key("fail", account, address))
+
+    async def _settle(self, account: str, address: str, outcome: str) -> tuple[int, int]:
+        """Ends an attempt ``begin`` counted; the pair's settled failures and the address's."""
+        with redis_errors():
+            pair, per_address = await self._end(
+                keys=[
+                    self._key("fail", account, address),
+                    self._key("addr-fail", "", address),
+                    self._key("trying", account, address),
+                ],
+                args=[outcome],
+            )
+        return int(pair), int(per_address)
 
     def _key(self, kind: str, account: str, address: str) -> str:
         digest = account_network_digest(account, address, self.limits.ipv6_prefix)

@@ -96,14 +96,15 @@ async def login(request: Request) -> Response:
         )
     app = services(request)
     ip = client_ip(request)
-    lock = await app.password_throttle.lock_for(address, ip)
+    # Counted before it is tried: a burst of simultaneous guesses cannot all pass the lock.
+    lock = await app.password_throttle.begin(address, ip)
     if lock is not None:
         return _locked(request, address, lock)
     try:
         imap = await app.pool.open(address, password, ip or None)
     except ImapAuthFailed:
         app.audit.record("login", account=address, client_ip=ip, result="refused")
-        lock = await app.password_throttle.failed(address, ip)
+        lock = await app.password_throttle.begun_failed(address, ip)
         if lock is not None:
             app.audit.record(
                 "login_locked",
@@ -119,6 +120,7 @@ async def login(request: Request) -> Response:
         )
     except ImapConnectionLimit:
         # The password was right: neither a failure to count nor "incorrect" to show.
+        await app.password_throttle.abandoned(address, ip)
         app.audit.record("login", account=address, client_ip=ip, result="connection_limit")
         return _login_page(
             request,
@@ -127,6 +129,7 @@ async def login(request: Request) -> Response:
             error=TOO_MANY_CONNECTIONS,
         )
     except ImapUnavailable as error:
+        await app.password_throttle.abandoned(address, ip)
         log.warning("login: IMAP server unreachable: %s", error)
         return _login_page(
             request,
@@ -134,10 +137,13 @@ async def login(request: Request) -> Response:
             status=503,
             error=N_("Le serveur de messagerie est injoignable. Réessayez dans quelques minutes."),
         )
+    except BaseException:
+        await app.password_throttle.abandoned(address, ip)
+        raise
+    await app.password_throttle.succeeded(address, ip, begun=True)
     # A password-only session holds no IMAP connection: a crowd of them must not use up the
     # account's connection limit on the server. The full session opens its own.
     await imap.logout()
-    await app.password_throttle.succeeded(address, ip)
     # First factor done: a short-lived session that opens nothing until the second factor.
     cookie, session = await app.sessions.create(
         address,
