@@ -70,7 +70,7 @@ def test_attempts_under_way_count_against_the_lock(env: dict[str, str], clock: C
     where = network()
 
     async def scenario(limiter: Throttle) -> None:
-        begun = [await limiter.begin(who, where) for _ in range(7)]
+        begun = [await limiter.begin(who, where, wait=0) for _ in range(7)]
         assert begun[:5] == [None] * 5
         # Five under way would lock if they failed: the sixth and seventh wait.
         assert all(isinstance(lock, Lock) for lock in begun[5:])
@@ -92,12 +92,12 @@ def test_after_the_lock_one_attempt_goes_and_its_failure_doubles_the_wait(
 
     async def scenario(limiter: Throttle) -> None:
         for _ in range(5):
-            assert await limiter.begin(who, where) is None
+            assert await limiter.begin(who, where, wait=0) is None
             await limiter.begun_failed(who, where)
-        assert await limiter.begin(who, where) is not None  # locked
+        assert await limiter.begin(who, where, wait=0) is not None  # locked
         clock.now += 61
-        assert await limiter.begin(who, where) is None  # the lock ran out: one try
-        assert await limiter.begin(who, where) is not None  # not two at once
+        assert await limiter.begin(who, where, wait=0) is None  # the lock ran out: one try
+        assert await limiter.begin(who, where, wait=0) is not None  # not two at once
         lock = await limiter.begun_failed(who, where)
         assert lock is not None and lock.seconds_left == 120
 
@@ -110,16 +110,46 @@ def test_an_attempt_that_proved_nothing_is_given_back(env: dict[str, str], clock
 
     async def scenario(limiter: Throttle) -> None:
         for _ in range(5):
-            assert await limiter.begin(who, where) is None
+            assert await limiter.begin(who, where, wait=0) is None
         for _ in range(5):
             await limiter.abandoned(who, where)  # the server was unreachable
         for _ in range(4):
-            assert await limiter.begin(who, where) is None
+            assert await limiter.begin(who, where, wait=0) is None
             assert await limiter.begun_failed(who, where) is None
-        assert await limiter.begin(who, where) is None
+        assert await limiter.begin(who, where, wait=0) is None
         await limiter.succeeded(who, where, begun=True)
         # The right password forgets the account's failures from this network.
-        assert [await limiter.begin(who, where) for _ in range(5)] == [None] * 5
+        assert [await limiter.begin(who, where, wait=0) for _ in range(5)] == [None] * 5
+
+    run(env, scenario)
+
+
+def test_a_waiting_attempt_goes_when_one_under_way_proves_the_password(
+    env: dict[str, str],
+) -> None:
+    who = account()
+    where = network()
+
+    async def scenario(limiter: Throttle) -> None:
+        for _ in range(5):
+            assert await limiter.begin(who, where, wait=0) is None
+        waiting = asyncio.create_task(limiter.begin(who, where, wait=5))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        await limiter.succeeded(who, where, begun=True)
+        assert await asyncio.wait_for(waiting, 2) is None
+        for _ in range(5):  # the four others and the one that waited end: nothing proved
+            await limiter.abandoned(who, where)
+        # Wrong ones under way instead: the waiting attempt meets the lock they set.
+        for _ in range(5):
+            assert await limiter.begin(who, where, wait=0) is None
+        waiting = asyncio.create_task(limiter.begin(who, where, wait=5))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        for _ in range(5):
+            await limiter.begun_failed(who, where)
+        lock = await asyncio.wait_for(waiting, 2)
+        assert lock is not None and lock == await limiter.lock_for(who, where)
 
     run(env, scenario)
 
@@ -130,12 +160,12 @@ def test_the_per_network_limit_counts_attempts_under_way(env: dict[str, str], cl
 
     async def scenario(limiter: Throttle) -> None:
         accounts = [account() for _ in range(12)]
-        begun = [await limiter.begin(who, where) for who in accounts]
+        begun = [await limiter.begin(who, where, wait=0) for who in accounts]
         assert begun[:8] == [None] * 8
         assert all(lock is not None for lock in begun[8:])
         for who in accounts[:8]:
             await limiter.begun_failed(who, where)
-        assert await limiter.begin(account(), where) is not None
+        assert await limiter.begin(account(), where, wait=0) is not None
         assert await limiter.lock_for(account(), where) is not None
 
     run(env, scenario, Limits(failures_per_address=8))

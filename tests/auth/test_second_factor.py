@@ -297,6 +297,38 @@ def test_code_by_email_to_the_recovery_address(
     assert submit_code(email_otp, code).status_code == 401  # single use
 
 
+def test_the_emailed_code_speaks_the_language_of_the_page(
+    email_otp: TestClient, stack: Stack, user: MailUser, other_user: MailUser
+) -> None:
+    from email import message_from_bytes
+    from email.policy import default
+
+    from tests.conftest import wait_for_messages
+
+    login(email_otp, user)
+    page = email_otp.get("/account")
+    email_otp.post(
+        "/account/recovery-email",
+        data={
+            "csrf_token": form_value(page.text, "csrf_token"),
+            "code": fresh_code(user),
+            "recovery_email": other_user.address,
+        },
+    )
+    email_otp.post("/logout", data={"csrf_token": form_value(page.text, "csrf_token")})
+    email_otp.get("/language?set=en&next=/login")
+    password_step(email_otp, user)
+    code_page = email_otp.get("/login/otp")
+    sent = email_otp.post(
+        "/login/otp/email", data={"csrf_token": form_value(code_page.text, "csrf_token")}
+    )
+    assert sent.status_code == 200
+    mail = message_from_bytes(wait_for_messages(stack, other_user)[0], policy=default)
+    assert mail["Subject"] == "Sign-in code for your secure mailbox"
+    body = mail.get_body().get_content()  # type: ignore[union-attr]
+    assert "Your sign-in code: " in body and "connexion" not in body
+
+
 def test_no_email_channel_unless_the_deployment_offers_it(
     client: TestClient, user: MailUser
 ) -> None:

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from webmail.auth.networks import account_digest
 from webmail.auth.sessions import redis_errors
+from webmail.i18n import _
 
 PREFIX = "mss:otp-email:"
 CODE_SECONDS = 600
@@ -44,13 +45,16 @@ def message(sender: str, to: str, code: str) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = to
-    mail["Subject"] = "Code de connexion à votre messagerie sécurisée"
+    # In the language of the page that asked for it (the request's).
+    mail["Subject"] = _("Code de connexion à votre messagerie sécurisée")
     mail["Date"] = format_datetime(datetime.now().astimezone())
     mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
     mail.set_content(
-        f"Votre code de connexion : {code}\n\nIl est valable 10 minutes, pour une seule "
-        "connexion. Si vous n'avez pas demandé ce code, quelqu'un connaît votre mot de passe : "
-        "changez-le et prévenez votre opérateur.\n"
+        _(
+            "Votre code de connexion : {code}\n\nIl est valable 10 minutes, pour une seule "
+            "connexion. Si vous n'avez pas demandé ce code, quelqu'un connaît votre mot de passe : "
+            "changez-le et prévenez votre opérateur.\n"
+        ).format(code=code)
     )
     return mail
 

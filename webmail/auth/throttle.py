@@ -18,6 +18,7 @@ after the check (``failed``).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -36,9 +37,10 @@ PREFIX = "mss:throttle:"
 # Returns the end of the lock that holds, -1 when the attempts under way fill the limit, or 0.
 _BEGIN = """
 local now = tonumber(ARGV[1])
-local held = math.max(tonumber(redis.call('GET', KEYS[1]) or 0),
-                      tonumber(redis.call('GET', KEYS[2]) or 0))
-if held > now then return tostring(held) end
+local pair_lock = redis.call('GET', KEYS[1]) or '0'
+local address_lock = redis.call('GET', KEYS[2]) or '0'
+if tonumber(address_lock) > tonumber(pair_lock) then pair_lock = address_lock end
+if tonumber(pair_lock) > now then return pair_lock end
 local pair = tonumber(redis.call('GET', KEYS[3]) or 0)
 local under_way = tonumber(redis.call('GET', KEYS[5]) or 0)
 if (pair >= tonumber(ARGV[2]) and under_way > 0)
@@ -75,6 +77,10 @@ return {math.max(count(KEYS[1]) - count(KEYS[3]), 0), count(KEYS[2])}
 """
 # An attempt that never settles (its process died) stops holding others back after this.
 UNDER_WAY_SECONDS = 120
+# How long an attempt waits for those under way to end (an IMAP login takes up to the
+# server's failure delay, two seconds on Dovecot), and how often it looks.
+UNDER_WAY_WAIT_SECONDS = 6.0
+UNDER_WAY_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -113,12 +119,26 @@ class Throttle:
         until = max(float(value) for value in values if value is not None) if any(values) else 0
         return Lock(until) if until > time.time() else None
 
-    async def begin(self, account: str, address: str) -> Lock | None:
-        """Count an attempt about to be tried as a failure; the lock that refuses it instead,
-        if one holds or the failures and attempts under way reach a limit. Every attempt
-        begun ends in ``begun_failed``, ``succeeded`` or ``abandoned``."""
+    async def begin(
+        self, account: str, address: str, wait: float = UNDER_WAY_WAIT_SECONDS
+    ) -> Lock | None:
+        """Count an attempt about to be tried as a failure; the lock that refuses it instead.
+        When the attempts under way fill the limit, waits up to ``wait`` seconds for them to
+        end: a right password among them lets this one go, wrong ones lock it out. Every
+        attempt begun ends in ``begun_failed``, ``succeeded`` or ``abandoned``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            now = time.time()
+            until = await self._try_begin(account, address, now)
+            if until >= 0:
+                return Lock(until) if until > 0 else None
+            if loop.time() >= deadline:
+                return Lock(now + self.limits.first_lock_seconds)
+            await asyncio.sleep(UNDER_WAY_POLL_SECONDS)
+
+    async def _try_begin(self, account: str, address: str, now: float) -> float:
         limits = self.limits
-        now = time.time()
         with redis_errors():
             held = await self._begin(
                 keys=[
@@ -136,10 +156,7 @@ class Throttle:
                     UNDER_WAY_SECONDS,
                 ],
             )
-        until = float(held)
-        if until < 0:  # attempts under way fill the limit: the first lock's wait
-            return Lock(now + limits.first_lock_seconds)
-        return Lock(until) if until > 0 else None
+        return float(held)
 
     async def begun_failed(self, account: str, address: str) -> Lock | None:
         """The attempt ``begin`` counted failed; returns the lock it triggers, if any."""
