@@ -1,8 +1,8 @@
 """One draft per message being written, found by its stable Message-ID.
 
-Every save appends the new copy, then removes the older ones (UID EXPUNGE when the server
-has UIDPLUS); a message sent is removed from Drafts. The draft is also where the form's
-attachments live between two attempts: the browser cannot be handed files back.
+Every save appends the new copy, then removes the older ones, and only them (see
+``ImapClient.expunge_uids``); a message sent is removed from Drafts. The draft is also where
+the form's attachments live between two attempts: the browser cannot be handed files back.
 """
 
 from __future__ import annotations

@@ -340,11 +340,19 @@ class ImapClient:
         await self.expunge_uids(uids)
 
     async def expunge_uids(self, uids: Sequence[int]) -> None:
-        """Remove messages already marked \\Deleted; only these when UIDPLUS allows."""
+        """Remove these messages, already marked \\Deleted, and no others."""
         if self.has_capability("UIDPLUS"):
             await self._command("EXPUNGE", _uid_set(uids), uid=True)
-        else:
+            return
+        # A plain EXPUNGE removes every \Deleted message of the folder, also those another
+        # client marked and meant to keep a while: they are unmarked around it (RFC 4315, 1).
+        lines = await self._command("SEARCH", "DELETED", uid=True)
+        others = sorted(set(syntax.search_numbers(lines, b"SEARCH")) - set(uids))
+        await self.store_flags(others, ["\\Deleted"], add=False)
+        try:
             await self._command("EXPUNGE")
+        finally:
+            await self.store_flags(others, ["\\Deleted"], add=True)
 
     async def append(
         self, folder: str, message: bytes, flags: Sequence[str], when: datetime | None = None
