@@ -117,6 +117,9 @@ def test_unknown_outcome_delivers_once_until_confirmed(
     [draft] = wait_for_messages(stack, user, "Drafts")
     assert parse(draft)["Subject"] == "Résultats urgents"
     assert _draft_keywords(stack, user) >= {"$MSSOutcomeUnknown"}
+    drafts_list = soup(writer.get("/mail?folder=Drafts").text)
+    [badge] = drafts_list.select(".rows .badge-warn")
+    assert badge.get_text(strip=True) == "Envoi incertain"
 
     # The explicit confirmation sends it again, once.
     confirmed = submit(writer, again.text, action="resend")

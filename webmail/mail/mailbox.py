@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from webmail.mail import mime
+from webmail.mail.drafts import OUTCOME_UNKNOWN
 from webmail.mail.imap import Folder, ImapClient, MailboxState
 from webmail.mail.imap_syntax import FetchItem, as_text
 
@@ -43,6 +44,11 @@ class Summary:
     @property
     def answered(self) -> bool:
         return "\\Answered" in self.flags
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """A draft whose sending may already have reached its recipients."""
+        return any(flag.lower() == OUTCOME_UNKNOWN.lower() for flag in self.flags)
 
     @property
     def display_subject(self) -> str:
