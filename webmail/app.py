@@ -36,6 +36,7 @@ from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
+from webmail.trust.source import open_source
 from webmail.views import auth, compose, mailbox, message, psc, second_factor
 from webmail.views.common import (
     LANGUAGE_COOKIE,
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> Starlette:
             ),
             pool=pool,
             psc=PscClient(settings.psc, redis) if settings.psc is not None else None,
+            trust=await open_source(settings.trust),
         )
         pool.start_reaper()
         try:
