@@ -111,16 +111,7 @@ def test_login_name_defaults_to_the_address() -> None:
 
 @pytest.mark.parametrize(
     "login_format",
-    [
-        "local",
-        "{user}",
-        "{local",
-        "{local} {domain}",
-        "{local}:{0}",
-        "{local!r}",
-        "{}{local}",
-        "{domain}",
-    ],
+    ["local", "{user}", "{local", "{local} {domain}", "{local}:{0}", "{local!r}", "{}{local}", "{domain}"],
 )
 def test_bad_login_format_is_named(login_format: str) -> None:
     with pytest.raises(SettingsError, match=r"^MSS_LOGIN_FORMAT: expected address, localpart"):
