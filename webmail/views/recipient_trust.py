@@ -59,7 +59,11 @@ async def check_send(
     confirmation: str,
     resend: bool,
 ) -> Outcome | None:
-    """None when the send may go on; otherwise what to give back, nothing sent or claimed."""
+    """None when the send may go on; otherwise what to give back, nothing sent or claimed.
+
+    ``resend``: the user pressed "Renvoyer quand même" after an unconfirmed send; the form
+    given back keeps offering it (and the draft keeps its mark).
+    """
     app = services(request)
     if app.trust is None:
         return None
@@ -73,7 +77,8 @@ async def check_send(
     addresses = ", ".join(outside)
     if app.settings.trust.outside is OutsidePolicy.REFUSE:
         _audit(request, auth, "refused", recipients, outside)
-        return Outcome(status=422, error=i18n._(REFUSED).format(addresses=addresses))
+        error = i18n._(REFUSED).format(addresses=addresses)
+        return Outcome(status=422, error=error, unknown=resend)
     expected = _confirmation(request, auth, draft, recipients, outside)
     if trust.confirmed(confirmation, expected):
         _audit(request, auth, "confirmed", recipients, outside)
@@ -83,7 +88,7 @@ async def check_send(
         status=409,
         error=i18n._(WARNED).format(addresses=addresses),
         trust_confirm=expected,
-        unknown=resend,  # the form keeps offering "Renvoyer quand même"
+        unknown=resend,
     )
 
 
