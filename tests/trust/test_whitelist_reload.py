@@ -12,7 +12,8 @@ import pytest
 
 from tests.trust.samples import whitelist_xml, write
 from webmail.trust import source as source_module
-from webmail.trust.source import WhitelistSource
+from webmail.trust.policy import TrustConfig
+from webmail.trust.source import WhitelistSource, open_source
 
 
 def install(path: Path, data: bytes) -> None:
@@ -148,3 +149,17 @@ async def test_concurrent_requests_parse_a_new_file_once(
     results = await asyncio.gather(*(source.current() for _ in range(20)))
     assert len(parses) == 1
     assert all(result is not None and "a.test" in result for result in results)
+
+
+async def test_without_a_configured_file_nothing_is_checked_and_the_start_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="webmail.trust.source"):
+        assert await open_source(TrustConfig()) is None
+    assert "recipients are not checked" in caplog.text
+
+
+async def test_a_configured_file_is_loaded_at_the_start(tmp_path: Path) -> None:
+    path = write(tmp_path / "liste.xml", whitelist_xml("a.test"))
+    source = await open_source(TrustConfig(whitelist=path))
+    assert source is not None and source.loaded is not None and "a.test" in source.loaded

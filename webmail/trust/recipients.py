@@ -34,10 +34,10 @@ def outside(whitelist: Whitelist, addresses: Iterable[str]) -> list[str]:
 
 
 def addresses_in(*fields: str) -> list[str]:
-    """The addresses typed in To/Cc/Bcc while composing. Lenient: a half-typed entry is
-    skipped here; the send itself refuses what does not parse."""
+    """The addresses typed in To/Cc/Bcc while composing. Lenient: a half-typed entry (no
+    domain yet) is skipped here; the send itself refuses what does not parse."""
     pairs = getaddresses([field.replace(";", ",") for field in fields])
-    found = [address.strip() for _name, address in pairs if "@" in address]
+    found = [address.strip() for _name, address in pairs if domain_of(address) is not None]
     return list(dict.fromkeys(found))
 
 
