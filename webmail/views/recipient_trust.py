@@ -23,15 +23,6 @@ from webmail.trust.whitelist import Whitelist
 from webmail.views.common import Authenticated, audit, services, state_change, text_field
 from webmail.views.compose import Outcome
 
-REFUSED = N_(
-    "Ces destinataires sont hors de l'espace de confiance MSSanté : {addresses}. Les données "
-    "de santé ne peuvent être échangées qu'entre messageries de l'espace de confiance."
-)
-WARNED = N_(
-    "Ces destinataires sont hors de l'espace de confiance MSSanté : {addresses}. Les données "
-    "de santé ne doivent être échangées qu'entre messageries de l'espace de confiance. Le "
-    "message n'est pas parti : vérifiez les adresses, ou confirmez avec « Envoyer quand même »."
-)
 UNAVAILABLE = N_(
     "La liste des messageries de l'espace de confiance MSSanté n'a pas pu être chargée : le "
     "message n'est pas parti. Réessayez plus tard ou prévenez le support de votre messagerie."
@@ -77,19 +68,24 @@ async def check_send(
     addresses = ", ".join(outside)
     if app.settings.trust.outside is OutsidePolicy.REFUSE:
         _audit(request, auth, "refused", recipients, outside)
-        error = i18n._(REFUSED).format(addresses=addresses)
+        error = i18n._(
+            "Ces destinataires sont hors de l'espace de confiance MSSanté : {addresses}. Les "
+            "données de santé ne peuvent être échangées qu'entre messageries de l'espace de "
+            "confiance."
+        ).format(addresses=addresses)
         return Outcome(status=422, error=error, unknown=resend)
     expected = _confirmation(request, auth, draft, recipients, outside)
     if trust.confirmed(confirmation, expected):
         _audit(request, auth, "confirmed", recipients, outside)
         return None
     _audit(request, auth, "warned", recipients, outside)
-    return Outcome(
-        status=409,
-        error=i18n._(WARNED).format(addresses=addresses),
-        trust_confirm=expected,
-        unknown=resend,
-    )
+    warning = i18n._(
+        "Ces destinataires sont hors de l'espace de confiance MSSanté : {addresses}. Les "
+        "données de santé ne doivent être échangées qu'entre messageries de l'espace de "
+        "confiance. Le message n'est pas parti : vérifiez les adresses, ou confirmez avec "
+        "« Envoyer quand même »."
+    ).format(addresses=addresses)
+    return Outcome(status=409, error=warning, trust_confirm=expected, unknown=resend)
 
 
 def _confirmation(
