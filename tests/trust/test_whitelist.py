@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -238,3 +239,23 @@ def test_fields_outside_the_namespace_are_ignored(tmp_path: Path) -> None:
         b"<Nom>a.test</Nom>", b'<Nom>a.test</Nom><x:Nom xmlns:x="urn:x">b.test</x:Nom>'
     )
     assert set(parse_file(write(tmp_path / "l.xml", data)).domains) == {"a.test"}
+
+
+def test_domains_wrapped_in_another_element_are_found() -> None:
+    data = whitelist_xml("a.test", "b.test").replace(b"<Domaine>", b"<Domaines><Domaine>", 1)
+    data = data.replace(b"</ListeBlanche>", b"</Domaines></ListeBlanche>")
+    assert set(parse_bytes(data).domains) == {"a.test", "b.test"}
+
+
+def test_memory_stays_flat_whatever_the_file_holds() -> None:
+    # 200,000 stray elements: kept as a tree they would take some 16 MB.
+    junk = b"<x/>" * 100_000
+    data = whitelist_xml("a.test").replace(b"<Domaine>", junk + b"<Domaine><y>" + junk + b"</y>", 1)
+    tracemalloc.start()
+    try:
+        parsed = parse_bytes(data)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert set(parsed.domains) == {"a.test"}
+    assert peak < 2 * 1024 * 1024

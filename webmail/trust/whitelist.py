@@ -31,14 +31,20 @@ MAX_DOMAINS = 100_000
 # Invalid entries kept for the report: their count is always exact.
 MAX_REPORTED = 100
 
+_DOMAINE = "{" + NAMESPACE + "}Domaine"
+_GENERATED = "{" + NAMESPACE + "}DateDeGeneration"
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-_FIELDS = {
-    "Nom": "name",
-    "Description": "description",
-    "DNCertificatOperateur": "certificate_dn",
-    "ResponsableContact": "responsible_contact",
-    "SupportContact": "support_contact",
-    "DateMAJ": "updated",
+# The fields of a Domaine, by their tag, as Domain's attributes.
+_FIELD_TAGS = {
+    "{" + NAMESPACE + "}" + tag: attribute
+    for tag, attribute in [
+        ("Nom", "name"),
+        ("Description", "description"),
+        ("DNCertificatOperateur", "certificate_dn"),
+        ("ResponsableContact", "responsible_contact"),
+        ("SupportContact", "support_contact"),
+        ("DateMAJ", "updated"),
+    ]
 }
 
 
@@ -143,59 +149,60 @@ def _events(stream: _Bounded) -> Iterator[tuple[str, Element]]:
 
 
 class _Builder:
-    """Collects the domains as the elements end, keeping only the one being read."""
+    """Collects the domains as their elements end. Every element is dropped from the tree
+    once read, so only the path being read stays in memory, however the file is shaped."""
 
     def __init__(self) -> None:
-        self.root: Element | None = None
-        self.depth = 0
+        self.path: list[Element] = []  # from the root to the element being read
+        self.pending: list[dict[str, str]] = []  # the fields of each Domaine being read
         self.generated: str | None = None
         self.domains: dict[str, Domain] = {}
         self.invalid: list[Invalid] = []
         self.invalid_count = 0
         self.duplicates = 0
         self.seen = 0
+        self.root: Element | None = None
 
     def take(self, event: str, element: Element) -> None:
         if event == "start":
             if self.root is None:
                 self._check_root(element)
-            self.depth += 1
+            self.path.append(element)
+            if element.tag == _DOMAINE:
+                self.pending.append({})
             return
-        self.depth -= 1
-        if self.depth != 1:
-            return  # the fields of a Domaine are read when it ends
-        if element.tag == _tag("DateDeGeneration"):
+        self.path.pop()
+        parent = self.path[-1] if self.path else None
+        if element.tag == _DOMAINE:
+            self._domain(self.pending.pop())
+        elif element.tag == _GENERATED and self.generated is None:
             self.generated = (element.text or "").strip()
-        elif element.tag == _tag("Domaine"):
-            self._domain(element)
-        assert self.root is not None
-        self.root.remove(element)  # what was read is dropped: memory stays flat
+        elif parent is not None and parent.tag == _DOMAINE and element.tag in _FIELD_TAGS:
+            self.pending[-1].setdefault(_FIELD_TAGS[element.tag], (element.text or "").strip())
+        if parent is not None:
+            parent.remove(element)
 
     def _check_root(self, element: Element) -> None:
-        if not element.tag.startswith("{" + NAMESPACE + "}") or element.tag == _tag("Domaine"):
+        if not element.tag.startswith("{" + NAMESPACE + "}") or element.tag == _DOMAINE:
             raise WhitelistRefused(
                 f"not an MSSanté whitelist: the root element is {element.tag!r}, expected one "
                 f"in the namespace {NAMESPACE}"
             )
         self.root = element
 
-    def _domain(self, element: Element) -> None:
+    def _domain(self, fields: dict[str, str]) -> None:
         self.seen += 1
         if self.seen > MAX_DOMAINS:
             raise WhitelistRefused(f"more than {MAX_DOMAINS} domains: not the MSSanté list")
-        values = {
-            attribute: (element.findtext(_tag(name)) or "").strip()
-            for name, attribute in _FIELDS.items()
-        }
-        name = normalise_domain(values["name"])
+        written = fields.get("name", "")
+        name = normalise_domain(written)
         if name is None:
-            reason = "no Nom" if not values["name"] else f"invalid domain {values['name']!r}"
-            self._reject(reason)
+            self._reject(f"invalid domain {written!r}" if written else "no Nom")
             return
         if name in self.domains:
             self.duplicates += 1
             return
-        self.domains[name] = Domain(**{**values, "name": name})
+        self.domains[name] = Domain(**{**fields, "name": name})
 
     def _reject(self, reason: str) -> None:
         self.invalid_count += 1
@@ -218,10 +225,6 @@ class _Builder:
             invalid_count=self.invalid_count,
             duplicates=self.duplicates,
         )
-
-
-def _tag(name: str) -> str:
-    return "{" + NAMESPACE + "}" + name
 
 
 def _too_large(size: int) -> str:
