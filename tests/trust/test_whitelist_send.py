@@ -195,6 +195,7 @@ def test_without_a_whitelist_nothing_is_checked_and_the_page_says_so(
             "ne sont pas vérifiés"
             in page.select_one("#recipient-trust .trust-unchecked").get_text()
         )
+        assert not page.select_one("#recipient-trust").has_attr("hx-post")  # nothing to ask
         assert first_send(client, stranger.address).status_code == 303
     wait_for_messages(stack, stranger)
     assert audit_lines(tmp_path, "message_outside_trust") == []
