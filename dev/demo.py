@@ -25,6 +25,8 @@ from webmail.app import create_app
 from webmail.settings import Settings
 
 DEFAULT_STATE = Path(tempfile.gettempdir()) / "mss-webmail-demo"
+# A fictitious whitelist holding the demo's own domains: writing elsewhere shows the refusal.
+DEMO_WHITELIST = Path(__file__).resolve().parents[1] / "tests/data/listeblanchemssante.xml"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     psc = PscProvider(stack, redirect_uris=[f"http://127.0.0.1:{args.port}/login/psc/callback"])
     try:
         seed(stack, args.messages)
-        settings = Settings.from_env(webmail_env(stack, **start_psc(psc)))
+        settings = Settings.from_env(
+            webmail_env(stack, MSS_TRUST_WHITELIST=str(DEMO_WHITELIST), **start_psc(psc))
+        )
         print_banner(args.port, stack.ca_cert)
         uvicorn.run(
             create_app(settings),

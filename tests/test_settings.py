@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
 from webmail.settings import Settings, SettingsError, TlsMode
+from webmail.trust.policy import OutsidePolicy
 
 BASE = {
     "MSS_IMAP_HOST": "imap.example.mssante.fr",
@@ -166,3 +168,22 @@ def test_pro_sante_connect_discovery_defaults_to_the_wallet_path() -> None:
 def test_bad_pro_sante_connect_settings_are_named(changes: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         Settings.from_env({**BASE, **PSC, **changes})
+
+
+def test_the_trust_space_is_unchecked_unless_a_whitelist_is_set() -> None:
+    trust = Settings.from_env(BASE).trust
+    assert trust.whitelist is None
+    assert trust.outside is OutsidePolicy.REFUSE
+
+
+def test_the_trust_space_settings(tmp_path: Path) -> None:
+    listed = tmp_path / "listeblanchemssante.xml"
+    listed.write_text("<ListeBlanche/>")
+    trust = Settings.from_env(
+        {**BASE, "MSS_TRUST_WHITELIST": str(listed), "MSS_TRUST_OUTSIDE": "WARN"}
+    ).trust
+    assert (trust.whitelist, trust.outside) == (listed, OutsidePolicy.WARN)
+    with pytest.raises(SettingsError, match=r"MSS_TRUST_WHITELIST: .* is not a readable file"):
+        Settings.from_env({**BASE, "MSS_TRUST_WHITELIST": str(tmp_path / "absent.xml")})
+    with pytest.raises(SettingsError, match="MSS_TRUST_OUTSIDE: expected one of refuse, warn"):
+        Settings.from_env({**BASE, "MSS_TRUST_OUTSIDE": "allow"})

@@ -36,6 +36,7 @@ from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
+from webmail.trust.source import open_source
 from webmail.views import auth, compose, mailbox, message, psc, second_factor
 from webmail.views.common import (
     LANGUAGE_COOKIE,
@@ -45,6 +46,7 @@ from webmail.views.common import (
     state_change,
 )
 from webmail.views.kept_draft import keeping_the_text
+from webmail.views.recipient_trust import recipients_marked
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ def create_app(settings: Settings) -> Starlette:
             ),
             pool=pool,
             psc=PscClient(settings.psc, redis) if settings.psc is not None else None,
+            trust=await open_source(settings.trust),
         )
         pool.start_reaper()
         try:
@@ -107,6 +110,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/inline", message.inline_image, methods=["GET"]),
         Route("/compose", compose.compose_form, methods=["GET"]),
         Route("/compose", keeping_the_text(compose.send_or_save), methods=["POST"]),
+        Route("/compose/recipients", recipients_marked, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/session/keepalive", keepalive, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

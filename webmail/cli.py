@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from webmail.trust import cli as whitelist_cli
+
 Runner = Callable[[argparse.Namespace], int]
 Registration = Callable[[argparse.ArgumentParser], Runner]
 
@@ -23,6 +25,7 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
 
 COMMANDS: dict[str, tuple[str, Registration]] = {
     "serve": ("serve the webmail with uvicorn", _serve),
+    "whitelist": ("the MSSanté operator whitelist: import", whitelist_cli.register),
 }
 
 

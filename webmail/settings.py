@@ -18,6 +18,7 @@ from pathlib import Path
 from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
 from webmail.auth.oidc import PscConfig
 from webmail.auth.throttle import Limits
+from webmail.trust.policy import OutsidePolicy, TrustConfig
 
 
 class SettingsError(Exception):
@@ -77,6 +78,8 @@ class Settings:
     login_format: str = "address"
     # Pro Santé Connect sign-in, when enabled (MSS_PSC_ENABLED).
     psc: PscConfig | None = None
+    # The trust space's whitelist and what happens outside it (MSS_TRUST_*).
+    trust: TrustConfig = TrustConfig()  # noqa: RUF009 (frozen: one shared default is safe)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -120,6 +123,7 @@ class Settings:
             ),
             login_format=reader.login_format("MSS_LOGIN_FORMAT"),
             psc=reader.psc(),
+            trust=reader.trust(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -233,6 +237,12 @@ class _Reader:
             mailbox_claim=self.text("MSS_PSC_MAILBOX_CLAIM", "email"),
             ca_bundle=self.optional_file("MSS_PSC_CA_BUNDLE")
             or self.optional_file("MSS_CA_BUNDLE"),
+        )
+
+    def trust(self) -> TrustConfig:
+        outside = self.choice("MSS_TRUST_OUTSIDE", "refuse", tuple(OutsidePolicy))
+        return TrustConfig(
+            whitelist=self.optional_file("MSS_TRUST_WHITELIST"), outside=OutsidePolicy(outside)
         )
 
     def server(self, kind: str) -> ServerSettings:

@@ -23,6 +23,7 @@ from webmail.mail.sasl import AccessToken
 from webmail.security import csrf
 from webmail.security.audit import AuditLog
 from webmail.settings import Settings
+from webmail.trust.source import WhitelistSource
 
 SESSION_COOKIE = "mss_session"
 # Over TLS the cookie gets the __Host- prefix: the browser then refuses it unless Secure,
@@ -53,6 +54,8 @@ class Services:
     otp_budget: SecondFactorBudget
     # Pro Santé Connect sign-in, when enabled.
     psc: PscClient | None = None
+    # The trust space's whitelist, when one is configured (MSS_TRUST_WHITELIST).
+    trust: WhitelistSource | None = None
 
 
 @dataclass

@@ -24,6 +24,7 @@ from webmail.mail.drafts import KeptFile
 from webmail.mail.imap import ImapError, ImapUnavailable
 from webmail.mail.special_folders import FolderUnavailable
 from webmail.templating import render
+from webmail.trust.recipients import CONFIRM_FIELD
 from webmail.urls import mail_url
 from webmail.views.common import (
     Authenticated,
@@ -79,6 +80,7 @@ class Outcome:
     refused: list[tuple[str, str, bool]] = field(default_factory=list)  # address, answer, temp
     unknown: bool = False  # offer "Renvoyer quand même"
     files_lost: bool = False  # the new files could not be kept: say to add them again
+    trust_confirm: str = ""  # outside the trust space, in warn mode: "Envoyer quand même"
 
 
 class KeptFilesMissing(Exception):
@@ -130,6 +132,8 @@ def form_page(
     kept: Kept,
     outcome: Outcome | None = None,
 ) -> Response:
+    from webmail.views import recipient_trust  # it gives back through this module's Outcome
+
     outcome = outcome or Outcome()
     return render(
         request,
@@ -143,6 +147,7 @@ def form_page(
             "warning": outcome.warning,
             "max_upload_bytes": services(request).settings.max_upload_bytes,
             "folder": None,
+            "recipient_trust": recipient_trust.marks(request, draft, outcome),
         },
         status_code=outcome.status,
     )
@@ -189,6 +194,7 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
                     return RedirectResponse(mail_url("INBOX", notice="already-sent"), 303)
                 return await _save_draft(request, session, draft, origin, kept)
             attempt = sending.Attempt(request, auth, session, draft, origin, kept)
+            attempt.trust_confirm = text_field(form, CONFIRM_FIELD, limit=100)
             return await sending.send(attempt, action=action)
     except ImapUnavailable:
         # Raised only before anything was sent: later IMAP steps catch their own failures.

@@ -26,6 +26,7 @@ from webmail.mail.imap import ImapError
 from webmail.mail.outbox import Claim, Outbox, Record, State
 from webmail.mail.special_folders import FolderUnavailable
 from webmail.urls import mail_url
+from webmail.views import recipient_trust
 from webmail.views.common import Authenticated, audit, services
 from webmail.views.compose import (
     Kept,
@@ -67,6 +68,7 @@ class Attempt:
     draft: Draft
     origin: Origin
     kept: Kept  # the files re-attached from the server, as the form listed them
+    trust_confirm: str = ""  # the user's confirmation of recipients outside the trust space
 
 
 async def already_sent(request: Request, auth: Authenticated, draft: Draft) -> bool:
@@ -84,6 +86,16 @@ async def send(attempt: Attempt, *, action: str) -> Response:
         message = compose.build_message(draft)
     except InvalidDraft as error:
         return await _give_back(attempt, Outcome(error=str(error), status=400))
+    held = await recipient_trust.check_send(
+        attempt.request,
+        attempt.auth,
+        draft,
+        recipients,
+        confirmation=attempt.trust_confirm,
+        resend=action == RESEND,
+    )
+    if held is not None:  # outside the trust space: nothing claimed, nothing sent
+        return await _give_back(attempt, held)
     ledger = outbox(attempt.request)
     seconds = _longest_send(attempt.request, len(recipients))
     try:
