@@ -36,7 +36,7 @@ from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
-from webmail.views import auth, compose, mailbox, message, psc, second_factor
+from webmail.views import auth, compose, documents, mailbox, message, psc, second_factor
 from webmail.views.common import (
     LANGUAGE_COOKIE,
     LoginRequired,
@@ -105,6 +105,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/message/frame", message.message_frame, methods=["GET"]),
         Route("/mail/attachment", message.download_attachment, methods=["GET"]),
         Route("/mail/inline", message.inline_image, methods=["GET"]),
+        Route("/mail/xdm/document", documents.show_document, methods=["GET"]),
+        Route("/mail/xdm/file", documents.document_file, methods=["GET"]),
         Route("/compose", compose.compose_form, methods=["GET"]),
         Route("/compose", keeping_the_text(compose.send_or_save), methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
