@@ -130,6 +130,8 @@ def form_page(
     kept: Kept,
     outcome: Outcome | None = None,
 ) -> Response:
+    from webmail.views import structured  # it renders through this module's form_page
+
     outcome = outcome or Outcome()
     return render(
         request,
@@ -142,6 +144,7 @@ def form_page(
             "error": outcome.error,
             "warning": outcome.warning,
             "max_upload_bytes": services(request).settings.max_upload_bytes,
+            "structured": structured.form_state(request),
             "folder": None,
         },
         status_code=outcome.status,
@@ -163,7 +166,7 @@ async def send_or_save(request: Request) -> Response:
 
 
 async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -> Response:
-    from webmail.views import sending  # sending renders through this module's form_page
+    from webmail.views import sending, structured  # both render through form_page
 
     app = services(request)
     origin = _origin(form)
@@ -180,6 +183,8 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
                 draft.attachments = await _kept_uploads(session, origin, draft, kept) + uploads
             except KeptFilesMissing:
                 return await _kept_missing(request, session, draft, origin, uploads)
+            if refused := await structured.attach(request, session, form, draft, origin, kept):
+                return refused  # the structured document's section is filled wrongly
             if _too_big(request, draft.attachments):
                 return form_page(request, draft, origin, kept, _too_big_outcome(request))
             if action == "save":
