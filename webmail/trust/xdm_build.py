@@ -241,7 +241,7 @@ def _metadata(
         _slot(
             extrinsic,
             "sourcePatientInfo",
-            f"PID-3|{patient_id}^^^^NH",
+            f"PID-3|{patient_id}^NH",
             f"PID-5|{hl7.clean(patient.family).upper()}^{hl7.clean(patient.given)}^^^^^L",
             f"PID-7|{patient.birth_date:%Y%m%d}",
             f"PID-8|{patient.sex}",
