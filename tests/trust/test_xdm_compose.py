@@ -246,3 +246,46 @@ def test_ins_key_check() -> None:
     corsica = ins.with_key("185072A123456")
     assert ins.valid_number(corsica) and corsica[5:7] == "2A"
     assert ins.normalise(" 2 69 02 99 341 732 ") == "2690299341732"
+
+
+def test_codecda_is_each_cda_header_code() -> None:
+    from webmail.trust import xdm_build
+
+    good = samples.good_archive(2)
+    other = samples.cda_with("<paragraph>x</paragraph>").replace(
+        b'code="11490-0"', b'code="34112-3"'
+    )
+    headers = xdm_build.mss_headers(
+        read_archive(samples.replaced(good, "IHE_XDM/SUBSET01/DOC0001.XML", other))
+    )
+    assert headers == {"X-MSS-INS": "O", "X-MSS-CODECDA": "34112-3,11490-0"}
+    assert xdm_build.mss_headers(read_archive(samples.good_archive(1, with_cda=False))) == {
+        "X-MSS-INS": "O"
+    }
+
+
+def test_a_refused_send_keeps_the_archive_and_the_resend_its_headers(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
+    from tests.conftest import new_user
+
+    first = compose(
+        logged_in,
+        files=pdfs(("lettre.pdf", PDF_A)),
+        to="inconnu@infirmier.mssante.test",
+        xdm_cda="1",
+        **IDENTITY,
+    )
+    assert first.status_code == 422, first.text
+    page = soup(first.text)
+    kept = [k.get_text(" ", strip=True) for k in page.select(".kept-file")]
+    assert len(kept) == 1 and kept[0].startswith("IHE_XDM.ZIP")
+    assert form_value(first.text, "subject").startswith("XDM/1.0/DDM+Lettre de liaison LEFÈVRE")
+    # The section is empty again: the archive is built, and kept as a file.
+    assert form_value(first.text, "xdm_family") == ""
+    corrected = new_user(stack, "infirmier.mssante.test")
+    assert submit(logged_in, first.text, to=corrected.address).status_code == 303
+    received = parse(wait_for_messages(stack, corrected)[0])
+    assert received["X-MSS-INS"] == "O" and received["X-MSS-CODECDA"] == "11490-0"
+    archive = read_archive(xdm_part(received))
+    assert [archive.contents[d.number] for d in archive.documents if d.is_pdf] == [PDF_A]

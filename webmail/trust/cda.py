@@ -82,6 +82,17 @@ def render(data: bytes) -> CdaDocument:
     )
 
 
+def header_code(data: bytes) -> str:
+    """The document's type code (``ClinicalDocument/code/@code``), "" when unreadable: what
+    X-MSS-CODECDA must carry (Référentiel socle MSSanté #2, ECO.2.4.1)."""
+    try:
+        root = parse_xml(data, BAD_CDA)
+    except ArchiveRefused:
+        return ""
+    code = _first(root, "code") if local(root.tag) == "ClinicalDocument" else None
+    return code.get("code", "").strip() if code is not None else ""
+
+
 # -- header --------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from io import BytesIO
 
 from webmail.mail.mime import XDM_PREFIX
-from webmail.trust import hl7, ins
+from webmail.trust import cda, hl7, ins
 from webmail.trust.xdm import (
     AUTHOR_SCHEME,
     PATIENT_ID_SCHEME,
@@ -118,10 +118,17 @@ def subject(patient: Identity, kind: DocumentType) -> str:
 
 
 def mss_headers(archive: Archive) -> dict[str, str]:
-    """X-MSS-INS (a qualified INS inside: O or N) and X-MSS-CODECDA (the type codes of the
-    CDA documents), read from the archive as it will travel."""
+    """X-MSS-INS (a qualified INS inside: O or N) and X-MSS-CODECDA (the code in the header
+    of each CDA document, comma-separated), read from the archive as it will travel. The
+    référentiel asks X-MSS-INS of a message with a CDA; it is set for any XDM archive, and
+    X-MSS-CODECDA only when there is a CDA, as it requires."""
     headers = {"X-MSS-INS": "O" if any(d.patient.qualified for d in archive.documents) else "N"}
-    codes = [d.type.code for d in archive.documents if d.is_cda and d.type.code]
+    codes = [
+        cda.header_code(archive.contents[d.number]) or d.type.code
+        for d in archive.documents
+        if d.is_cda and d.number in archive.contents
+    ]
+    codes = [code for code in codes if code]
     if codes:
         headers["X-MSS-CODECDA"] = ",".join(dict.fromkeys(codes))
     return headers
@@ -141,8 +148,8 @@ def build(
     for number, pdf in enumerate(pdfs, start=1):
         title = pdf.filename.rsplit(".", 1)[0] or kind.display
         if with_cda:
-            cda = cda_document(patient, kind, author, pdf, when)
-            entries.append(_Entry(f"DOC{number:04d}.XML", "text/xml", cda, kind.display))
+            wrapped = cda_document(patient, kind, author, pdf, when)
+            entries.append(_Entry(f"DOC{number:04d}.XML", "text/xml", wrapped, kind.display))
         entries.append(_Entry(f"DOC{number:04d}.PDF", "application/pdf", pdf.data, title))
     metadata = _metadata(patient, kind, author, entries, when)
     return _zip(
