@@ -289,3 +289,40 @@ def test_a_refused_send_keeps_the_archive_and_the_resend_its_headers(
     assert received["X-MSS-INS"] == "O" and received["X-MSS-CODECDA"] == "11490-0"
     archive = read_archive(xdm_part(received))
     assert [archive.contents[d.number] for d in archive.documents if d.is_pdf] == [PDF_A]
+
+
+def test_an_archive_over_the_limit_keeps_the_identity(
+    settings: Settings, stack: Stack, user: MailUser, other_user: MailUser
+) -> None:
+    import dataclasses
+    import os
+
+    small = dataclasses.replace(settings, max_upload_bytes=300_000)
+    heavy = b"%PDF-1.4\n" + os.urandom(200_000)
+    with TestClient(
+        create_app(small), base_url="http://127.0.0.1:8000", follow_redirects=False
+    ) as client:
+        login(client, user)
+        response = compose(
+            client,
+            files=pdfs(("scanner.pdf", heavy)),
+            to=other_user.address,
+            xdm_cda="1",
+            **IDENTITY,
+        )
+        assert response.status_code == 400
+        page = soup(response.text)
+        [error] = [li.get_text() for li in page.select("#structured-errors li")]
+        assert (
+            error.startswith("Le document structuré dépasse")
+            and "décochez l'ajout des documents CDA" in error
+        )
+        assert form_value(response.text, "xdm_family") == "Lefèvre"
+        assert "scanner.pdf" in page.select_one(".structured-kept").get_text()
+        # Without the CDA it fits: sent from the PDF kept in Drafts.
+        fixed = submit(
+            client, response.text, xdm_cda="", xdm_sex="F", xdm_ins_kind="NIR", xdm_type="11490-0"
+        )
+        assert fixed.status_code == 303, fixed.text
+    archive = read_archive(xdm_part(parse(wait_for_messages(stack, other_user)[0])))
+    assert [archive.contents[d.number] for d in archive.documents] == [heavy]

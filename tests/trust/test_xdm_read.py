@@ -252,3 +252,10 @@ def test_attachment_names() -> None:
     assert xdm.is_xdm_attachment("ihe_xdm.zip", "application/octet-stream")
     assert not xdm.is_xdm_attachment("IHE_XDM.ZIP.exe", "application/zip")
     assert not xdm.is_xdm_attachment("archive.zip", "application/zip")
+
+
+def test_a_huge_directory_is_refused_before_it_is_read() -> None:
+    data = bytearray(samples.good_archive(1))
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = b"\xff\xff\xff\xff"  # 65,535 members said, on this disk and in all
+    assert refused(bytes(data)) == zipsafe.TOO_MANY

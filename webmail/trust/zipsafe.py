@@ -19,6 +19,8 @@ from webmail.i18n import N_
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
+_END_SIGNATURE = b"PK\x05\x06"
+_END_SEARCH = 22 + 65535  # the record, and the longest comment it may be followed by
 _CHUNK = 64 * 1024
 _SYMLINK = 0o120000
 _FILE_TYPE = 0o170000
@@ -60,6 +62,8 @@ class SafeZip:
         self.limits = limits
         self._data = data
         self._produced = 0
+        if _declared_members(data) > limits.max_members:
+            raise ArchiveRefused(TOO_MANY)  # before the central directory is read at all
         try:
             with zipfile.ZipFile(BytesIO(data)) as archive:
                 infos = archive.infolist()
@@ -90,6 +94,16 @@ class SafeZip:
         if zlib.crc32(content) != info.CRC:
             raise ArchiveRefused(CORRUPT)
         return content
+
+
+def _declared_members(data: bytes) -> int:
+    """The member count the end-of-central-directory record gives (0 when not found): the
+    standard library would otherwise build every entry of a huge directory before we count."""
+    position = data.rfind(_END_SIGNATURE, max(0, len(data) - _END_SEARCH))
+    if position < 0 or position + 12 > len(data):
+        return 0
+    (total,) = struct.unpack_from("<H", data, position + 10)
+    return int(total)
 
 
 def check_member(info: zipfile.ZipInfo) -> None:

@@ -27,7 +27,7 @@ from webmail.mail.imap import ImapError
 from webmail.trust import ins, offload, xdm_build
 from webmail.trust.xdm import ARCHIVE_NAME, is_xdm_attachment, read_archive
 from webmail.trust.xdm_build import DOCUMENT_TYPES, Author, Identity, Pdf
-from webmail.views.common import text_field
+from webmail.views.common import services, text_field
 from webmail.views.compose import (
     Kept,
     Origin,
@@ -101,6 +101,14 @@ async def attach(
             xdm_build.build, identity, kind, [Pdf(u.filename, u.data) for u in pdfs], author,
             with_cda=typed.with_cda,
         )  # fmt: skip
+        limit = services(request).settings.max_upload_bytes
+        if sum(len(u.data) for u in draft.attachments) + len(archive) > limit:
+            # Each CDA carries its PDF again: say so, rather than losing the identity typed.
+            error = i18n._(
+                "Le document structuré dépasse {limit} Mo avec les autres pièces jointes : "
+                "décochez l'ajout des documents CDA ou joignez des PDF moins lourds."
+            ).format(limit=limit // (1024 * 1024))
+            return await _give_back(request, session, draft, origin, kept, typed, pdfs, [error])
         draft.attachments.append(Upload(ARCHIVE_NAME, "application/zip", archive))
         if not draft.subject.strip():
             draft.subject = xdm_build.subject(identity, kind)
