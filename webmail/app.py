@@ -106,6 +106,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/attachment", message.download_attachment, methods=["GET"]),
         Route("/mail/inline", message.inline_image, methods=["GET"]),
         Route("/mail/xdm/document", documents.show_document, methods=["GET"]),
+        Route("/mail/xdm/document/frame", documents.document_frame, methods=["GET"]),
         Route("/mail/xdm/file", documents.document_file, methods=["GET"]),
         Route("/compose", compose.compose_form, methods=["GET"]),
         Route("/compose", keeping_the_text(compose.send_or_save), methods=["POST"]),

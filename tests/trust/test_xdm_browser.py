@@ -18,7 +18,12 @@ def test_documents_cda_and_compose_section_on_a_phone(
     phone: object, server: str, stack: Stack, user: MailUser
 ) -> None:
     page = phone
-    uid = deliver(stack, user, xdm_mail(user.address, samples.good_archive(1)))
+    narrative = samples.cda_with(
+        "<paragraph>Patiente <content styleCode='Bold'>hospitalisée</content> du 2 au 5.</paragraph>"
+        "<list><item>furosémide 40 mg</item></list>"
+    )
+    archive = samples.replaced(samples.good_archive(1), "IHE_XDM/SUBSET01/DOC0001.XML", narrative)
+    uid = deliver(stack, user, xdm_mail(user.address, archive))
     sign_in(page, server, user)
     page.goto(f"{server}/mail/message?folder=INBOX&uid={uid}")  # type: ignore[attr-defined]
     block = page.locator("section.structured-documents")  # type: ignore[attr-defined]
@@ -29,9 +34,11 @@ def test_documents_cda_and_compose_section_on_a_phone(
     page.click("a.xdm-open")  # type: ignore[attr-defined]
     page.wait_for_url("**/mail/xdm/document**")  # type: ignore[attr-defined]
     assert page.inner_text(".cda-patient") == "LEFÈVRE Anne-Sophie"  # type: ignore[attr-defined]
+    frame = page.frame_locator("#cda-frame")  # type: ignore[attr-defined]
+    assert frame.locator("div p strong").inner_text() == "hospitalisée"
     assert no_horizontal_scroll(page)
     page.screenshot(path="/tmp/xdm-cda.png", full_page=True)  # type: ignore[attr-defined]
-    page.click("a.back")  # type: ignore[attr-defined]
+    page.click("header.topbar a.iconbtn[href^='/mail/message']")  # type: ignore[attr-defined]
     page.wait_for_url("**/mail/message**")  # type: ignore[attr-defined]
 
     page.goto(f"{server}/compose")  # type: ignore[attr-defined]

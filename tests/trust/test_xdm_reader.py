@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 from dev.stack import Stack
 from tests.conftest import MailUser, deliver, simple_mail, soup
 from tests.trust import xdm_samples as samples
+from webmail.mail.sanitize import frame_csp
 
 SUBJECT = "XDM/1.0/DDM+Lettre de liaison LEFÈVRE Anne-Sophie 03/02/1969"
 
@@ -77,15 +78,21 @@ def test_cda_page_pdf_preview_and_download(
 
     cda = logged_in.get(cda_link)
     assert cda.status_code == 200
-    assert cda.headers["content-security-policy"].startswith("default-src 'none'")
-    assert "sandbox" in cda.headers["content-security-policy"]
     tree = soup(cda.text)
-    assert tree.select_one(".cda-title").get_text(strip=True).startswith("Lettre de liaison")
+    assert (
+        tree.select_one(".cda-title").get_text(" ", strip=True).startswith("CDA Lettre de liaison")
+    )
     assert tree.select_one(".cda-patient").get_text(strip=True) == "LEFÈVRE Anne-Sophie"
     assert tree.select_one(".cda-ins").get_text(strip=True) == f"{samples.NIR} (NIR)"
-    assert tree.find("script") is None
-    [embedded] = [a["href"] for a in tree.select(".cda-embedded a")]
-    assert logged_in.get(embedded).content == samples.pdf("Document 1")
+    assert tree.select_one(".cda-author").get_text(strip=True) == "Dr Jean Martin"
+    # A CDA "non structuré" built here: no narrative, the PDF it embeds instead.
+    assert tree.select_one("iframe") is None
+    assert tree.select_one(".cda-embedded").get_text(strip=True) == (
+        "Le contenu de ce document est un fichier joint (application/pdf)."
+    )
+    embedded = logged_in.get(tree.select_one("a.cda-embedded-pdf")["href"])
+    assert embedded.content == samples.pdf("Document 1")
+    assert embedded.headers["content-type"] == "application/pdf"
 
     preview = logged_in.get(preview_link)
     assert preview.status_code == 200
@@ -116,12 +123,28 @@ def test_hostile_cda_is_neutralised_in_its_page(
     page = logged_in.get(f"/mail/message?folder=INBOX&uid={uid}")
     first = soup(page.text).select("li.xdm-document")[0]
     assert first.select_one(".xdm-warning").get_text(strip=True).startswith("l'empreinte")
-    cda = logged_in.get(links(page.text, "a.xdm-open")[0])
-    tree = soup(cda.text)
+    cda = soup(logged_in.get(links(page.text, "a.xdm-open")[0]).text)
+    warning = cda.select_one(".cda-warning").get_text(" ", strip=True)
+    assert (
+        warning == "Attention : l'empreinte du document ne correspond pas à celle des métadonnées"
+    )
+    assert cda.select_one(".cda-patient").get_text(strip=True) == "LEFÈVRE Anne-Sophie"
+    frame = cda.select_one("iframe#cda-frame")
+    assert frame["sandbox"] == [
+        "allow-same-origin",
+        "allow-popups",
+        "allow-popups-to-escape-sandbox",
+    ]
+    narrative = logged_in.get(frame["src"])
+    assert narrative.status_code == 200
+    assert narrative.headers["content-security-policy"] == frame_csp(allow_remote_images=False)
+    tree = soup(narrative.text)
     assert tree.find("script") is None and tree.find("img") is None
     assert all(not k.startswith("on") for e in tree.find_all(True) for k in e.attrs)
     assert not [a for a in tree.find_all("a") if "javascript" in a.get("href", "")]
-    assert tree.select_one(".cda-text p").get_text() == "Textealert(1)"
+    assert tree.select_one("div h2").get_text() == "Motif"
+    assert tree.select_one("div p").get_text() == "Textealert(1)"
+    assert tree.select_one("div em").get_text() == "[image non affichée]"
 
 
 def test_hostile_archive_says_why_and_the_mail_still_opens(

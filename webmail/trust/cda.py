@@ -82,6 +82,17 @@ def render(data: bytes) -> CdaDocument:
     )
 
 
+def narrative(document: CdaDocument) -> str:
+    """Every section, its title over its text, as one sanitised HTML body."""
+    parts = [
+        f"<div><h2>{escape(section.title)}</h2>{section.html}</div>"
+        if section.title
+        else f"<div>{section.html}</div>"
+        for section in document.sections
+    ]
+    return sanitize_html("".join(parts), _no_cid).html
+
+
 def header_code(data: bytes) -> str:
     """The document's type code (``ClinicalDocument/code/@code``), "" when unreadable: what
     X-MSS-CODECDA must carry (Référentiel socle MSSanté #2, ECO.2.4.1)."""

@@ -108,12 +108,39 @@ async def _locate(request: Request, action: str) -> Located:
 
 
 async def show_document(request: Request) -> Response:
-    """A CDA rendered on the server, on a page of its own."""
+    """A CDA: its header in the app's page, its narrative in a sandboxed frame below."""
     found = await _locate(request, "document_read")
+    rendered = await _rendered(found)
+    params = {"folder": found.folder, "uid": found.uid, "part": found.part_id}
+    return render(
+        request,
+        "pages/document.html",
+        {
+            "cda": rendered,
+            "document": found.document,
+            "back_url": message_url(found.folder, found.uid),
+            "file_params": {**params, "doc": found.document.number},
+            "folder": None,
+        },
+    )
+
+
+async def document_frame(request: Request) -> Response:
+    """The CDA's narrative, sanitised, served alone with the policy of a mail's HTML frame."""
+    found = await _locate(request, "document_read")
+    rendered = await _rendered(found)
+    body = await offload.run(cda.narrative, rendered)
+    page = render(request, "pages/mail_frame.html", {"body": body})
+    page.headers["content-security-policy"] = frame_csp(allow_remote_images=False)
+    page.headers["x-frame-options"] = "SAMEORIGIN"
+    return page
+
+
+async def _rendered(found: Located) -> cda.CdaDocument:
     if not found.document.is_cda:
         raise NotFound("Ce document n'est pas un document CDA.")
     try:
-        rendered = await offload.run(cda.render, found.content)
+        return await offload.run(cda.render, found.content)
     except ArchiveRefused as refused:
         raise WebmailError(
             i18n._("Ce document ne peut pas être affiché : {reason}.").format(
@@ -122,23 +149,6 @@ async def show_document(request: Request) -> Response:
             status=422,
             title=N_("Document illisible"),
         ) from None
-    page = render(
-        request,
-        "pages/document.html",
-        {
-            "cda": rendered,
-            "document": found.document,
-            "back_url": message_url(found.folder, found.uid),
-            "file_params": {
-                "folder": found.folder,
-                "uid": found.uid,
-                "part": found.part_id,
-                "doc": found.document.number,
-            },
-        },
-    )
-    page.headers["content-security-policy"] = frame_csp(allow_remote_images=False)
-    return page
 
 
 async def document_file(request: Request) -> Response:
