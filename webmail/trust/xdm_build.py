@@ -10,18 +10,26 @@ CDA documents only can file it too.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import html
-import uuid
 import xml.etree.ElementTree as ET  # writing only: nothing is parsed here
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from io import BytesIO
 
 from webmail.mail.mime import XDM_PREFIX
 from webmail.trust import cda, hl7, ins
+from webmail.trust.cda_build import cda_document
+from webmail.trust.submission import (
+    DOCUMENT_TYPES,
+    LOINC,
+    Author,
+    DocumentType,
+    Identity,
+    Pdf,
+    new_oid,
+)
 from webmail.trust.xdm import (
     AUTHOR_SCHEME,
     PATIENT_ID_SCHEME,
@@ -31,10 +39,10 @@ from webmail.trust.xdm import (
     Archive,
 )
 
+__all__ = ["DOCUMENT_TYPES", "Author", "DocumentType", "Identity", "Pdf", "build", "subject"]
+
 RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
 LCM = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
-HL7 = "urn:hl7-org:v3"
-LOINC = "2.16.840.1.113883.6.1"
 SUBSET = "IHE_XDM/SUBSET01"
 # Prefixes written instead of ns0, ns1: what the receiving software's eyes expect.
 ET.register_namespace("lcm", LCM)
@@ -51,54 +59,6 @@ _FORMAT_CODES = {
     "text/xml": "urn:ihe:iti:xds-sd:pdf:2008",  # a CDA wrapping a PDF (XDS-SD)
     "application/pdf": "urn:ihe:iti:xds:2017:mimeTypeSufficient",
 }
-
-
-@dataclass(frozen=True)
-class DocumentType:
-    code: str  # LOINC
-    display: str  # as the CI-SIS value set names it
-    label: str  # what the MSSanté subject says
-
-
-DOCUMENT_TYPES = {
-    t.code: t
-    for t in (
-        DocumentType("11490-0", "Lettre de liaison à la sortie d'un établissement de soins",
-                     "Lettre de liaison"),
-        DocumentType("34112-3", "Compte rendu d'hospitalisation", "CR d'hospitalisation"),
-        DocumentType("11488-4", "Compte rendu de consultation", "CR de consultation"),
-        DocumentType("34874-8", "Compte rendu opératoire", "CR opératoire"),
-        DocumentType("18748-4", "Compte rendu d'imagerie médicale", "CR d'imagerie"),
-        DocumentType("11502-2", "Compte rendu d'examens de biologie médicale", "CR de biologie"),
-        DocumentType("57833-6", "Prescription de médicaments", "Prescription"),
-    )
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Identity:
-    family: str
-    given: str
-    birth_date: date
-    sex: str  # F, M or U
-    ins: str
-    ins_kind: str  # NIR, NIA or test
-
-    @property
-    def ins_oid(self) -> str:
-        return ins.KIND_OIDS[self.ins_kind]
-
-
-@dataclass(frozen=True)
-class Author:
-    name: str
-    address: str
-
-
-@dataclass(frozen=True)
-class Pdf:
-    filename: str
-    data: bytes
 
 
 @dataclass(frozen=True)
@@ -161,11 +121,6 @@ def build(
         ],
         when,
     )
-
-
-def _oid() -> str:
-    # The 2.25 arc turns a random UUID into an OID: unique with no registration.
-    return f"2.25.{uuid.uuid4().int}"
 
 
 def _xml(root: ET.Element) -> bytes:
@@ -268,7 +223,7 @@ def _metadata(
             entry.mime_type,
         )
         _external(extrinsic, PATIENT_ID_SCHEME, ident, patient_id, "XDSDocumentEntry.patientId")
-        _external(extrinsic, UNIQUE_ID_SCHEME, ident, _oid(), "XDSDocumentEntry.uniqueId")
+        _external(extrinsic, UNIQUE_ID_SCHEME, ident, new_oid(), "XDSDocumentEntry.uniqueId")
     package = _rim(objects, "RegistryPackage", id="SubmissionSet01")
     _slot(package, "submissionTime", stamp)
     _name(package, kind.label)
@@ -277,8 +232,8 @@ def _metadata(
         package, _CONTENT_TYPE_SCHEME, "SubmissionSet01", kind.code, LOINC, kind.display
     )
     for scheme, value, label in (
-        (_SUBMISSION_UID_SCHEME, _oid(), "XDSSubmissionSet.uniqueId"),
-        (_SOURCE_ID_SCHEME, _oid(), "XDSSubmissionSet.sourceId"),
+        (_SUBMISSION_UID_SCHEME, new_oid(), "XDSSubmissionSet.uniqueId"),
+        (_SOURCE_ID_SCHEME, new_oid(), "XDSSubmissionSet.sourceId"),
         (_SUBMISSION_PID_SCHEME, patient_id, "XDSSubmissionSet.patientId"),
     ):
         _external(package, scheme, "SubmissionSet01", value, label)
@@ -299,56 +254,6 @@ def _metadata(
             targetObject=f"Document{number:02d}",
         )
         _slot(association, "SubmissionSetStatus", "Original")
-    return _xml(root)
-
-
-# -- CDA R2 "non structuré" ------------------------------------------------------------------
-
-
-def _hl7(parent: ET.Element, tag: str, **attributes: str) -> ET.Element:
-    # Unqualified names under a root carrying xmlns: the HL7 namespace as the default one.
-    return ET.SubElement(parent, tag, attributes)
-
-
-def cda_document(
-    patient: Identity, kind: DocumentType, author: Author, pdf: Pdf, when: datetime
-) -> bytes:
-    stamp = when.astimezone(UTC).strftime("%Y%m%d%H%M%S+0000")
-    root = ET.Element("ClinicalDocument", xmlns=HL7)
-    _hl7(root, "realmCode", code="FR")
-    _hl7(root, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
-    _hl7(root, "templateId", root="2.16.840.1.113883.2.8.2.1")
-    _hl7(root, "templateId", root="1.2.250.1.213.1.1.1.1")
-    _hl7(root, "id", root=_oid())
-    _hl7(root, "code", code=kind.code, codeSystem=LOINC, displayName=kind.display)
-    _hl7(root, "title").text = kind.display
-    _hl7(root, "effectiveTime", value=stamp)
-    _hl7(root, "confidentialityCode", code="N", codeSystem="2.16.840.1.113883.5.25")
-    _hl7(root, "languageCode", code="fr-FR")
-    _hl7(root, "setId", root=_oid())
-    _hl7(root, "versionNumber", value="1")
-    role = _hl7(_hl7(root, "recordTarget"), "patientRole")
-    _hl7(role, "id", root=patient.ins_oid, extension=ins.normalise(patient.ins))
-    person = _hl7(role, "patient")
-    name = _hl7(person, "name")
-    _hl7(name, "given").text = patient.given
-    _hl7(name, "family", qualifier="BR").text = patient.family.upper()
-    _hl7(person, "administrativeGenderCode", code=patient.sex, codeSystem="2.16.840.1.113883.5.1")
-    _hl7(person, "birthTime", value=f"{patient.birth_date:%Y%m%d}")
-    writer = _hl7(root, "author")
-    _hl7(writer, "time", value=stamp)
-    assigned = _hl7(writer, "assignedAuthor")
-    _hl7(assigned, "id", nullFlavor="UNK")
-    _hl7(assigned, "telecom", value=f"mailto:{author.address}")
-    _hl7(_hl7(_hl7(assigned, "assignedPerson"), "name"), "family").text = (
-        author.name or author.address
-    )
-    keeper = _hl7(_hl7(root, "custodian"), "assignedCustodian")
-    custodian = _hl7(keeper, "representedCustodianOrganization")
-    _hl7(custodian, "id", nullFlavor="UNK")
-    body = _hl7(_hl7(root, "component"), "nonXMLBody")
-    text = _hl7(body, "text", mediaType="application/pdf", representation="B64")
-    text.text = base64.b64encode(pdf.data).decode("ascii")
     return _xml(root)
 
 
