@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from tests.trust import xdm_samples as samples
-from webmail.trust import ins, xdm, zipsafe
+from webmail.trust import cda, hl7, ins, xdm, zipsafe
 from webmail.trust.xdm import read_archive
 from webmail.trust.xdm_build import Identity
 from webmail.trust.zipsafe import ArchiveRefused, ZipLimits
@@ -83,6 +83,10 @@ def test_archive_made_by_other_software_reads() -> None:
                 assert archive.documents and all(d.hash_ok for d in archive.documents)
                 assert archive.patient.family and archive.patient.ins_kind == "test"
                 assert archive.documents[0].type.code
+                [cda_doc] = [d for d in archive.documents if d.is_cda]
+                rendered = cda.render(archive.contents[cda_doc.number])
+                assert rendered.sections and all(s.title and s.html for s in rendered.sections)
+                assert rendered.patient.family == archive.patient.family
                 return
     pytest.fail("the corpus holds no XDM archive")
 
@@ -259,3 +263,20 @@ def test_a_huge_directory_is_refused_before_it_is_read() -> None:
     end = data.rfind(b"PK\x05\x06")
     data[end + 8 : end + 12] = b"\xff\xff\xff\xff"  # 65,535 members said, on this disk and in all
     assert refused(bytes(data)) == zipsafe.TOO_MANY
+
+
+def test_hl7_values() -> None:
+    assert hl7.parse_datetime("20261124093000+0100").isoformat() == "2026-11-24T09:30:00+01:00"
+    assert hl7.parse_datetime("20261124").isoformat() == "2026-11-24T00:00:00+00:00"
+    assert hl7.parse_datetime("20261340") is None and hl7.parse_datetime("hier") is None
+    assert hl7.parse_date("19690203") == date(1969, 2, 3) and hl7.parse_date("1969") is None
+    person = hl7.parse_person("899700000001^MARTIN^Jean^^^Dr^^^&1.2.250.1.71.4.2.1&ISO^D")
+    assert (person.display, person.ident, person.oid) == (
+        "Dr Jean MARTIN",
+        "899700000001",
+        "1.2.250.1.71.4.2.1",
+    )
+    assert hl7.parse_identifier("123^^^&1.2.250.1.213.1.4.8&ISO^NH") == hl7.Identifier(
+        "123", ins.NIR_OID
+    )
+    assert hl7.clean("DUPONT^|&~\\x\r\nY") == "DUPONT x Y"
