@@ -162,7 +162,7 @@ def test_mistakes_keep_the_text_and_the_pdfs(
     assert page.select_one("details.structured").has_attr("open")
     errors = [li.get_text() for li in page.select("#structured-errors li")]
     assert errors[0] == "Indiquez le nom de naissance du patient."
-    assert errors[1].startswith("Le numéro INS doit compter 15 caractères")
+    assert errors[1].startswith("Le matricule INS doit compter 15 caractères")
     assert len(errors) == 2
     assert form_value(first.text, "xdm_given") == "Anne-Sophie"
     assert form_value(first.text, "xdm_ins") == wrong["xdm_ins"]

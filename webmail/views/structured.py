@@ -175,8 +175,8 @@ def _validated(
     if typed.ins_kind not in ins.KIND_OIDS or not ins.valid_number(number):
         errors.append(
             i18n._(
-                "Le numéro INS doit compter 15 caractères, clé comprise, et sa clé doit être "
-                "juste : vérifiez-le sur la carte Vitale ou l'attestation."
+                "Le matricule INS doit compter 15 caractères, clé comprise, et sa clé doit être "
+                "juste : recopiez-le depuis l'identité INS du dossier du patient."
             )
         )
     kind = DOCUMENT_TYPES.get(typed.doc_type)
