@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 import zipfile
@@ -103,7 +104,7 @@ def test_hash_mismatch_is_a_warning_not_a_refusal() -> None:
 
 def test_missing_document_is_listed_with_a_warning() -> None:
     good = samples.good_archive(1, with_cda=False)
-    with zipfile.ZipFile(__import__("io").BytesIO(good)) as source:
+    with zipfile.ZipFile(io.BytesIO(good)) as source:
         members = [(n, source.read(n)) for n in source.namelist() if not n.endswith(".PDF")]
     archive = read_archive(samples.zip_of(list(members)))
     assert archive.documents[0].warnings == (xdm.MISSING_DOCUMENT,)
@@ -121,7 +122,7 @@ def test_nested_zip_is_a_document_never_opened() -> None:
 
 def test_uri_climbing_out_of_the_subset_names_nothing() -> None:
     good = samples.good_archive(1, with_cda=False)
-    with zipfile.ZipFile(__import__("io").BytesIO(good)) as source:
+    with zipfile.ZipFile(io.BytesIO(good)) as source:
         metadata = source.read(METADATA).replace(b">DOC0001.PDF<", b">../../README.TXT<")
     archive = read_archive(samples.replaced(good, METADATA, metadata))
     assert archive.documents[0].warnings[0] == xdm.MISSING_DOCUMENT
@@ -129,7 +130,7 @@ def test_uri_climbing_out_of_the_subset_names_nothing() -> None:
 
 def test_member_names_are_matched_without_case() -> None:
     good = samples.good_archive(1, with_cda=False)
-    with zipfile.ZipFile(__import__("io").BytesIO(good)) as source:
+    with zipfile.ZipFile(io.BytesIO(good)) as source:
         members = [
             (n.replace("DOC0001.PDF", "doc0001.pdf"), source.read(n)) for n in source.namelist()
         ]
@@ -154,7 +155,7 @@ def test_zip_bomb_by_ratio_is_stopped_while_inflating() -> None:
     bomb = samples.with_members(
         samples.good_archive(1), [("IHE_XDM/SUBSET01/DOC0009.PDF", bytes(200 << 20))]
     )
-    metadata = zipfile.ZipFile(__import__("io").BytesIO(bomb)).read(METADATA)
+    metadata = zipfile.ZipFile(io.BytesIO(bomb)).read(METADATA)
     bomb = samples.replaced(bomb, METADATA, metadata.replace(b">DOC0001.PDF<", b">DOC0009.PDF<"))
     started = time.monotonic()
     assert refused(samples.lying_sizes(bomb)) == zipsafe.TOO_LARGE
@@ -203,7 +204,7 @@ def test_ten_thousand_members() -> None:
 )
 def test_forbidden_paths(name: str) -> None:
     data = samples.with_members(samples.good_archive(1), [(zipfile.ZipInfo(name), b"x")])
-    assert zipfile.ZipFile(__import__("io").BytesIO(data)).namelist()[-1] == name  # really in it
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist()[-1] == name  # really in it
     assert refused(data) == zipsafe.BAD_PATH
 
 
@@ -244,7 +245,7 @@ def test_metadata_not_xml() -> None:
 
 def test_several_subsets_show_the_first_and_say_so() -> None:
     good = samples.good_archive(1, with_cda=False)
-    metadata = zipfile.ZipFile(__import__("io").BytesIO(good)).read(METADATA)
+    metadata = zipfile.ZipFile(io.BytesIO(good)).read(METADATA)
     data = samples.with_members(good, [("IHE_XDM/SUBSET02/METADATA.XML", metadata)])
     archive = read_archive(data)
     assert archive.warnings == (xdm.SEVERAL_SUBSETS,)
@@ -280,3 +281,15 @@ def test_hl7_values() -> None:
         "123", ins.NIR_OID
     )
     assert hl7.clean("DUPONT^|&~\\x\r\nY") == "DUPONT x Y"
+
+
+def test_uri_written_from_the_archive_root() -> None:
+    good = samples.good_archive(1, with_cda=False)
+    with zipfile.ZipFile(io.BytesIO(good)) as source:
+        metadata = source.read(METADATA).replace(
+            b">DOC0001.PDF<", b">IHE_XDM/SUBSET01/DOC0001.PDF<"
+        )
+    archive = read_archive(samples.replaced(good, METADATA, metadata))
+    assert (
+        archive.documents[0].path == "IHE_XDM/SUBSET01/DOC0001.PDF" and archive.documents[0].hash_ok
+    )

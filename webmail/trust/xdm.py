@@ -290,7 +290,8 @@ def _member(archive: SafeZip, folder: str, uri: str) -> str | None:
     climb out of the archive names nothing."""
     if not uri or uri.startswith("/") or "\\" in uri or ".." in uri.split("/"):
         return None
-    return archive.find(posixpath.join(folder, uri))
+    # Some producers write the path from the archive's root instead.
+    return archive.find(posixpath.join(folder, uri)) or archive.find(uri)
 
 
 def _submission(package: ET.Element) -> Submission:
