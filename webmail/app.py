@@ -37,7 +37,7 @@ from webmail.security.headers import SecurityHeadersMiddleware, add_security_hea
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
 from webmail.trust.source import open_source
-from webmail.views import auth, compose, mailbox, message, psc, second_factor
+from webmail.views import auth, compose, documents, mailbox, message, psc, second_factor
 from webmail.views.common import (
     LANGUAGE_COOKIE,
     LoginRequired,
@@ -108,6 +108,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/message/frame", message.message_frame, methods=["GET"]),
         Route("/mail/attachment", message.download_attachment, methods=["GET"]),
         Route("/mail/inline", message.inline_image, methods=["GET"]),
+        Route("/mail/xdm/document", documents.show_document, methods=["GET"]),
+        Route("/mail/xdm/document/frame", documents.document_frame, methods=["GET"]),
+        Route("/mail/xdm/file", documents.document_file, methods=["GET"]),
         Route("/compose", compose.compose_form, methods=["GET"]),
         Route("/compose", keeping_the_text(compose.send_or_save), methods=["POST"]),
         Route("/compose/recipients", recipients_marked, methods=["POST"]),

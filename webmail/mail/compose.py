@@ -44,6 +44,8 @@ class Draft:
     references: str = ""
     message_id: str = ""  # set once when the form is first shown: the idempotency key
     attachments: list[Upload] = field(default_factory=list)
+    # Extra headers a feature adds (MSSanté's X-MSS-INS for a structured document, say).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def new_message_id(sender: str) -> str:
@@ -108,6 +110,8 @@ def build_message(draft: Draft, *, display_name: str = "") -> EmailMessage:
         message["In-Reply-To"] = _one_line(draft.in_reply_to)
     if draft.references:
         message["References"] = _one_line(draft.references)
+    for name, value in draft.headers.items():
+        message[name] = _one_line(value)
     message["MIME-Version"] = "1.0"
     message.set_content(draft.body.replace("\r\n", "\n"), subtype="plain", charset="utf-8")
     for upload in draft.attachments:

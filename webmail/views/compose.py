@@ -132,7 +132,10 @@ def form_page(
     kept: Kept,
     outcome: Outcome | None = None,
 ) -> Response:
-    from webmail.views import recipient_trust  # it gives back through this module's Outcome
+    from webmail.views import (
+        recipient_trust,  # it gives back through this module's Outcome
+        structured,  # it renders through this module's form_page
+    )
 
     outcome = outcome or Outcome()
     return render(
@@ -146,6 +149,7 @@ def form_page(
             "error": outcome.error,
             "warning": outcome.warning,
             "max_upload_bytes": services(request).settings.max_upload_bytes,
+            "structured": structured.form_state(request),
             "folder": None,
             "recipient_trust": recipient_trust.marks(request, draft, outcome),
         },
@@ -168,7 +172,7 @@ async def send_or_save(request: Request) -> Response:
 
 
 async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -> Response:
-    from webmail.views import sending  # sending renders through this module's form_page
+    from webmail.views import sending, structured  # both render through form_page
 
     app = services(request)
     origin = _origin(form)
@@ -185,6 +189,8 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
                 draft.attachments = await _kept_uploads(session, origin, draft, kept) + uploads
             except KeptFilesMissing:
                 return await _kept_missing(request, session, draft, origin, uploads)
+            if refused := await structured.attach(request, session, form, draft, origin, kept):
+                return refused  # the structured document's section is filled wrongly
             if _too_big(request, draft.attachments):
                 return form_page(request, draft, origin, kept, _too_big_outcome(request))
             if action == "save":

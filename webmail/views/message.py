@@ -61,7 +61,10 @@ async def show_message(request: Request) -> Response:
         audit(request, "message_read", auth, folder=folder, uid=uid)
         mailbox.update_cached_flags(session.cache, folder, uid, {"\\Seen"}, True)
         folders = folder_entries(await mailbox.folder_list(session.imap, session.cache))
+    from webmail.views.documents import structured_blocks  # documents builds on this module
+
     context = {
+        "structured": await structured_blocks(raw, message),
         "folder": folder,
         "uid": uid,
         "folders": folders,
