@@ -30,7 +30,7 @@ from tests.conftest import (
     soup,
     wait_for_messages,
 )
-from tests.psc_browser import forged, provider_client, sign_in, tamper_payload
+from tests.psc_browser import forged, provider_client, psc_env, sign_in, tamper_payload
 from webmail.app import create_app
 from webmail.auth.oidc import PscClient
 from webmail.auth.psc_tokens import REFRESH_MARGIN_SECONDS
@@ -44,17 +44,7 @@ def audit_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def psc_client(psc: PscProvider, env: dict[str, str], audit_file: Path) -> Iterator[TestClient]:
-    settings = Settings.from_env(
-        {
-            **env,
-            "MSS_AUDIT_LOG": str(audit_file),
-            "MSS_PSC_ENABLED": "true",
-            "MSS_PSC_ISSUER": psc.issuer,
-            "MSS_PSC_CLIENT_ID": psc.client_id,
-            "MSS_PSC_CLIENT_SECRET": psc.client_secret,
-            "MSS_PSC_REDIRECT_URI": PSC_REDIRECT_URI,
-        }
-    )
+    settings = Settings.from_env(psc_env(psc, env, audit_file))
     with TestClient(
         create_app(settings), base_url="http://127.0.0.1:8000", follow_redirects=False
     ) as client:

@@ -14,7 +14,14 @@ from starlette.responses import RedirectResponse, Response
 
 from webmail.auth import psc_tokens
 from webmail.auth.networks import client_network
-from webmail.auth.oidc import Identity, PscClient, PscRefused, PscTooManyStarts, PscUnavailable
+from webmail.auth.oidc import (
+    Identity,
+    PscClient,
+    PscClientRefused,
+    PscRefused,
+    PscTooManyStarts,
+    PscUnavailable,
+)
 from webmail.errors import NotFound
 from webmail.failures import TOO_MANY_CONNECTIONS
 from webmail.i18n import N_
@@ -55,6 +62,11 @@ TOO_MANY_STARTS = N_(
 MAILBOX_REFUSED = N_(
     "Le serveur de messagerie a refusé votre identification Pro Santé Connect. Vérifiez "
     "auprès de votre opérateur que cette messagerie est ouverte à Pro Santé Connect."
+)
+CLIENT_REFUSED = N_(
+    "Pro Santé Connect ne reconnaît pas ce webmail : la connexion par Pro Santé Connect est "
+    "impossible pour l'instant. Prévenez votre administrateur, ou connectez-vous avec votre "
+    "mot de passe."
 )
 IMAP_UNREACHABLE = N_("Le serveur de messagerie est injoignable. Réessayez dans quelques minutes.")
 
@@ -109,6 +121,13 @@ async def callback(request: Request) -> Response:
         )
         status = 400 if refused.reason.startswith(("state_", "code_")) else 401
         return _refused(request, NOT_VERIFIED, status)
+    except PscClientRefused as refused:
+        # The webmail's own credentials (secret, or client certificate with mutual TLS).
+        log.warning("Pro Santé Connect refused this webmail's credentials: %s", refused.reason)
+        app.audit.record(
+            "psc_login", account="", client_ip=ip, result="refused", reason=refused.reason
+        )
+        return _refused(request, CLIENT_REFUSED, 503)
     except PscUnavailable as error:
         log.warning("Pro Santé Connect unreachable: %s", error)
         return _refused(request, UNAVAILABLE, 503)
