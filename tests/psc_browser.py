@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import ssl
@@ -15,6 +16,7 @@ import httpx2
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from redis.asyncio import Redis
+from starlette.testclient import TestClient
 
 from dev.psc import MTLS_SUBJECT, PscProvider
 from dev.stack import _openssl
@@ -107,6 +109,45 @@ async def tokens_for(psc: PscProvider, login: str, config: PscConfig | None = No
         return (await client.finish(binding, query["state"][0], query["code"][0])).tokens
     finally:
         await redis.aclose()
+
+
+# -- the webmail's pages, through a TestClient ------------------------------------------
+
+
+def audit_entries(audit_file: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in audit_file.read_text().splitlines()]
+
+
+def provider_redirect(
+    client: TestClient,
+    psc: PscProvider,
+    login: str,
+    acr: str = "eidas1",
+    browser: httpx2.Client | None = None,
+) -> str:
+    """The path and query the provider sends the browser back to (after the button);
+    ``browser``: the provider's side of the browser, to keep its cookies."""
+    start = client.get("/login/psc")
+    assert start.status_code == 303
+    with contextlib.ExitStack() as stack:
+        if browser is None:
+            browser = stack.enter_context(provider_client(psc))
+        back = sign_in(browser, start.headers["location"], login=login, acr=acr)
+    assert back.startswith(PSC_REDIRECT_URI)
+    parts = urlsplit(back)
+    return f"{parts.path}?{parts.query}"
+
+
+def sign_in_as(client: TestClient, psc: PscProvider, login: str) -> None:
+    done = client.get(provider_redirect(client, psc, login))
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/mail"
+
+
+def login_error(response_text: str) -> str:
+    alert = soup(response_text).select_one(".alert-error")
+    assert alert is not None, response_text
+    return alert.get_text(" ", strip=True)
 
 
 # -- ID tokens made with the provider's own key, to test each check alone -------------

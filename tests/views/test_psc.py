@@ -4,7 +4,6 @@ Postfix: to the provider and back, then reading and sending with the token (XOAU
 from __future__ import annotations
 
 import base64
-import contextlib
 import email
 import email.policy
 import json
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import httpx2
 import pytest
 from starlette.testclient import TestClient
 
@@ -22,7 +20,6 @@ from dev.psc import PscProvider
 from dev.stack import Stack
 from tests.conftest import (
     PSC_ACCESS_TTL,
-    PSC_REDIRECT_URI,
     MailUser,
     csrf_token,
     deliver,
@@ -30,7 +27,16 @@ from tests.conftest import (
     soup,
     wait_for_messages,
 )
-from tests.psc_browser import forged, provider_client, psc_env, sign_in, tamper_payload
+from tests.psc_browser import (
+    audit_entries,
+    forged,
+    login_error,
+    provider_client,
+    provider_redirect,
+    psc_env,
+    sign_in_as,
+    tamper_payload,
+)
 from webmail.app import create_app
 from webmail.auth.oidc import PscClient
 from webmail.auth.psc_tokens import REFRESH_MARGIN_SECONDS
@@ -49,42 +55,6 @@ def psc_client(psc: PscProvider, env: dict[str, str], audit_file: Path) -> Itera
         create_app(settings), base_url="http://127.0.0.1:8000", follow_redirects=False
     ) as client:
         yield client
-
-
-def audit_entries(audit_file: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in audit_file.read_text().splitlines()]
-
-
-def provider_redirect(
-    client: TestClient,
-    psc: PscProvider,
-    login: str,
-    acr: str = "eidas1",
-    browser: httpx2.Client | None = None,
-) -> str:
-    """The path and query the provider sends the browser back to (after the button);
-    ``browser``: the provider's side of the browser, to keep its cookies."""
-    start = client.get("/login/psc")
-    assert start.status_code == 303
-    with contextlib.ExitStack() as stack:
-        if browser is None:
-            browser = stack.enter_context(provider_client(psc))
-        back = sign_in(browser, start.headers["location"], login=login, acr=acr)
-    assert back.startswith(PSC_REDIRECT_URI)
-    parts = urlsplit(back)
-    return f"{parts.path}?{parts.query}"
-
-
-def sign_in_as(client: TestClient, psc: PscProvider, login: str) -> None:
-    done = client.get(provider_redirect(client, psc, login))
-    assert done.status_code == 303, done.text
-    assert done.headers["location"] == "/mail"
-
-
-def login_error(response_text: str) -> str:
-    alert = soup(response_text).select_one(".alert-error")
-    assert alert is not None, response_text
-    return alert.get_text(" ", strip=True)
 
 
 def test_the_login_page_offers_psc_only_when_enabled(

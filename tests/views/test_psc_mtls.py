@@ -13,8 +13,14 @@ from starlette.testclient import TestClient
 from dev.psc import PscProvider
 from dev.stack import Stack
 from tests.conftest import PSC_ACCESS_TTL, MailUser, deliver, simple_mail, soup
-from tests.psc_browser import foreign_client_certificate, mtls_env
-from tests.views.test_psc import audit_entries, login_error, provider_redirect, sign_in_as
+from tests.psc_browser import (
+    audit_entries,
+    foreign_client_certificate,
+    login_error,
+    mtls_env,
+    provider_redirect,
+    sign_in_as,
+)
 from webmail.app import create_app
 from webmail.settings import Settings
 
