@@ -22,13 +22,20 @@ from webmail.auth.oidc import (
     PscTooManyStarts,
     PscUnavailable,
 )
+from webmail.auth.sessions import SessionCookie
 from webmail.errors import NotFound
 from webmail.failures import TOO_MANY_CONNECTIONS
+from webmail.htmx import client_redirect, is_htmx
 from webmail.i18n import N_
 from webmail.mail.imap import ImapAuthFailed, ImapConnectionLimit, ImapUnavailable
-from webmail.mail.sasl import AccessToken
+from webmail.mail.sasl import TOKEN_REFUSED, AccessToken
 from webmail.views.auth import login_again, set_cookie
-from webmail.views.common import client_ip, services, session_cookie_name
+from webmail.views.common import (
+    client_ip,
+    forget_session_cookie,
+    services,
+    session_cookie_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +191,37 @@ async def _check_mailbox(
     # Like the password step: the session opens its own connection when it needs one.
     await imap.logout()
     return None
+
+
+async def mail_access_refused(request: Request) -> Response:
+    """The mail server refused the session's access token although the provider had given
+    it (revoked there, or no longer accepted for this mailbox): the session ends, and the
+    login page says why, beside the button that signs in with Pro Santé Connect again."""
+    await end_refused_session(request)
+    if is_htmx(request):
+        response = client_redirect("/login?notice=psc_refused", status=401)
+        forget_session_cookie(request, response)
+        return response
+    return login_again(request, "", TOKEN_REFUSED, 401)
+
+
+async def end_refused_session(request: Request) -> None:
+    """End the request's session after the mail server refused its token, with an audit
+    line: the session cannot open the mailbox any more."""
+    app = services(request)
+    cookie = SessionCookie.decode(request.cookies.get(session_cookie_name(request)))
+    session = await app.sessions.load(cookie)
+    if session is None:
+        return
+    await app.sessions.delete_by_hash(session.id_hash, session.user)
+    await app.pool.discard(session.id_hash)
+    app.audit.record(
+        "psc_mail_refused",
+        account=session.user,
+        client_ip=client_ip(request),
+        session=session.id_hash,
+        result="refused",
+    )
 
 
 def display_name(identity: Identity) -> str:
