@@ -4,6 +4,7 @@ Postfix: to the provider and back, then reading and sending with the token (XOAU
 from __future__ import annotations
 
 import base64
+import copy
 import email
 import email.policy
 import json
@@ -40,6 +41,7 @@ from tests.psc_browser import (
 from webmail.app import create_app
 from webmail.auth.oidc import PscClient
 from webmail.auth.psc_tokens import REFRESH_MARGIN_SECONDS
+from webmail.auth.sessions import Session, SessionStore
 from webmail.settings import Settings
 
 
@@ -293,3 +295,22 @@ def test_logout_ends_the_pro_sante_connect_session_too(
             again = browser.get(urljoin(str(again.url), again.headers["location"]))
         assert soup(again.text).select_one("input[name=login]") is not None
     assert psc_client.get("/mail").status_code == 303
+
+
+def test_the_callback_writes_the_session_once_complete(
+    psc_client: TestClient, psc: PscProvider, user: MailUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = provider_redirect(psc_client, psc, user.address)
+    written: list[Session] = []
+    original = SessionStore._save
+
+    async def counted(self: SessionStore, session: Session, *, must_exist: bool = False) -> None:
+        written.append(copy.copy(session))
+        await original(self, session, must_exist=must_exist)
+
+    monkeypatch.setattr(SessionStore, "_save", counted)
+    assert psc_client.get(answer).status_code == 303
+    assert len(written) == 1
+    session = written[0]
+    assert session.method == "psc" and session.encrypted_tokens
+    assert session.profession == "Infirmier" and session.display_name.startswith("Dominique ")

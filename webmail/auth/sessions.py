@@ -127,6 +127,22 @@ class SessionStore:
         user_agent: str = "",
         stage: str = "full",
     ) -> tuple[SessionCookie, Session]:
+        cookie, session = self.prepare(
+            user, password, client_ip=client_ip, user_agent=user_agent, stage=stage
+        )
+        await self.add(session)
+        return cookie, session
+
+    def prepare(
+        self,
+        user: str,
+        password: str,
+        *,
+        client_ip: str = "",
+        user_agent: str = "",
+        stage: str = "full",
+    ) -> tuple[SessionCookie, Session]:
+        """A new session, not stored yet: fill it in, then ``add`` it in one write."""
         cookie = SessionCookie.new()
         now = time.time()
         session = Session(
@@ -140,10 +156,13 @@ class SessionStore:
             user_agent=user_agent[:300],
             stage=stage,
         )
+        return cookie, session
+
+    async def add(self, session: Session) -> None:
         await self._save(session)
         if session.complete:
-            await self._index(user).sadd(session.id_hash)
-        return cookie, session
+            with redis_errors():
+                await self._index(session.user).sadd(session.id_hash)
 
     async def load(self, cookie: SessionCookie | None) -> Session | None:
         """The live session for this cookie, its idle clock reset; None if gone or expired."""

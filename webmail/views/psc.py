@@ -36,6 +36,17 @@ from webmail.views.common import (
     services,
     session_cookie_name,
 )
+from webmail.views.professions import PROFESSIONS, profession_label
+
+# PROFESSIONS: still importable from here, where it used to live.
+__all__ = [
+    "PROFESSIONS",
+    "callback",
+    "display_name",
+    "end_refused_session",
+    "mail_access_refused",
+    "start",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +54,6 @@ log = logging.getLogger(__name__)
 PRE_LOGIN_COOKIE = "mss_psc"
 PRE_LOGIN_PATH = "/login/psc"
 PRE_LOGIN_SECONDS = 600
-
-# Profession codes of SubjectRefPro (ANS nomenclature TRE_G15), the most common ones.
-PROFESSIONS = {
-    "10": N_("Médecin"),
-    "21": N_("Pharmacien"),
-    "40": N_("Chirurgien-dentiste"),
-    "50": N_("Sage-femme"),
-    "60": N_("Infirmier"),
-    "70": N_("Masseur-kinésithérapeute"),
-}
 
 UNAVAILABLE = N_(
     "Pro Santé Connect ne répond pas. Réessayez dans quelques minutes, ou connectez-vous avec "
@@ -142,14 +143,15 @@ async def callback(request: Request) -> Response:
     refusal = await _check_mailbox(request, identity, AccessToken(tokens.access_token))
     if refusal is not None:
         return refusal
-    cookie, session = await app.sessions.create(
+    cookie, session = app.sessions.prepare(
         identity.mailbox, "", client_ip=ip, user_agent=request.headers.get("user-agent", "")
     )
     session.method = "psc"
     session.display_name = display_name(identity)
-    session.profession = PROFESSIONS.get(identity.profession_code, "")
+    session.profession = profession_label(identity)
     psc_tokens.seal(app.sessions, session, cookie, tokens)
-    await app.sessions.save(session)
+    # One write, complete: no request can see the session without its tokens.
+    await app.sessions.add(session)
     app.audit.record(
         "login",
         account=identity.mailbox,
