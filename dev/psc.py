@@ -222,7 +222,7 @@ class PscProvider:
                 "redirect_uris": self.redirect_uris,
                 # What PscConfig.post_logout_redirect_uri makes of each redirect URI.
                 "post_logout_redirect_uris": [
-                    uri.removesuffix("/login/psc/callback") + "/login?notice=logout"
+                    uri.removesuffix("/callback") + "/logout"
                     for uri in self.redirect_uris
                 ],
             },

@@ -86,6 +86,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/login/psc", psc.start, methods=["GET"]),
         Route("/login/psc/callback", psc.callback, methods=["GET"]),
+        Route("/login/psc/logout", psc.logged_out, methods=["GET"]),
         Route("/login/otp", second_factor.otp_page, methods=["GET"]),
         Route("/login/otp", second_factor.otp_submit, methods=["POST"]),
         Route("/login/otp/email", second_factor.send_email_code, methods=["POST"]),

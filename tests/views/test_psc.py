@@ -260,7 +260,7 @@ def test_a_wrong_id_token_is_refused_with_a_message_and_an_audit_line(
 
 
 def test_logout_ends_the_pro_sante_connect_session_too(
-    psc_client: TestClient, psc: PscProvider, user: MailUser
+    psc_client: TestClient, psc: PscProvider, user: MailUser, audit_file: Path
 ) -> None:
     with provider_client(psc) as browser:
         answer = provider_redirect(psc_client, psc, user.address, browser=browser)
@@ -276,9 +276,11 @@ def test_logout_ends_the_pro_sante_connect_session_too(
         assert str(refresh["content"]) == f"0;url={provider_logout}"
         query = parse_qs(urlsplit(provider_logout).query)
         assert provider_logout.startswith(psc.issuer + "/session/end?")
-        assert query["post_logout_redirect_uri"] == ["http://127.0.0.1:8000/login?notice=logout"]
+        assert query["post_logout_redirect_uri"] == ["http://127.0.0.1:8000/login/psc/logout"]
         assert query["id_token_hint"][0].count(".") == 2
-        # The provider asks the user to confirm, then sends the browser back to the login page.
+        state = query["state"][0]
+        assert len(state) >= 32
+        # The provider asks the user to confirm, then sends the browser back with the state.
         confirm = soup(browser.get(provider_logout).text).select_one('form[id="op.logoutForm"]')
         assert confirm is not None
         xsrf = confirm.select_one("input[name=xsrf]")
@@ -288,13 +290,43 @@ def test_logout_ends_the_pro_sante_connect_session_too(
             data={"xsrf": str(xsrf["value"]), "logout": "yes"},
         )
         assert back.status_code in (302, 303), back.text
-        assert back.headers["location"].startswith("http://127.0.0.1:8000/login?notice=logout")
+        returned = urlsplit(back.headers["location"])
+        assert returned.path == "/login/psc/logout"
+        assert parse_qs(returned.query)["state"] == [state]
+        # The state checked, the login page says so.
+        done = psc_client.get(f"{returned.path}?{returned.query}")
+        assert done.status_code == 303 and done.headers["location"] == "/login?notice=logout"
+        notice = soup(psc_client.get(done.headers["location"]).text).select_one(".alert-ok")
+        assert notice is not None and notice.get_text(strip=True) == "Vous êtes déconnecté."
+        # Once: the same answer again is not believed.
+        again = psc_client.get(f"{returned.path}?{returned.query}")
+        assert again.status_code == 400
+        assert "n'a pas pu être confirmée" in login_error(again.text)
+        assert audit_entries(audit_file)[-1]["target"] == {"reason": "state_unknown"}
         # Signed out there too: the next sign-in asks for the practitioner again.
         again = browser.get(str(psc_client.get("/login/psc").headers["location"]))
         while again.status_code in (302, 303):
             again = browser.get(urljoin(str(again.url), again.headers["location"]))
         assert soup(again.text).select_one("input[name=login]") is not None
     assert psc_client.get("/mail").status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("?state=forged", "state_unknown"),
+        ("", "state_missing"),
+        ("?state=" + "x" * 500, "state_unknown"),
+    ],
+)
+def test_a_logout_answer_without_our_state_is_not_confirmed(
+    psc_client: TestClient, audit_file: Path, query: str, reason: str
+) -> None:
+    answer = psc_client.get("/login/psc/logout" + query)
+    assert answer.status_code == 400
+    assert "n'a pas pu être confirmée" in login_error(answer.text)
+    assert soup(answer.text).select_one(".alert-ok") is None
+    assert audit_entries(audit_file)[-1]["target"] == {"reason": reason}
 
 
 def test_the_callback_writes_the_session_once_complete(

@@ -2,15 +2,13 @@
 
 The browser carries only an opaque pre-login id (its cookie) and, through the provider,
 ``state``. The ``nonce`` and PKCE verifier stay in Redis under the state's hash, bound to
-that pre-login id, and are consumed by one GETDEL: a state works once, for the browser that
+that pre-login id (webmail.auth.oidc_states): a state works once, for the browser that
 started it. The ID token is checked in full (signature against the provider's JWKS, issuer,
 audience, expiry, nonce, ``acr == eidas1``) before anything about the user is believed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -23,15 +21,13 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from webmail.auth.oidc_claims import (
-    Identity,
+from webmail.auth.oidc_claims import Identity, Tokens, identity_from, keep_refresh, tokens_from
+from webmail.auth.oidc_errors import (
+    PscClientRefused,
     PscRefused,
-    Tokens,
-    identity_from,
-    keep_refresh,
-    tokens_from,
+    PscTooManyStarts,
+    PscUnavailable,
 )
 from webmail.auth.oidc_http import (
     Answer,
@@ -40,6 +36,7 @@ from webmail.auth.oidc_http import (
     ProviderUnreachable,
     is_https_url,
 )
+from webmail.auth.oidc_states import PscStates, digest
 
 __all__ = [
     "Identity",
@@ -55,14 +52,8 @@ __all__ = [
 
 SCOPE = "openid scope_all"
 ACR = "eidas1"
-STATE_PREFIX = "mss:psc:state:"
-STARTS_PREFIX = "mss:psc:starts:"
-# Time to sign in at the provider (e-CPS on the phone included) before the state is forgotten.
-STATE_SECONDS = 600
-# Sign-ins one network may start in STATE_SECONDS: each keeps a state in Redis for that long,
-# so a script asking without end would fill it. One a second on average: a hospital's
-# doctors behind one address at the change of shift stay well below.
-STARTS_PER_NETWORK = 600
+# Where the provider sends the browser back after its logout (register it there).
+LOGOUT_RETURN_PATH = "/login/psc/logout"
 METADATA_SECONDS = 3600
 # Clock differences between the provider and this host.
 LEEWAY_SECONDS = 30
@@ -72,23 +63,6 @@ ID_TOKEN_ALGORITHMS = ["RS256", "PS256", "ES256"]
 SECRET_BASIC = "client_secret_basic"  # noqa: S105 (a method name, not a secret)
 TLS_CLIENT_AUTH = "tls_client_auth"
 CLIENT_AUTH_METHODS = (SECRET_BASIC, TLS_CLIENT_AUTH)
-
-
-class PscUnavailable(Exception):
-    """The provider or Redis cannot be reached: nothing is wrong with the user's sign-in."""
-
-
-class PscClientRefused(PscUnavailable):
-    """The provider does not recognise this webmail itself (its secret or its client
-    certificate): the operator's configuration, not the user's sign-in, is at fault."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class PscTooManyStarts(Exception):
-    """This network started more sign-ins than anyone would: none is remembered for now."""
 
 
 @dataclass(frozen=True)
@@ -118,10 +92,10 @@ class PscConfig:
 
     @property
     def post_logout_redirect_uri(self) -> str:
-        """Where the provider sends the browser after its logout: this webmail's login page
-        (register it with the provider too)."""
+        """Where the provider sends the browser after its logout: this webmail's check of
+        the logout's ``state`` (register it with the provider too)."""
         parts = urlsplit(self.redirect_uri)
-        return f"{parts.scheme}://{parts.netloc}/login?notice=logout"
+        return f"{parts.scheme}://{parts.netloc}{LOGOUT_RETURN_PATH}"
 
 
 @dataclass(frozen=True)
@@ -134,6 +108,7 @@ class PscClient:
     def __init__(self, config: PscConfig, redis: Redis) -> None:
         self.config = config
         self._redis = redis
+        self._states = PscStates(redis)
         self._http = ProviderHttp(
             config.ca_bundle,
             config.timeout,
@@ -149,17 +124,8 @@ class PscClient:
         client's network (see ``networks.client_network``), whose starts are counted."""
         metadata = await self.metadata()
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
-        pending = {"binding": _digest(binding), "nonce": nonce, "verifier": verifier}
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(STARTS_PREFIX + _digest(network))
-                pipe.expire(STARTS_PREFIX + _digest(network), STATE_SECONDS, nx=True)
-                starts, _ = await pipe.execute()
-            if starts > STARTS_PER_NETWORK:
-                raise PscTooManyStarts(network)
-            await self._redis.set(_state_key(state), json.dumps(pending), ex=STATE_SECONDS)
-        except (RedisError, OSError) as error:
-            raise PscUnavailable(str(error)) from error
+        pending = {"binding": digest(binding), "nonce": nonce, "verifier": verifier}
+        await self._states.remember_sign_in(state, pending, network)
         query = {
             "response_type": "code",
             "client_id": self.config.client_id,
@@ -175,8 +141,8 @@ class PscClient:
 
     async def finish(self, binding: str, state: str, code: str) -> SignIn:
         """The provider's answer at the redirect URI: tokens and the checked identity."""
-        pending = await self._consume(state)
-        if not secrets.compare_digest(pending["binding"], _digest(binding)):
+        pending = await self._states.take_sign_in(state)
+        if not secrets.compare_digest(pending["binding"], digest(binding)):
             raise PscRefused("state_other_browser")
         if not code or len(code) > 2048:
             raise PscRefused("code_missing")
@@ -230,20 +196,26 @@ class PscClient:
 
     async def end_session_url(self, id_token: str) -> str | None:
         """The provider's logout for this browser (RP-initiated logout), which ends the
-        PSC session and its grants too; None when the provider has no end-session endpoint."""
+        PSC session and its grants too; None when the provider has no end-session endpoint.
+        Its ``state`` is remembered for the way back (``logout_returned``)."""
         # The browser goes there, without a client certificate: never the mTLS alias.
         endpoint = str((await self.metadata()).get("end_session_endpoint", ""))
         if not is_https_url(endpoint) or not id_token:
             return None
+        state = secrets.token_urlsafe(32)
+        await self._states.remember_logout(state)
         query = {
             "id_token_hint": id_token,
             "post_logout_redirect_uri": self.config.post_logout_redirect_uri,
             "client_id": self.config.client_id,
-            # Required by the specification's flow, unused on return: the login page
-            # shows the same notice whatever comes back.
-            "state": secrets.token_urlsafe(16),
+            "state": state,
         }
         return f"{endpoint}?{urlencode(query)}"
+
+    async def logout_returned(self, state: str) -> bool:
+        """Whether the provider's answer at the post-logout URI carries the ``state`` of a
+        logout this webmail started (once: a second answer with it is not believed)."""
+        return await self._states.take_logout(state)
 
     async def check_id_token(self, token: str, nonce: str) -> dict[str, Any]:
         if not token or len(token) > 16384:
@@ -332,20 +304,6 @@ class PscClient:
                 raise PscUnavailable(f"unusable JWKS: {error}") from error
         return self._keys
 
-    async def _consume(self, state: str) -> dict[str, str]:
-        if not state or len(state) > 200:
-            raise PscRefused("state_missing")
-        try:
-            raw = await self._redis.getdel(_state_key(state))
-        except (RedisError, OSError) as error:
-            raise PscUnavailable(str(error)) from error
-        if raw is None:
-            # Never issued, already used, or older than STATE_SECONDS.
-            raise PscRefused("state_unknown")
-        pending = json.loads(raw)
-        assert isinstance(pending, dict)
-        return {key: str(value) for key, value in pending.items()}
-
     async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
         try:
             answer = await self.client_post("token_endpoint", form)
@@ -390,11 +348,3 @@ def _claim_name(error: JoseError) -> str:
     """iss, aud, exp... from joserfc's claim errors ("invalid_claim: Invalid claim: 'aud'")."""
     claim = getattr(error, "claim", "")
     return claim if isinstance(claim, str) and claim.isalpha() else "claims"
-
-
-def _state_key(state: str) -> str:
-    return STATE_PREFIX + _digest(state)
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()

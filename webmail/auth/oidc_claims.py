@@ -8,13 +8,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-
-class PscRefused(Exception):
-    """The sign-in cannot be accepted; ``reason`` is a short code for the audit trail."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+from webmail.auth.oidc_errors import PscRefused
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ __all__ = [
     "callback",
     "display_name",
     "end_refused_session",
+    "logged_out",
     "mail_access_refused",
     "start",
 ]
@@ -75,6 +76,10 @@ CLIENT_REFUSED = N_(
     "Pro Santé Connect ne reconnaît pas ce webmail : la connexion par Pro Santé Connect est "
     "impossible pour l'instant. Prévenez votre administrateur, ou connectez-vous avec votre "
     "mot de passe."
+)
+LOGOUT_UNCONFIRMED = N_(
+    "Vous êtes déconnecté de la messagerie, mais la fin de votre session Pro Santé Connect "
+    "n'a pas pu être confirmée. Si cet ordinateur est partagé, fermez le navigateur."
 )
 IMAP_UNREACHABLE = N_("Le serveur de messagerie est injoignable. Réessayez dans quelques minutes.")
 
@@ -164,6 +169,25 @@ async def callback(request: Request) -> Response:
     set_cookie(request, response, session_cookie_name(request), cookie.encode(), max_age=None)
     response.delete_cookie(PRE_LOGIN_COOKIE, path=PRE_LOGIN_PATH)
     return response
+
+
+async def logged_out(request: Request) -> Response:
+    """The provider's answer after its logout: "vous êtes déconnecté" only for the state of
+    a logout this webmail started, once (the mail session itself ended before)."""
+    client = _client(request)
+    state = request.query_params.get("state", "")
+    try:
+        confirmed = await client.logout_returned(state)
+    except PscUnavailable as error:
+        log.warning("Pro Santé Connect logout state unreadable: %s", error)
+        confirmed = False
+    if confirmed:
+        return RedirectResponse("/login?notice=logout", status_code=303)
+    services(request).audit.record(
+        "psc_logout", account="", client_ip=client_ip(request), result="refused",
+        reason="state_unknown" if state else "state_missing",
+    )  # fmt: skip
+    return login_again(request, "", LOGOUT_UNCONFIRMED, 400)
 
 
 async def _check_mailbox(
