@@ -308,11 +308,7 @@ class PscClient:
         try:
             answer = await self.client_post("token_endpoint", form)
             if 400 <= answer.status < 500:
-                error = "".join(
-                    c
-                    for c in str(answer.json().get("error", "refused"))[:40]
-                    if c.isalnum() or c == "_"
-                )
+                error = _error_code(answer)
                 if error == "invalid_client":
                     # Our secret or certificate, not the user's grant (RFC 6749 5.2).
                     raise PscClientRefused(f"token_{error}")
@@ -333,9 +329,16 @@ class PscClient:
             raise PscUnavailable(str(error)) from error
 
 
+def _error_code(answer: Answer) -> str:
+    """The ``error`` of a token endpoint refusal (RFC 6749 5.2), kept short and plain for
+    the audit trail."""
+    code = str(answer.json().get("error", "refused"))[:40]
+    return "".join(c for c in code if c.isalnum() or c == "_")
+
+
 def _check_aliases(aliases: object) -> None:
-    """mtls_endpoint_aliases, when present, must be an object of https addresses: a client
-    certificate is never presented to an address discovery could point anywhere."""
+    """mtls_endpoint_aliases, when present, must be an object of https addresses, like
+    every endpoint discovery lists."""
     if aliases is None:
         return
     if not isinstance(aliases, dict) or not all(
