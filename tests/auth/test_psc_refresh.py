@@ -166,3 +166,31 @@ async def test_two_app_instances_sharing_redis_refresh_once(
         finally:
             for browser in browsers:
                 await browser.aclose()
+
+
+async def test_an_older_copy_of_the_session_does_not_undo_new_tokens(
+    client: PscClient, signed_in: PscSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that read the session before another refreshed its tokens resets the
+    idle clock without writing its older copy over them (which would bring back a refresh
+    token PSC has already replaced, and end the grant at the next refresh)."""
+    store, key = signed_in.store, "mss:session:" + signed_in.cookie.id_hash
+    session = await store.load(signed_in.cookie)
+    assert session is not None
+    session.last_seen -= 60  # due for the idle clock's reset
+    await store.save(session)
+    older = await store.redis.get(key)
+    renewed = await psc_tokens.fresh(client, store, session, signed_in.cookie)
+    # Another request read the session just before that refresh was written.
+    original_get = store.redis.get
+
+    async def read_before_the_refresh(name: str) -> bytes | None:
+        return older if name == key else await original_get(name)
+
+    monkeypatch.setattr(store.redis, "get", read_before_the_refresh)
+    assert await store.load(signed_in.cookie) is not None
+    monkeypatch.undo()
+    latest = await store.load(signed_in.cookie)
+    assert latest is not None
+    tokens = psc_tokens.unseal(store, latest, signed_in.cookie)
+    assert tokens is not None and tokens.refresh_token == renewed.refresh_token
