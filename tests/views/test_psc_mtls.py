@@ -22,6 +22,7 @@ from tests.psc_browser import (
     sign_in_as,
 )
 from webmail.app import create_app
+from webmail.auth.oidc_http import ClientCertificate
 from webmail.settings import Settings
 
 
@@ -42,11 +43,24 @@ def mtls_client(psc: PscProvider, env: dict[str, str], audit_file: Path) -> Iter
     yield from _client(mtls_env(psc, env, audit_file))
 
 
-@pytest.fixture
+@pytest.fixture(params=["another-ca", "another-subject"])
 def foreign_cert_client(
-    psc: PscProvider, env: dict[str, str], audit_file: Path, tmp_path: Path
+    request: pytest.FixtureRequest,
+    psc: PscProvider,
+    stack: Stack,
+    env: dict[str, str],
+    audit_file: Path,
+    tmp_path: Path,
 ) -> Iterator[TestClient]:
-    certificate = foreign_client_certificate(tmp_path)
+    """The webmail with a certificate the provider must refuse: from a CA it does not
+    trust, or from the stack's CA but for another subject than the one registered."""
+    if request.param == "another-ca":
+        certificate = foreign_client_certificate(tmp_path)
+    else:
+        certificate = ClientCertificate(tmp_path / "c.pem", tmp_path / "c.key")
+        stack.issue_client_certificate(
+            certificate.cert, certificate.key, "/O=MSS webmail development/CN=someone-else"
+        )
     yield from _client(
         {
             **mtls_env(psc, env, audit_file),
