@@ -210,7 +210,10 @@ def test_a_key_that_does_not_fit_the_certificate_stops_the_start_without_showing
     cert, _key = _client_certificate(tmp_path)
     (tmp_path / "other").mkdir()
     _cert, other_key = _client_certificate(tmp_path / "other")
-    for key in (other_key, cert):  # another key; a certificate where the key should be
+    not_a_key = tmp_path / "not-a-key.pem"
+    not_a_key.write_bytes(cert.read_bytes())
+    not_a_key.chmod(0o600)
+    for key in (other_key, not_a_key):  # another key; a certificate where the key should be
         env = {
             **BASE, **PSC, "MSS_PSC_CLIENT_AUTH": "tls_client_auth",
             "MSS_PSC_CLIENT_CERT": str(cert), "MSS_PSC_CLIENT_KEY": str(key),
@@ -221,3 +224,16 @@ def test_a_key_that_does_not_fit_the_certificate_stops_the_start_without_showing
             Settings.from_env(env)
         secret_lines = other_key.read_text().splitlines()[1:-1]
         assert not any(line in str(error.value) for line in secret_lines)
+
+
+def test_a_key_every_user_can_read_stops_the_start(tmp_path: Path) -> None:
+    cert, key = _client_certificate(tmp_path)
+    key.chmod(0o644)
+    env = {
+        **BASE, **PSC, "MSS_PSC_CLIENT_AUTH": "tls_client_auth",
+        "MSS_PSC_CLIENT_CERT": str(cert), "MSS_PSC_CLIENT_KEY": str(key),
+    }  # fmt: skip
+    with pytest.raises(SettingsError, match=r"^MSS_PSC_CLIENT_KEY: .* readable by every user"):
+        Settings.from_env(env)
+    key.chmod(0o640)
+    assert Settings.from_env(env).psc is not None

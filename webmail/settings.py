@@ -257,6 +257,11 @@ class _Reader:
             for name in ("MSS_PSC_CLIENT_CERT", "MSS_PSC_CLIENT_KEY")
         )
         certificate = ClientCertificate(Path(cert), Path(key))
+        if certificate.key.stat().st_mode & 0o004:
+            raise SettingsError(
+                f"MSS_PSC_CLIENT_KEY: {key} is readable by every user of this machine "
+                "(chmod o-r it: it proves the webmail's identity to Pro Santé Connect)"
+            )
         try:
             check_client_certificate(certificate)
         except ValueError as error:
