@@ -212,8 +212,16 @@ def test_a_key_that_does_not_fit_the_certificate_stops_the_start_without_showing
     _cert, other_key = _client_certificate(tmp_path / "other")
     not_a_key = tmp_path / "not-a-key.pem"
     not_a_key.write_bytes(cert.read_bytes())
-    not_a_key.chmod(0o600)
-    for key in (other_key, not_a_key):  # another key; a certificate where the key should be
+    encrypted = tmp_path / "encrypted.key"
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(_key), "-aes256", "-passout", "pass:secret",
+         "-out", str(encrypted)],
+        check=True, capture_output=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    for path in (not_a_key, encrypted):
+        path.chmod(0o600)
+    # Another key; a certificate where the key should be; the right key, encrypted.
+    for key in (other_key, not_a_key, encrypted):
         env = {
             **BASE, **PSC, "MSS_PSC_CLIENT_AUTH": "tls_client_auth",
             "MSS_PSC_CLIENT_CERT": str(cert), "MSS_PSC_CLIENT_KEY": str(key),

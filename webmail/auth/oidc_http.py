@@ -44,15 +44,30 @@ class ClientCertificate:
 
 def check_client_certificate(certificate: ClientCertificate) -> None:
     """Raises ValueError, with a reason naming neither the key nor its content, when the
-    pair cannot be used (unreadable, not PEM, key not matching the certificate)."""
+    pair cannot be used (unreadable, not PEM, an encrypted key, a key not matching the
+    certificate)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
-        context.load_cert_chain(str(certificate.cert), str(certificate.key))
+        if b"ENCRYPTED" in certificate.key.read_bytes():
+            raise ValueError(
+                "the key is encrypted: give it unencrypted, readable by the webmail only"
+            )
+        _load(context, certificate)
     except ssl.SSLError as error:
         # error.reason is OpenSSL's short code (KEY_VALUES_MISMATCH, NO_START_LINE...).
-        raise ValueError(error.reason or "unusable certificate or key") from None
+        raise ValueError(
+            _SSL_REASONS.get(str(error.reason), "not a PEM certificate and key")
+        ) from None
     except OSError as error:
         raise ValueError(error.strerror or "unreadable file") from None
+
+
+_SSL_REASONS = {"KEY_VALUES_MISMATCH": "the key does not match the certificate"}
+
+
+def _load(context: ssl.SSLContext, certificate: ClientCertificate) -> None:
+    # An empty passphrase: OpenSSL must never stop to ask for one on a terminal.
+    context.load_cert_chain(str(certificate.cert), str(certificate.key), password=lambda: b"")
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,7 @@ class ProviderHttp:
             cafile=str(ca_bundle) if ca_bundle is not None else None
         )
         if certificate is not None:
-            self._context.load_cert_chain(str(certificate.cert), str(certificate.key))
+            _load(self._context, certificate)
         self._timeout = timeout
 
     async def get(self, url: str, bearer: str | None = None) -> Answer:
