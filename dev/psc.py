@@ -1,10 +1,13 @@
 """A Pro Santé Connect look-alike OpenID provider beside the local stack (dev/oidc/).
 
 The npm package oidc-provider 8.x (Node.js 20), set up like PSC: the wallet discovery path,
-acr eidas1, PSC's claims under scope_all, code flow with PKCE S256, one confidential client,
-short token lifetimes, introspection, userinfo as JSON or signed JWT. It serves HTTPS with the
-stack's server certificate, so clients trust it through the stack's CA bundle, like the
-other servers. Installed by dev/install.sh (``npm ci`` in dev/oidc).
+acr eidas1, PSC's claims under scope_all, code flow with PKCE S256, the webmail's client
+with a secret and again with mutual TLS (``<id>-mtls``, RFC 8705 tls_client_auth, its
+certificate issued by the stack's CA), short token lifetimes, rotated refresh tokens,
+introspection, userinfo as JSON or signed JWT. It serves HTTPS with the stack's server
+certificate, so clients trust it through the stack's CA bundle, like the other servers;
+its mTLS endpoint aliases listen on a port of their own. Installed by dev/install.sh
+(``npm ci`` in dev/oidc).
 
     python -m dev.psc start|stop --state DIR [--base-port N]
 """
@@ -20,6 +23,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +41,10 @@ from dev.stack import (
 PROVIDER_DIR = Path(__file__).with_name("oidc")
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
+# The subject of the webmail's client certificate, and the DN registered for it (RFC 8705
+# tls_client_auth_subject_dn, RFC 4514 order: most specific first).
+MTLS_SUBJECT = "/O=MSS webmail development/CN=mss-webmail-mtls"
+MTLS_SUBJECT_DN = "CN=mss-webmail-mtls,O=MSS webmail development"
 
 # The demo practitioners: their claims as PSC would return them.
 DEMO_ACCOUNTS: dict[str, dict[str, object]] = {
@@ -107,6 +115,35 @@ class PscProvider:
         return self.stack.psc_client_secret
 
     @property
+    def mtls_client_id(self) -> str:
+        """The same webmail registered with tls_client_auth instead of a secret."""
+        return f"{PSC_CLIENT_ID}-mtls"
+
+    @property
+    def client_cert(self) -> Path:
+        """PEM of the webmail's client certificate for mutual TLS (signed by the stack's CA)."""
+        return self._dir / "client.pem"
+
+    @property
+    def client_key(self) -> Path:
+        return self._dir / "client.key"
+
+    @property
+    def mtls_url(self) -> str:
+        """Base of the mTLS endpoint aliases that discovery lists."""
+        return f"https://localhost:{self.stack.psc_mtls}"
+
+    def grants(self, account: str) -> dict[str, int]:
+        """How many tokens the provider granted to ``account``, by grant type and listener
+        (``refresh_token@mtls``...): what a test counts."""
+        context = ssl.create_default_context(cafile=str(self.stack.ca_cert))
+        url = f"{self.issuer}/dev/grants?{urllib.parse.urlencode({'account': account})}"
+        # An https URL of our own making.
+        with urllib.request.urlopen(url, context=context, timeout=5) as reply:  # noqa: S310
+            counts = json.load(reply)
+        return {str(key): int(value) for key, value in counts.items()}
+
+    @property
     def signing_key(self) -> Path:
         """PEM of the RSA key that signs the ID tokens (tests forge tokens with it)."""
         return self._dir / "signing.key"
@@ -137,7 +174,7 @@ class PscProvider:
         self.stop()
         self._dir.mkdir(parents=True, exist_ok=True)
         self._write_config()
-        _wait_ports_released([(LOOPBACK, self.port)])
+        _wait_ports_released([(LOOPBACK, self.port), (LOOPBACK, self.stack.psc_mtls)])
         with open(self._log, "ab") as log:
             self._process = process = subprocess.Popen(
                 [node, str(PROVIDER_DIR / "provider.mjs"), str(self._config)],
@@ -165,13 +202,15 @@ class PscProvider:
             self._process.wait(STOP_TIMEOUT)
             self._process = None
         self._pid_file.unlink(missing_ok=True)
-        _wait_ports_released([(LOOPBACK, self.port)])
+        _wait_ports_released([(LOOPBACK, self.port), (LOOPBACK, self.stack.psc_mtls)])
 
     def _write_config(self) -> None:
         if not self.signing_key.exists():
             _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
                      "-out", str(self.signing_key))  # fmt: skip
             self.signing_key.chmod(0o600)
+        if not (self.client_cert.exists() and self.client_key.exists()):
+            self.stack.issue_client_certificate(self.client_cert, self.client_key, MTLS_SUBJECT)
         config = {
             "host": LOOPBACK,
             "port": self.port,
@@ -183,9 +222,16 @@ class PscProvider:
                 "redirect_uris": self.redirect_uris,
                 # What PscConfig.post_logout_redirect_uri makes of each redirect URI.
                 "post_logout_redirect_uris": [
-                    uri.removesuffix("/login/psc/callback") + "/login?notice=logout"
+                    uri.removesuffix("/callback") + "/logout"
                     for uri in self.redirect_uris
                 ],
+            },
+            "mtls": {
+                "port": self.stack.psc_mtls,
+                "url": self.mtls_url,
+                "ca": str(self.stack.ca_cert),
+                "client_id": self.mtls_client_id,
+                "subject_dn": MTLS_SUBJECT_DN,
             },
             "ttl": {
                 "access": self.access_ttl,

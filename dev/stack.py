@@ -85,6 +85,13 @@ extendedKeyUsage = serverAuth
 subjectAltName = DNS:localhost, @@server_ips
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid, issuer
+
+[client_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
 """
 
 
@@ -153,6 +160,11 @@ class Stack:
     def psc(self) -> int:
         """The Pro Santé Connect look-alike (dev/psc.py), over HTTPS on 127.0.0.1."""
         return self.base_port + 444
+
+    @property
+    def psc_mtls(self) -> int:
+        """The look-alike's mutual-TLS endpoint aliases (RFC 8705 section 5)."""
+        return self.base_port + 446
 
     @property
     def psc_issuer(self) -> str:
@@ -685,6 +697,25 @@ class Stack:
             "-out", str(self._server_cert),
         )  # fmt: skip
         request.unlink()
+
+    def issue_client_certificate(self, cert: Path, key: Path, subject: str) -> None:
+        """A TLS client certificate signed by the stack's CA, e.g. for the webmail's mutual
+        TLS at the Pro Santé Connect look-alike; ``subject`` in openssl's /O=../CN=.. form."""
+        self._ensure_certificates()
+        request = cert.with_suffix(".csr")
+        _openssl(
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-sha256", "-subj", subject,
+            "-keyout", str(key), "-out", str(request),
+        )  # fmt: skip
+        _openssl(
+            "x509", "-req", "-in", str(request), "-sha256", "-days", "3650",
+            "-CA", str(self.ca_cert), "-CAkey", str(self._tls_dir / "ca.key"),
+            "-set_serial", f"0x{secrets.token_hex(16)}",
+            "-extfile", str(self._tls_dir / "openssl.cnf"), "-extensions", "client_ext",
+            "-out", str(cert),
+        )  # fmt: skip
+        request.unlink()
+        key.chmod(0o600)
 
     def _client_tls_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_cert))

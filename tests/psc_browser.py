@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import ssl
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -14,10 +16,13 @@ import httpx2
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from redis.asyncio import Redis
+from starlette.testclient import TestClient
 
-from dev.psc import PscProvider
+from dev.psc import MTLS_SUBJECT, PscProvider
+from dev.stack import _openssl
 from tests.conftest import PSC_REDIRECT_URI, soup
 from webmail.auth.oidc import PscClient, PscConfig, Tokens
+from webmail.auth.oidc_http import ClientCertificate
 
 DEMO_LOGIN = "899700000001"
 
@@ -54,6 +59,31 @@ def browser_base(url: str) -> str:
     return f"{scheme}://{host.split('/', 1)[0]}/"
 
 
+def psc_env(psc: PscProvider, env: dict[str, str], audit_file: Path) -> dict[str, str]:
+    """The webmail's settings for PSC sign-in at the look-alike (client secret)."""
+    return {
+        **env,
+        "MSS_AUDIT_LOG": str(audit_file),
+        "MSS_PSC_ENABLED": "true",
+        "MSS_PSC_ISSUER": psc.issuer,
+        "MSS_PSC_CLIENT_ID": psc.client_id,
+        "MSS_PSC_CLIENT_SECRET": psc.client_secret,
+        "MSS_PSC_REDIRECT_URI": PSC_REDIRECT_URI,
+    }
+
+
+def mtls_env(psc: PscProvider, env: dict[str, str], audit_file: Path) -> dict[str, str]:
+    """The same with mutual TLS: the webmail's certificate, no secret."""
+    return {
+        **psc_env(psc, env, audit_file),
+        "MSS_PSC_CLIENT_AUTH": "tls_client_auth",
+        "MSS_PSC_CLIENT_ID": psc.mtls_client_id,
+        "MSS_PSC_CLIENT_SECRET": "",
+        "MSS_PSC_CLIENT_CERT": str(psc.client_cert),
+        "MSS_PSC_CLIENT_KEY": str(psc.client_key),
+    }
+
+
 def psc_config(psc: PscProvider, **overrides: Any) -> PscConfig:
     values: dict[str, Any] = {
         "issuer": psc.issuer,
@@ -67,11 +97,11 @@ def psc_config(psc: PscProvider, **overrides: Any) -> PscConfig:
     return PscConfig(**values)
 
 
-async def tokens_for(psc: PscProvider, login: str) -> Tokens:
+async def tokens_for(psc: PscProvider, login: str, config: PscConfig | None = None) -> Tokens:
     """A whole sign-in for ``login`` (a demo id, or any test mailbox address): its tokens."""
     redis = Redis.from_url(f"redis://127.0.0.1:{psc.stack.redis}/0")
     try:
-        client = PscClient(psc_config(psc), redis)
+        client = PscClient(config or psc_config(psc), redis)
         binding = secrets.token_urlsafe(16)
         url = await client.begin(binding, "192.0.2.1/32")
         with provider_client(psc) as browser:
@@ -79,6 +109,45 @@ async def tokens_for(psc: PscProvider, login: str) -> Tokens:
         return (await client.finish(binding, query["state"][0], query["code"][0])).tokens
     finally:
         await redis.aclose()
+
+
+# -- the webmail's pages, through a TestClient ------------------------------------------
+
+
+def audit_entries(audit_file: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in audit_file.read_text().splitlines()]
+
+
+def provider_redirect(
+    client: TestClient,
+    psc: PscProvider,
+    login: str,
+    acr: str = "eidas1",
+    browser: httpx2.Client | None = None,
+) -> str:
+    """The path and query the provider sends the browser back to (after the button);
+    ``browser``: the provider's side of the browser, to keep its cookies."""
+    start = client.get("/login/psc")
+    assert start.status_code == 303
+    with contextlib.ExitStack() as stack:
+        if browser is None:
+            browser = stack.enter_context(provider_client(psc))
+        back = sign_in(browser, start.headers["location"], login=login, acr=acr)
+    assert back.startswith(PSC_REDIRECT_URI)
+    parts = urlsplit(back)
+    return f"{parts.path}?{parts.query}"
+
+
+def sign_in_as(client: TestClient, psc: PscProvider, login: str) -> None:
+    done = client.get(provider_redirect(client, psc, login))
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/mail"
+
+
+def login_error(response_text: str) -> str:
+    alert = soup(response_text).select_one(".alert-error")
+    assert alert is not None, response_text
+    return alert.get_text(" ", strip=True)
 
 
 # -- ID tokens made with the provider's own key, to test each check alone -------------
@@ -110,3 +179,35 @@ def tamper_payload(token: str) -> str:
     claims["sub"] = "899700000099"
     encoded = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     return f"{header}.{encoded}.{signature}"
+
+
+# -- client certificates for mutual TLS ----------------------------------------------------
+
+
+def foreign_client_certificate(directory: Path, subject: str = MTLS_SUBJECT) -> ClientCertificate:
+    """A client certificate with ``subject`` from a CA of its own, which the provider does
+    not trust (the same subject as the registered one unless told otherwise)."""
+    ca_key, ca_cert = directory / "other-ca.key", directory / "other-ca.pem"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/O=Another CA/CN=Another CA", "-keyout", str(ca_key), "-out", str(ca_cert))  # fmt: skip
+    key, request, cert = directory / "c.key", directory / "c.csr", directory / "c.pem"
+    _openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", subject,
+             "-keyout", str(key), "-out", str(request))  # fmt: skip
+    _openssl("x509", "-req", "-in", str(request), "-days", "2", "-CA", str(ca_cert),
+             "-CAkey", str(ca_key), "-set_serial", "0x1234", "-out", str(cert))  # fmt: skip
+    return ClientCertificate(cert, key)
+
+
+def mtls_config(
+    psc: PscProvider, certificate: ClientCertificate | None = None, **overrides: Any
+) -> PscConfig:
+    """The webmail's mutual-TLS client at the provider, with its own certificate unless
+    ``certificate`` is given."""
+    return psc_config(
+        psc,
+        client_id=psc.mtls_client_id,
+        client_secret="",
+        client_auth="tls_client_auth",
+        client_certificate=certificate or ClientCertificate(psc.client_cert, psc.client_key),
+        **overrides,
+    )

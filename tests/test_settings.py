@@ -163,6 +163,20 @@ def test_pro_sante_connect_discovery_defaults_to_the_wallet_path() -> None:
             "MSS_PSC_REDIRECT_URI: expected an https://",
         ),
         ({"MSS_PSC_DISCOVERY_URL": "file:///etc/passwd"}, "MSS_PSC_DISCOVERY_URL: expected"),
+        # Loopback http passes nowhere for the provider: every call to it is https only,
+        # so it would fail at the first sign-in instead of at start.
+        (
+            {"MSS_PSC_DISCOVERY_URL": "http://localhost:8080/.well-known/openid-configuration"},
+            "MSS_PSC_DISCOVERY_URL: expected an https://",
+        ),
+        ({"MSS_PSC_ISSUER": "http://127.0.0.1:8080"}, "MSS_PSC_ISSUER: expected an https://"),
+        ({"MSS_PSC_ISSUER": "https://"}, "MSS_PSC_ISSUER: expected an https://"),
+        ({"MSS_PSC_CLIENT_AUTH": "private_key_jwt"}, "MSS_PSC_CLIENT_AUTH: expected one of"),
+        ({"MSS_PSC_CLIENT_AUTH": "tls_client_auth"}, "MSS_PSC_CLIENT_CERT is required"),
+        (
+            {"MSS_PSC_CLIENT_AUTH": "tls_client_auth", "MSS_PSC_CLIENT_CERT": "/nonexistent.pem"},
+            "MSS_PSC_CLIENT_CERT: /nonexistent.pem is not a readable file",
+        ),
     ],
 )
 def test_bad_pro_sante_connect_settings_are_named(changes: dict[str, str], message: str) -> None:
@@ -187,3 +201,67 @@ def test_the_trust_space_settings(tmp_path: Path) -> None:
         Settings.from_env({**BASE, "MSS_TRUST_WHITELIST": str(tmp_path / "absent.xml")})
     with pytest.raises(SettingsError, match="MSS_TRUST_OUTSIDE: expected one of refuse, warn"):
         Settings.from_env({**BASE, "MSS_TRUST_OUTSIDE": "allow"})
+
+
+def _client_certificate(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "client.pem", directory / "client.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=mss-webmail", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_mutual_tls_needs_no_secret_and_loads_the_pair_at_start(tmp_path: Path) -> None:
+    cert, key = _client_certificate(tmp_path)
+    mtls = {"MSS_PSC_CLIENT_AUTH": "tls_client_auth", "MSS_PSC_CLIENT_SECRET": ""}
+    psc = Settings.from_env(
+        {**BASE, **PSC, **mtls, "MSS_PSC_CLIENT_CERT": str(cert), "MSS_PSC_CLIENT_KEY": str(key)}
+    ).psc
+    assert psc is not None and psc.mutual_tls and psc.client_secret == ""
+    assert psc.client_certificate is not None and psc.client_certificate.key == key
+    assert Settings.from_env({**BASE, **PSC}).psc.client_auth == "client_secret_basic"  # type: ignore[union-attr]
+
+
+def test_a_key_that_does_not_fit_the_certificate_stops_the_start_without_showing_it(
+    tmp_path: Path,
+) -> None:
+    cert, _key = _client_certificate(tmp_path)
+    (tmp_path / "other").mkdir()
+    _cert, other_key = _client_certificate(tmp_path / "other")
+    not_a_key = tmp_path / "not-a-key.pem"
+    not_a_key.write_bytes(cert.read_bytes())
+    encrypted = tmp_path / "encrypted.key"
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(_key), "-aes256", "-passout", "pass:secret",
+         "-out", str(encrypted)],
+        check=True, capture_output=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    for path in (not_a_key, encrypted):
+        path.chmod(0o600)
+    # Another key; a certificate where the key should be; the right key, encrypted.
+    for key in (other_key, not_a_key, encrypted):
+        env = {
+            **BASE, **PSC, "MSS_PSC_CLIENT_AUTH": "tls_client_auth",
+            "MSS_PSC_CLIENT_CERT": str(cert), "MSS_PSC_CLIENT_KEY": str(key),
+        }  # fmt: skip
+        with pytest.raises(
+            SettingsError, match=r"^MSS_PSC_CLIENT_CERT, MSS_PSC_CLIENT_KEY"
+        ) as error:
+            Settings.from_env(env)
+        secret_lines = other_key.read_text().splitlines()[1:-1]
+        assert not any(line in str(error.value) for line in secret_lines)
+
+
+def test_a_key_every_user_can_read_stops_the_start(tmp_path: Path) -> None:
+    cert, key = _client_certificate(tmp_path)
+    key.chmod(0o644)
+    env = {
+        **BASE, **PSC, "MSS_PSC_CLIENT_AUTH": "tls_client_auth",
+        "MSS_PSC_CLIENT_CERT": str(cert), "MSS_PSC_CLIENT_KEY": str(key),
+    }  # fmt: skip
+    with pytest.raises(SettingsError, match=r"^MSS_PSC_CLIENT_KEY: .* readable by every user"):
+        Settings.from_env(env)
+    key.chmod(0o640)
+    assert Settings.from_env(env).psc is not None

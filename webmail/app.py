@@ -31,7 +31,7 @@ from webmail.failures import described
 from webmail.htmx import client_redirect, is_htmx
 from webmail.i18n import N_
 from webmail.mail.connections import ConnectionPool
-from webmail.mail.imap import ImapAuthFailed, ImapError, ImapUnavailable
+from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapUnavailable
 from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
@@ -89,6 +89,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/login/psc", psc.start, methods=["GET"]),
         Route("/login/psc/callback", psc.callback, methods=["GET"]),
+        Route("/login/psc/logout", psc.logged_out, methods=["GET"]),
         Route("/login/otp", second_factor.otp_page, methods=["GET"]),
         Route("/login/otp", second_factor.otp_submit, methods=["POST"]),
         Route("/login/otp/email", second_factor.send_email_code, methods=["POST"]),
@@ -220,6 +221,8 @@ async def webmail_error(request: Request, exc: Exception) -> Response:
 
 
 async def imap_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ImapTokenRefused):
+        return await psc.mail_access_refused(request)
     if isinstance(exc, ImapAuthFailed):
         # The password changed since login: the session cannot reconnect.
         return _to_login(request)

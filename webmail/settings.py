@@ -16,7 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
-from webmail.auth.oidc import PscConfig
+from webmail.auth.oidc import CLIENT_AUTH_METHODS, SECRET_BASIC, TLS_CLIENT_AUTH, PscConfig
+from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, is_https_url
 from webmail.auth.throttle import Limits
 from webmail.trust.policy import OutsidePolicy, TrustConfig
 
@@ -217,26 +218,39 @@ class _Reader:
         return value
 
     def https_url(self, name: str, default: str | None = None) -> str:
+        """An address of this webmail: https, or http on loopback (a local demo)."""
         value = self.text(name, default)
         if not value.startswith("https://") and not _is_loopback_http(value):
+            raise SettingsError(f"{name}: expected an https:// URL, got {value!r}")
+        return value
+
+    def provider_url(self, name: str, default: str | None = None) -> str:
+        """An address of the identity provider: https only, as every call to it is."""
+        value = self.text(name, default)
+        if not is_https_url(value):
             raise SettingsError(f"{name}: expected an https:// URL, got {value!r}")
         return value
 
     def psc(self) -> PscConfig | None:
         if not self.boolean("MSS_PSC_ENABLED", False):
             return None
-        issuer = self.https_url("MSS_PSC_ISSUER").rstrip("/")
+        issuer = self.provider_url("MSS_PSC_ISSUER").rstrip("/")
+        client_auth = self.choice("MSS_PSC_CLIENT_AUTH", SECRET_BASIC, CLIENT_AUTH_METHODS)
+        mutual_tls = client_auth == TLS_CLIENT_AUTH
         return PscConfig(
             issuer=issuer,
-            discovery_url=self.https_url(
+            discovery_url=self.provider_url(
                 "MSS_PSC_DISCOVERY_URL", f"{issuer}/.well-known/wallet-openid-configuration"
             ),
             client_id=self.text("MSS_PSC_CLIENT_ID"),
-            client_secret=self.text("MSS_PSC_CLIENT_SECRET"),
+            # With mutual TLS the certificate stands for the secret.
+            client_secret=self.text("MSS_PSC_CLIENT_SECRET", "" if mutual_tls else None),
             redirect_uri=self.https_url("MSS_PSC_REDIRECT_URI"),
             mailbox_claim=self.text("MSS_PSC_MAILBOX_CLAIM", "email"),
             ca_bundle=self.optional_file("MSS_PSC_CA_BUNDLE")
             or self.optional_file("MSS_CA_BUNDLE"),
+            client_auth=client_auth,
+            client_certificate=self.client_certificate() if mutual_tls else None,
         )
 
     def trust(self) -> TrustConfig:
@@ -244,6 +258,27 @@ class _Reader:
         return TrustConfig(
             whitelist=self.optional_file("MSS_TRUST_WHITELIST"), outside=OutsidePolicy(outside)
         )
+
+    def client_certificate(self) -> ClientCertificate:
+        """MSS_PSC_CLIENT_CERT and MSS_PSC_CLIENT_KEY, loaded once here so that a wrong
+        pair stops the start rather than the first sign-in; the key is never shown."""
+        cert, key = (
+            self.optional_file(name) or self.text(name)  # text(): "is required"
+            for name in ("MSS_PSC_CLIENT_CERT", "MSS_PSC_CLIENT_KEY")
+        )
+        certificate = ClientCertificate(Path(cert), Path(key))
+        if certificate.key.stat().st_mode & 0o004:
+            raise SettingsError(
+                f"MSS_PSC_CLIENT_KEY: {key} is readable by every user of this machine "
+                "(chmod o-r it: it proves the webmail's identity to Pro Santé Connect)"
+            )
+        try:
+            check_client_certificate(certificate)
+        except ValueError as error:
+            raise SettingsError(
+                f"MSS_PSC_CLIENT_CERT, MSS_PSC_CLIENT_KEY: unusable certificate and key ({error})"
+            ) from None
+        return certificate
 
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"

@@ -3,13 +3,13 @@
 //     node provider.mjs CONFIG.json
 //
 // CONFIG (written by dev/psc.py): host, port, issuer, tls {cert, key}, client {id, secret,
-// redirect_uris}, ttl {access, refresh, id_token}, signing_key (PEM file), accounts
-// {login: claims}, cookie_keys. Dev-only: the sign-in form takes any known login without
+// redirect_uris}, mtls {port, url, ca, client_id, subject_dn}, ttl {access, refresh,
+// id_token}, signing_key (PEM file), accounts {login: claims}, cookie_keys. Dev-only: the sign-in form takes any known login without
 // a password, and may ask for another acr than eidas1 so that refusals can be tested.
 import fs from 'node:fs';
 import https from 'node:https';
 import querystring from 'node:querystring';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 
 import Provider from 'oidc-provider';
 
@@ -51,12 +51,69 @@ const client = {
   introspection_endpoint_auth_method: 'client_secret_basic',
 };
 
+
+// -- Mutual TLS (RFC 8705 tls_client_auth), as inside PSC's trust space -------------------
+// The webmail's client once more, known by its certificate instead of a secret. Every
+// listener asks for a client certificate without requiring one (the browser has none);
+// the TLS layer checks it against the stack's CA, the hooks below decide.
+const mtlsClient = {
+  ...client,
+  client_id: config.mtls.client_id,
+  client_secret: undefined,
+  token_endpoint_auth_method: 'tls_client_auth',
+  introspection_endpoint_auth_method: 'tls_client_auth',
+  revocation_endpoint_auth_method: 'tls_client_auth',
+  tls_client_auth_subject_dn: config.mtls.subject_dn,
+};
+
+// "CN=a,O=b" (RFC 4514, as registered) and Node's "O=b\nCN=a" name the same subject.
+function sameDn(a, b) {
+  const parts = (dn, separator) => dn.split(separator).map((p) => p.trim()).sort().join('\n');
+  return parts(a, ',') === parts(b, '\n');
+}
+
+const mtlsFeature = {
+  enabled: true,
+  tlsClientAuth: true,
+  certificateBoundAccessTokens: false,
+  getCertificate(ctx) {
+    const peer = ctx.socket.getPeerCertificate?.();
+    return peer?.raw ? new X509Certificate(peer.raw) : undefined;
+  },
+  // Verified by OpenSSL against the stack's CA (the listeners' `ca`), dates included.
+  certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+  certificateSubjectMatches(ctx, property, expected) {
+    const cert = mtlsFeature.getCertificate(ctx);
+    if (!cert) return false;
+    if (property === 'tls_client_auth_subject_dn') return sameDn(expected, cert.subject);
+    if (property === 'tls_client_auth_san_dns') {
+      return (cert.subjectAltName ?? '').split(', ').includes(`DNS:${expected}`);
+    }
+    return false;
+  },
+};
+
+// RFC 8705 section 5: where a client using its certificate calls the back-channel endpoints.
+const mtlsAliases = Object.fromEntries(
+  [['token_endpoint', '/token'], ['userinfo_endpoint', '/me'],
+    ['introspection_endpoint', '/token/introspection'],
+    ['revocation_endpoint', '/token/revocation']].map(([name, path]) => [name, config.mtls.url + path]),
+);
+
+const tlsOptions = {
+  requestCert: true, rejectUnauthorized: false, ca: fs.readFileSync(config.mtls.ca),
+};
+// -- end of mutual TLS ---------------------------------------------------------------------
+
 const provider = new Provider(config.issuer, {
   // The same client twice: "<id>-jwt" gets its userinfo as a signed JWT, as PSC may answer.
   clients: [
     client,
     { ...client, client_id: `${client.client_id}-jwt`, userinfo_signed_response_alg: 'RS256' },
+    mtlsClient,
   ],
+  clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'tls_client_auth'],
+  discovery: { mtls_endpoint_aliases: mtlsAliases },
   jwks: { keys: [signingKey()] },
   cookies: { keys: config.cookie_keys },
   acrValues: ['eidas1'],
@@ -70,6 +127,7 @@ const provider = new Provider(config.issuer, {
     userinfo: { enabled: true },
     jwtUserinfo: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    mTLS: mtlsFeature,
   },
   ttl: {
     AccessToken: config.ttl.access,
@@ -82,8 +140,9 @@ const provider = new Provider(config.issuer, {
   },
   // PSC issues a refresh token without offline_access.
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
-  // Like PSC's Keycloak: a refresh token is not rotated, so concurrent refreshes are harmless.
-  rotateRefreshToken: false,
+  // Like PSC: each refresh gives a new refresh token, and the old one used again is taken
+  // for a replay, which revokes the whole grant: concurrent refreshes end the session.
+  rotateRefreshToken: true,
   // Introspection tells Dovecot whose mailbox an access token opens.
   extraTokenClaims: async (ctx, token) => {
     const claims = claimsOf(token.accountId);
@@ -104,6 +163,25 @@ const provider = new Provider(config.issuer, {
   },
 });
 provider.proxy = false;
+
+// -- Grants counted for the tests: GET /dev/grants?account=ID ------------------------------
+// {"refresh_token@main": 2, "authorization_code@mtls": 1, ...}: what was issued to whom, and
+// on which listener (the mTLS aliases' or the main one).
+const grants = new Map();
+provider.on('grant.success', (ctx) => {
+  const account = ctx.oidc.account?.accountId ?? ctx.oidc.entities?.RefreshToken?.accountId;
+  const listener = ctx.socket.localPort === config.mtls.port ? 'mtls' : 'main';
+  const key = `${ctx.oidc.params.grant_type}@${listener}`;
+  const counts = grants.get(account) ?? {};
+  counts[key] = (counts[key] ?? 0) + 1;
+  grants.set(account, counts);
+});
+
+function sendGrants(req, res) {
+  const account = new URL(req.url, config.issuer).searchParams.get('account');
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(grants.get(account) ?? {}));
+}
 
 function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -147,24 +225,33 @@ async function interaction(req, res) {
 }
 
 const callback = provider.callback();
-const server = https.createServer(
-  { cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) },
-  (req, res) => {
-    // PSC publishes its discovery document at a non-standard path too.
-    if (req.url === '/.well-known/wallet-openid-configuration') {
-      req.url = '/.well-known/openid-configuration';
-    }
-    if (req.url.startsWith('/interaction/')) {
-      interaction(req, res).catch((error) => {
-        res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
-        res.end(`interaction failed: ${error.message}`);
-      });
-      return;
-    }
-    callback(req, res);
-  },
-);
+const serverOptions = {
+  cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key), ...tlsOptions,
+};
+function handle(req, res) {
+  // PSC publishes its discovery document at a non-standard path too.
+  if (req.url === '/.well-known/wallet-openid-configuration') {
+    req.url = '/.well-known/openid-configuration';
+  }
+  if (req.url.startsWith('/dev/grants?')) return sendGrants(req, res);
+  if (req.url.startsWith('/interaction/')) {
+    interaction(req, res).catch((error) => {
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`interaction failed: ${error.message}`);
+    });
+    return;
+  }
+  callback(req, res);
+}
+const server = https.createServer(serverOptions, handle);
 server.listen(config.port, config.host, () => {
   console.log(`listening on ${config.host}:${config.port}`);
 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+const mtlsServer = https.createServer(serverOptions, handle);
+mtlsServer.listen(config.mtls.port, config.host, () => {
+  console.log(`mTLS aliases on ${config.host}:${config.mtls.port}`);
+});
+process.on('SIGTERM', () => {
+  mtlsServer.close();
+  server.close(() => process.exit(0));
+});

@@ -25,7 +25,7 @@ from tests.psc_browser import (
     sign_in,
     tamper_payload,
 )
-from webmail.auth import oidc
+from webmail.auth import oidc_states
 from webmail.auth.oidc import PscClient, PscRefused, PscTooManyStarts
 from webmail.auth.oidc_http import Answer, ProviderHttp
 
@@ -212,7 +212,7 @@ async def test_userinfo_jwt_with_a_bad_signature_is_refused(
 async def test_one_network_cannot_fill_redis_with_sign_in_starts(
     client: PscClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(oidc, "STARTS_PER_NETWORK", 3)
+    monkeypatch.setattr(oidc_states, "STARTS_PER_NETWORK", 3)
     network = f"2001:db8:{secrets.randbelow(65536):x}::/64"
     for _ in range(3):
         await client.begin(secrets.token_urlsafe(16), network)

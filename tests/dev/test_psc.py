@@ -105,3 +105,26 @@ def test_pkce_is_required(psc: PscProvider, missing: str) -> None:
     with provider_client(psc) as browser:
         back = sign_in(browser, parts._replace(query=urlencode(query)).geturl())
     assert "error" in parse_qs(urlsplit(back).query)
+
+
+def test_discovery_lists_the_mtls_aliases_and_they_want_a_certificate(psc: PscProvider) -> None:
+    aliases = _discovery(psc)["mtls_endpoint_aliases"]
+    assert isinstance(aliases, dict)
+    assert aliases["token_endpoint"] == psc.mtls_url + "/token"
+    context = ssl.create_default_context(cafile=str(psc.stack.ca_cert))
+    # The mTLS client with no certificate, or with the other client's secret: refused.
+    for auth in (None, (psc.mtls_client_id, psc.client_secret)):
+        refused = httpx2.post(
+            str(aliases["token_endpoint"]),
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": "x",
+                "client_id": psc.mtls_client_id,
+            }
+            if auth is None
+            else {"grant_type": "refresh_token", "refresh_token": "x"},
+            auth=auth,
+            verify=context,
+        )
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["error"] == "invalid_client"

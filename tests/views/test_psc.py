@@ -4,7 +4,7 @@ Postfix: to the provider and back, then reading and sending with the token (XOAU
 from __future__ import annotations
 
 import base64
-import contextlib
+import copy
 import email
 import email.policy
 import json
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import httpx2
 import pytest
 from starlette.testclient import TestClient
 
@@ -22,7 +21,6 @@ from dev.psc import PscProvider
 from dev.stack import Stack
 from tests.conftest import (
     PSC_ACCESS_TTL,
-    PSC_REDIRECT_URI,
     MailUser,
     csrf_token,
     deliver,
@@ -30,10 +28,20 @@ from tests.conftest import (
     soup,
     wait_for_messages,
 )
-from tests.psc_browser import forged, provider_client, sign_in, tamper_payload
+from tests.psc_browser import (
+    audit_entries,
+    forged,
+    login_error,
+    provider_client,
+    provider_redirect,
+    psc_env,
+    sign_in_as,
+    tamper_payload,
+)
 from webmail.app import create_app
 from webmail.auth.oidc import PscClient
 from webmail.auth.psc_tokens import REFRESH_MARGIN_SECONDS
+from webmail.auth.sessions import Session, SessionStore
 from webmail.settings import Settings
 
 
@@ -44,57 +52,11 @@ def audit_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def psc_client(psc: PscProvider, env: dict[str, str], audit_file: Path) -> Iterator[TestClient]:
-    settings = Settings.from_env(
-        {
-            **env,
-            "MSS_AUDIT_LOG": str(audit_file),
-            "MSS_PSC_ENABLED": "true",
-            "MSS_PSC_ISSUER": psc.issuer,
-            "MSS_PSC_CLIENT_ID": psc.client_id,
-            "MSS_PSC_CLIENT_SECRET": psc.client_secret,
-            "MSS_PSC_REDIRECT_URI": PSC_REDIRECT_URI,
-        }
-    )
+    settings = Settings.from_env(psc_env(psc, env, audit_file))
     with TestClient(
         create_app(settings), base_url="http://127.0.0.1:8000", follow_redirects=False
     ) as client:
         yield client
-
-
-def audit_entries(audit_file: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in audit_file.read_text().splitlines()]
-
-
-def provider_redirect(
-    client: TestClient,
-    psc: PscProvider,
-    login: str,
-    acr: str = "eidas1",
-    browser: httpx2.Client | None = None,
-) -> str:
-    """The path and query the provider sends the browser back to (after the button);
-    ``browser``: the provider's side of the browser, to keep its cookies."""
-    start = client.get("/login/psc")
-    assert start.status_code == 303
-    with contextlib.ExitStack() as stack:
-        if browser is None:
-            browser = stack.enter_context(provider_client(psc))
-        back = sign_in(browser, start.headers["location"], login=login, acr=acr)
-    assert back.startswith(PSC_REDIRECT_URI)
-    parts = urlsplit(back)
-    return f"{parts.path}?{parts.query}"
-
-
-def sign_in_as(client: TestClient, psc: PscProvider, login: str) -> None:
-    done = client.get(provider_redirect(client, psc, login))
-    assert done.status_code == 303, done.text
-    assert done.headers["location"] == "/mail"
-
-
-def login_error(response_text: str) -> str:
-    alert = soup(response_text).select_one(".alert-error")
-    assert alert is not None, response_text
-    return alert.get_text(" ", strip=True)
 
 
 def test_the_login_page_offers_psc_only_when_enabled(
@@ -298,7 +260,7 @@ def test_a_wrong_id_token_is_refused_with_a_message_and_an_audit_line(
 
 
 def test_logout_ends_the_pro_sante_connect_session_too(
-    psc_client: TestClient, psc: PscProvider, user: MailUser
+    psc_client: TestClient, psc: PscProvider, user: MailUser, audit_file: Path
 ) -> None:
     with provider_client(psc) as browser:
         answer = provider_redirect(psc_client, psc, user.address, browser=browser)
@@ -314,9 +276,11 @@ def test_logout_ends_the_pro_sante_connect_session_too(
         assert str(refresh["content"]) == f"0;url={provider_logout}"
         query = parse_qs(urlsplit(provider_logout).query)
         assert provider_logout.startswith(psc.issuer + "/session/end?")
-        assert query["post_logout_redirect_uri"] == ["http://127.0.0.1:8000/login?notice=logout"]
+        assert query["post_logout_redirect_uri"] == ["http://127.0.0.1:8000/login/psc/logout"]
         assert query["id_token_hint"][0].count(".") == 2
-        # The provider asks the user to confirm, then sends the browser back to the login page.
+        state = query["state"][0]
+        assert len(state) >= 32
+        # The provider asks the user to confirm, then sends the browser back with the state.
         confirm = soup(browser.get(provider_logout).text).select_one('form[id="op.logoutForm"]')
         assert confirm is not None
         xsrf = confirm.select_one("input[name=xsrf]")
@@ -326,10 +290,59 @@ def test_logout_ends_the_pro_sante_connect_session_too(
             data={"xsrf": str(xsrf["value"]), "logout": "yes"},
         )
         assert back.status_code in (302, 303), back.text
-        assert back.headers["location"].startswith("http://127.0.0.1:8000/login?notice=logout")
+        returned = urlsplit(back.headers["location"])
+        assert returned.path == "/login/psc/logout"
+        assert parse_qs(returned.query)["state"] == [state]
+        # The state checked, the login page says so.
+        done = psc_client.get(f"{returned.path}?{returned.query}")
+        assert done.status_code == 303 and done.headers["location"] == "/login?notice=logout"
+        notice = soup(psc_client.get(done.headers["location"]).text).select_one(".alert-ok")
+        assert notice is not None and notice.get_text(strip=True) == "Vous êtes déconnecté."
+        # Once: the same answer again is not believed.
+        again = psc_client.get(f"{returned.path}?{returned.query}")
+        assert again.status_code == 400
+        assert "n'a pas pu être confirmée" in login_error(again.text)
+        assert audit_entries(audit_file)[-1]["target"] == {"reason": "state_unknown"}
         # Signed out there too: the next sign-in asks for the practitioner again.
         again = browser.get(str(psc_client.get("/login/psc").headers["location"]))
         while again.status_code in (302, 303):
             again = browser.get(urljoin(str(again.url), again.headers["location"]))
         assert soup(again.text).select_one("input[name=login]") is not None
     assert psc_client.get("/mail").status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("?state=forged", "state_unknown"),
+        ("", "state_missing"),
+        ("?state=" + "x" * 500, "state_unknown"),
+    ],
+)
+def test_a_logout_answer_without_our_state_is_not_confirmed(
+    psc_client: TestClient, audit_file: Path, query: str, reason: str
+) -> None:
+    answer = psc_client.get("/login/psc/logout" + query)
+    assert answer.status_code == 400
+    assert "n'a pas pu être confirmée" in login_error(answer.text)
+    assert soup(answer.text).select_one(".alert-ok") is None
+    assert audit_entries(audit_file)[-1]["target"] == {"reason": reason}
+
+
+def test_the_callback_writes_the_session_once_complete(
+    psc_client: TestClient, psc: PscProvider, user: MailUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = provider_redirect(psc_client, psc, user.address)
+    written: list[Session] = []
+    original = SessionStore._save
+
+    async def counted(self: SessionStore, session: Session, *, must_exist: bool = False) -> None:
+        written.append(copy.copy(session))
+        await original(self, session, must_exist=must_exist)
+
+    monkeypatch.setattr(SessionStore, "_save", counted)
+    assert psc_client.get(answer).status_code == 303
+    assert len(written) == 1
+    session = written[0]
+    assert session.method == "psc" and session.encrypted_tokens
+    assert session.profession == "Infirmier" and session.display_name.startswith("Dominique ")

@@ -2,18 +2,16 @@
 
 The browser carries only an opaque pre-login id (its cookie) and, through the provider,
 ``state``. The ``nonce`` and PKCE verifier stay in Redis under the state's hash, bound to
-that pre-login id, and are consumed by one GETDEL: a state works once, for the browser that
+that pre-login id (webmail.auth.oidc_states): a state works once, for the browser that
 started it. The ID token is checked in full (signature against the provider's JWKS, issuer,
 audience, expiry, nonce, ``acr == eidas1``) before anything about the user is believed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -23,40 +21,48 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from webmail.auth.oidc_http import ProviderHttp, ProviderUnreachable
+from webmail.auth.oidc_claims import Identity, Tokens, identity_from, keep_refresh, tokens_from
+from webmail.auth.oidc_errors import (
+    PscClientRefused,
+    PscRefused,
+    PscTooManyStarts,
+    PscUnavailable,
+)
+from webmail.auth.oidc_http import (
+    Answer,
+    ClientCertificate,
+    ProviderHttp,
+    ProviderUnreachable,
+    is_https_url,
+)
+from webmail.auth.oidc_states import PscStates, digest
+
+__all__ = [
+    "Identity",
+    "PscClient",
+    "PscClientRefused",
+    "PscConfig",
+    "PscRefused",
+    "PscTooManyStarts",
+    "PscUnavailable",
+    "SignIn",
+    "Tokens",
+]
 
 SCOPE = "openid scope_all"
 ACR = "eidas1"
-STATE_PREFIX = "mss:psc:state:"
-STARTS_PREFIX = "mss:psc:starts:"
-# Time to sign in at the provider (e-CPS on the phone included) before the state is forgotten.
-STATE_SECONDS = 600
-# Sign-ins one network may start in STATE_SECONDS: each keeps a state in Redis for that long,
-# so a script asking without end would fill it. One a second on average: a hospital's
-# doctors behind one address at the change of shift stay well below.
-STARTS_PER_NETWORK = 600
+# Where the provider sends the browser back after its logout (register it there).
+LOGOUT_RETURN_PATH = "/login/psc/logout"
 METADATA_SECONDS = 3600
 # Clock differences between the provider and this host.
 LEEWAY_SECONDS = 30
 ID_TOKEN_ALGORITHMS = ["RS256", "PS256", "ES256"]
-
-
-class PscRefused(Exception):
-    """The sign-in cannot be accepted; ``reason`` is a short code for the audit trail."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class PscUnavailable(Exception):
-    """The provider or Redis cannot be reached: nothing is wrong with the user's sign-in."""
-
-
-class PscTooManyStarts(Exception):
-    """This network started more sign-ins than anyone would: none is remembered for now."""
+# How this webmail proves who it is at the token endpoint: its secret (HTTP Basic), or a
+# client certificate (RFC 8705 tls_client_auth, required inside the PSC trust space).
+SECRET_BASIC = "client_secret_basic"  # noqa: S105 (a method name, not a secret)
+TLS_CLIENT_AUTH = "tls_client_auth"
+CLIENT_AUTH_METHODS = (SECRET_BASIC, TLS_CLIENT_AUTH)
 
 
 @dataclass(frozen=True)
@@ -70,32 +76,26 @@ class PscConfig:
     mailbox_claim: str = "email"
     ca_bundle: Path | None = None
     timeout: float = 10.0
+    client_auth: str = SECRET_BASIC
+    # With TLS_CLIENT_AUTH: the certificate the provider registered for this client.
+    client_certificate: ClientCertificate | None = None
+
+    def __post_init__(self) -> None:
+        if self.client_auth not in CLIENT_AUTH_METHODS:
+            raise ValueError(f"unknown client authentication {self.client_auth!r}")
+        if self.mutual_tls and self.client_certificate is None:
+            raise ValueError("tls_client_auth needs a client certificate")
+
+    @property
+    def mutual_tls(self) -> bool:
+        return self.client_auth == TLS_CLIENT_AUTH
 
     @property
     def post_logout_redirect_uri(self) -> str:
-        """Where the provider sends the browser after its logout: this webmail's login page
-        (register it with the provider too)."""
+        """Where the provider sends the browser after its logout: this webmail's check of
+        the logout's ``state`` (register it with the provider too)."""
         parts = urlsplit(self.redirect_uri)
-        return f"{parts.scheme}://{parts.netloc}/login?notice=logout"
-
-
-@dataclass(frozen=True)
-class Identity:
-    subject: str
-    # SubjectNameID: the national id (8 + RPPS, or ADELI): for the audit trail.
-    national_id: str
-    given_name: str
-    family_name: str
-    profession_code: str
-    mailbox: str
-
-
-@dataclass(frozen=True)
-class Tokens:
-    access_token: str
-    refresh_token: str
-    id_token: str
-    expires_at: float
+        return f"{parts.scheme}://{parts.netloc}{LOGOUT_RETURN_PATH}"
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,12 @@ class PscClient:
     def __init__(self, config: PscConfig, redis: Redis) -> None:
         self.config = config
         self._redis = redis
-        self._http = ProviderHttp(config.ca_bundle, config.timeout)
+        self._states = PscStates(redis)
+        self._http = ProviderHttp(
+            config.ca_bundle,
+            config.timeout,
+            config.client_certificate if config.mutual_tls else None,
+        )
         self._metadata: dict[str, Any] | None = None
         self._metadata_until = 0.0
         self._keys: KeySet | None = None
@@ -119,17 +124,8 @@ class PscClient:
         client's network (see ``networks.client_network``), whose starts are counted."""
         metadata = await self.metadata()
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
-        pending = {"binding": _digest(binding), "nonce": nonce, "verifier": verifier}
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(STARTS_PREFIX + _digest(network))
-                pipe.expire(STARTS_PREFIX + _digest(network), STATE_SECONDS, nx=True)
-                starts, _ = await pipe.execute()
-            if starts > STARTS_PER_NETWORK:
-                raise PscTooManyStarts(network)
-            await self._redis.set(_state_key(state), json.dumps(pending), ex=STATE_SECONDS)
-        except (RedisError, OSError) as error:
-            raise PscUnavailable(str(error)) from error
+        pending = {"binding": digest(binding), "nonce": nonce, "verifier": verifier}
+        await self._states.remember_sign_in(state, pending, network)
         query = {
             "response_type": "code",
             "client_id": self.config.client_id,
@@ -145,8 +141,8 @@ class PscClient:
 
     async def finish(self, binding: str, state: str, code: str) -> SignIn:
         """The provider's answer at the redirect URI: tokens and the checked identity."""
-        pending = await self._consume(state)
-        if not secrets.compare_digest(pending["binding"], _digest(binding)):
+        pending = await self._states.take_sign_in(state)
+        if not secrets.compare_digest(pending["binding"], digest(binding)):
             raise PscRefused("state_other_browser")
         if not code or len(code) > 2048:
             raise PscRefused("code_missing")
@@ -159,16 +155,15 @@ class PscClient:
             }
         )
         claims = await self.check_id_token(str(answer.get("id_token", "")), pending["nonce"])
-        tokens = _tokens(answer, previous_id_token="")
+        tokens = tokens_from(answer, previous_id_token="")
         # PSC puts the practitioner's claims in userinfo, not in the ID token.
         profile = {**claims, **await self.userinfo(tokens.access_token, str(claims["sub"]))}
-        return SignIn(identity=_identity(profile, self.config.mailbox_claim), tokens=tokens)
+        return SignIn(identity=identity_from(profile, self.config.mailbox_claim), tokens=tokens)
 
     async def userinfo(self, access_token: str, subject: str) -> dict[str, Any]:
         """The userinfo claims, as JSON or as a signed JWT (application/jwt), which must be
         the provider's, for this client, and about the ID token's subject."""
-        metadata = await self.metadata()
-        endpoint = str(metadata.get("userinfo_endpoint", ""))
+        endpoint = await self.endpoint("userinfo_endpoint")
         if not endpoint:
             return {}
         try:
@@ -197,24 +192,30 @@ class PscClient:
         answer = await self._token_request(
             {"grant_type": "refresh_token", "refresh_token": refresh_token}
         )
-        tokens = _tokens(answer, previous_id_token=id_token)
-        return tokens if tokens.refresh_token else _keep_refresh(tokens, refresh_token)
+        return keep_refresh(tokens_from(answer, previous_id_token=id_token), refresh_token)
 
     async def end_session_url(self, id_token: str) -> str | None:
         """The provider's logout for this browser (RP-initiated logout), which ends the
-        PSC session and its grants too; None when the provider has no end-session endpoint."""
+        PSC session and its grants too; None when the provider has no end-session endpoint.
+        Its ``state`` is remembered for the way back (``logout_returned``)."""
+        # The browser goes there, without a client certificate: never the mTLS alias.
         endpoint = str((await self.metadata()).get("end_session_endpoint", ""))
-        if not endpoint.startswith("https://") or not id_token:
+        if not is_https_url(endpoint) or not id_token:
             return None
+        state = secrets.token_urlsafe(32)
+        await self._states.remember_logout(state)
         query = {
             "id_token_hint": id_token,
             "post_logout_redirect_uri": self.config.post_logout_redirect_uri,
             "client_id": self.config.client_id,
-            # Required by the specification's flow, unused on return: the login page
-            # shows the same notice whatever comes back.
-            "state": secrets.token_urlsafe(16),
+            "state": state,
         }
         return f"{endpoint}?{urlencode(query)}"
+
+    async def logout_returned(self, state: str) -> bool:
+        """Whether the provider's answer at the post-logout URI carries the ``state`` of a
+        logout this webmail started (once: a second answer with it is not believed)."""
+        return await self._states.take_logout(state)
 
     async def check_id_token(self, token: str, nonce: str) -> dict[str, Any]:
         if not token or len(token) > 16384:
@@ -249,11 +250,35 @@ class PscClient:
             if document.get("issuer") != self.config.issuer:
                 raise PscUnavailable("the discovery document names another issuer")
             for endpoint in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
-                if not str(document.get(endpoint, "")).startswith("https://"):
+                if not is_https_url(str(document.get(endpoint, ""))):
                     raise PscUnavailable(f"the discovery document has no https {endpoint}")
+            _check_aliases(document.get("mtls_endpoint_aliases"))
             self._metadata, self._metadata_until = document, time.monotonic() + METADATA_SECONDS
             self._keys = None
         return self._metadata
+
+    async def endpoint(self, name: str) -> str:
+        """The address of a back-channel endpoint (``token_endpoint``...), "" when the
+        provider has none: with mutual TLS, its mtls_endpoint_aliases entry when discovery
+        lists one (RFC 8705 section 5), where the provider expects client certificates."""
+        metadata = await self.metadata()
+        if self.config.mutual_tls:
+            aliases = metadata.get("mtls_endpoint_aliases")
+            if isinstance(aliases, dict) and aliases.get(name):
+                return str(aliases[name])
+        return str(metadata.get(name, ""))
+
+    async def client_post(self, endpoint_name: str, form: dict[str, str]) -> Answer:
+        """A form POST to a back-channel endpoint, authenticated as this webmail: with its
+        secret (HTTP Basic), or with its certificate and ``client_id`` in the form (RFC
+        8705 section 2: no secret at all). Raises ProviderUnreachable."""
+        url = await self.endpoint(endpoint_name)
+        if self.config.mutual_tls:
+            return await self._http.post_form(
+                url, {**form, "client_id": self.config.client_id}, None
+            )
+        client = (self.config.client_id, self.config.client_secret)
+        return await self._http.post_form(url, form, client)
 
     async def _verified_claims(self, token: str, what: str = "id_token") -> dict[str, Any]:
         """The claims of a JWT signed by the provider; ``what`` names it in the refusal."""
@@ -279,27 +304,14 @@ class PscClient:
                 raise PscUnavailable(f"unusable JWKS: {error}") from error
         return self._keys
 
-    async def _consume(self, state: str) -> dict[str, str]:
-        if not state or len(state) > 200:
-            raise PscRefused("state_missing")
-        try:
-            raw = await self._redis.getdel(_state_key(state))
-        except (RedisError, OSError) as error:
-            raise PscUnavailable(str(error)) from error
-        if raw is None:
-            # Never issued, already used, or older than STATE_SECONDS.
-            raise PscRefused("state_unknown")
-        pending = json.loads(raw)
-        assert isinstance(pending, dict)
-        return {key: str(value) for key, value in pending.items()}
-
     async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
-        metadata = await self.metadata()
-        client = (self.config.client_id, self.config.client_secret)
         try:
-            answer = await self._http.post_form(metadata["token_endpoint"], form, client)
+            answer = await self.client_post("token_endpoint", form)
             if 400 <= answer.status < 500:
-                error = str(answer.json().get("error", "refused"))[:40]
+                error = _error_code(answer)
+                if error == "invalid_client":
+                    # Our secret or certificate, not the user's grant (RFC 6749 5.2).
+                    raise PscClientRefused(f"token_{error}")
                 raise PscRefused(f"token_{error}")
             if answer.status != 200:
                 raise PscUnavailable(f"token endpoint answered {answer.status}")
@@ -317,62 +329,25 @@ class PscClient:
             raise PscUnavailable(str(error)) from error
 
 
-def _tokens(answer: dict[str, Any], previous_id_token: str) -> Tokens:
-    access = answer.get("access_token")
-    bearer = str(answer.get("token_type", "")).lower() == "bearer"
-    if not isinstance(access, str) or not access or not bearer:
-        raise PscRefused("token_missing")
-    lifetime = answer.get("expires_in")
-    expires_in = lifetime if isinstance(lifetime, int) and 0 < lifetime <= 86400 else 60
-    return Tokens(
-        access_token=access,
-        refresh_token=str(answer.get("refresh_token") or ""),
-        id_token=str(answer.get("id_token") or previous_id_token),
-        expires_at=time.time() + expires_in,
-    )
+def _error_code(answer: Answer) -> str:
+    """The ``error`` of a token endpoint refusal (RFC 6749 5.2), kept short and plain for
+    the audit trail."""
+    code = str(answer.json().get("error", "refused"))[:40]
+    return "".join(c for c in code if c.isalnum() or c == "_")
 
 
-def _keep_refresh(tokens: Tokens, refresh_token: str) -> Tokens:
-    """A provider that does not rotate refresh tokens answers without one: keep ours."""
-    return replace(tokens, refresh_token=refresh_token)
-
-
-def _identity(claims: dict[str, Any], mailbox_claim: str) -> Identity:
-    mailbox = claims.get(mailbox_claim)
-    if not isinstance(mailbox, str) or "@" not in mailbox or len(mailbox) > 320:
-        raise PscRefused("mailbox_claim_missing")
-    return Identity(
-        subject=str(claims["sub"]),
-        national_id=_text(claims.get("SubjectNameID")),
-        given_name=_text(claims.get("given_name")),
-        family_name=_text(claims.get("family_name")),
-        profession_code=_profession_code(claims.get("SubjectRefPro")),
-        mailbox=mailbox.strip().lower(),
-    )
-
-
-def _profession_code(reference: object) -> str:
-    """The first practice's profession code in SubjectRefPro (``exercices[]``)."""
-    if isinstance(reference, dict):
-        practices = reference.get("exercices")
-        if isinstance(practices, list) and practices and isinstance(practices[0], dict):
-            return _text(practices[0].get("codeProfession"))
-    return ""
-
-
-def _text(value: object, limit: int = 200) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+def _check_aliases(aliases: object) -> None:
+    """mtls_endpoint_aliases, when present, must be an object of https addresses, like
+    every endpoint discovery lists."""
+    if aliases is None:
+        return
+    if not isinstance(aliases, dict) or not all(
+        isinstance(url, str) and is_https_url(url) for url in aliases.values()
+    ):
+        raise PscUnavailable("the discovery document has unusable mtls_endpoint_aliases")
 
 
 def _claim_name(error: JoseError) -> str:
     """iss, aud, exp... from joserfc's claim errors ("invalid_claim: Invalid claim: 'aud'")."""
     claim = getattr(error, "claim", "")
     return claim if isinstance(claim, str) and claim.isalpha() else "claims"
-
-
-def _state_key(state: str) -> str:
-    return STATE_PREFIX + _digest(state)
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()

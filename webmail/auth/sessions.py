@@ -27,6 +27,14 @@ KEY_PREFIX = "mss:session:"
 PENDING_SECONDS = 300
 TOUCH_SECONDS = 30
 USER_INDEX_PREFIX = "mss:user-sessions:"
+# The idle clock's reset writes the session back only if it is still as read: a request
+# that changed it meanwhile (new Pro Santé Connect tokens) must not be undone by an older copy.
+_TOUCH = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return false
+"""
 
 
 class SessionStoreUnavailable(Exception):
@@ -127,6 +135,22 @@ class SessionStore:
         user_agent: str = "",
         stage: str = "full",
     ) -> tuple[SessionCookie, Session]:
+        cookie, session = self.prepare(
+            user, password, client_ip=client_ip, user_agent=user_agent, stage=stage
+        )
+        await self.add(session)
+        return cookie, session
+
+    def prepare(
+        self,
+        user: str,
+        password: str,
+        *,
+        client_ip: str = "",
+        user_agent: str = "",
+        stage: str = "full",
+    ) -> tuple[SessionCookie, Session]:
+        """A new session, not stored yet: fill it in, then ``add`` it in one write."""
         cookie = SessionCookie.new()
         now = time.time()
         session = Session(
@@ -140,10 +164,13 @@ class SessionStore:
             user_agent=user_agent[:300],
             stage=stage,
         )
+        return cookie, session
+
+    async def add(self, session: Session) -> None:
         await self._save(session)
         if session.complete:
-            await self._index(user).sadd(session.id_hash)
-        return cookie, session
+            with redis_errors():
+                await self._index(session.user).sadd(session.id_hash)
 
     async def load(self, cookie: SessionCookie | None) -> Session | None:
         """The live session for this cookie, its idle clock reset; None if gone or expired."""
@@ -165,7 +192,15 @@ class SessionStore:
         if now - session.last_seen > TOUCH_SECONDS:
             # The idle clock has a 30 s grain: most requests then cost one Redis round trip.
             session.last_seen = now
-            await self._save(session)
+            with redis_errors():
+                await self.redis.eval(
+                    _TOUCH,
+                    1,
+                    KEY_PREFIX + session.id_hash,
+                    raw,
+                    session.to_json(),
+                    self._ttl_ms(session),
+                )
         return session
 
     def password(self, session: Session, cookie: SessionCookie) -> str | None:
@@ -214,13 +249,18 @@ class SessionStore:
         return session.created + min(lifetime, self.absolute_seconds)
 
     async def _save(self, session: Session, *, must_exist: bool = False) -> None:
-        # Whichever comes first: the idle lock or the absolute end, to the millisecond.
-        remaining_absolute = self._ends_at(session) - time.time()
-        ttl_ms = max(1, int(min(self.idle_seconds, remaining_absolute) * 1000))
         with redis_errors():
             await self.redis.set(
-                KEY_PREFIX + session.id_hash, session.to_json(), px=ttl_ms, xx=must_exist
+                KEY_PREFIX + session.id_hash,
+                session.to_json(),
+                px=self._ttl_ms(session),
+                xx=must_exist,
             )
+
+    def _ttl_ms(self, session: Session) -> int:
+        """Whichever comes first: the idle lock or the absolute end, to the millisecond."""
+        remaining_absolute = self._ends_at(session) - time.time()
+        return max(1, int(min(self.idle_seconds, remaining_absolute) * 1000))
 
 
 class _SessionIndex:

@@ -27,6 +27,7 @@ from webmail.mail.imap_errors import (
     ImapCommandFailed,
     ImapConnectionLimit,
     ImapError,
+    ImapTokenRefused,
     ImapUnavailable,
     MailboxNotFound,
     login_refusal,
@@ -42,6 +43,7 @@ __all__ = [
     "ImapCommandFailed",
     "ImapConnectionLimit",
     "ImapError",
+    "ImapTokenRefused",
     "ImapUnavailable",
     "MailboxNotFound",
     "MailboxState",
@@ -139,7 +141,10 @@ class ImapClient:
         else:
             response = await self._password_login(user, password)
         if response.result != "OK":
-            raise login_refusal(_text(response))
+            refusal = login_refusal(_text(response))
+            if isinstance(password, AccessToken) and type(refusal) is ImapAuthFailed:
+                raise ImapTokenRefused(_text(response))
+            raise refusal
         await self._refresh_capabilities()
         if self.has_capability("ENABLE") and self.has_capability("CONDSTORE"):
             await self._command("ENABLE", "CONDSTORE")

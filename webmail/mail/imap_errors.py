@@ -18,6 +18,11 @@ class ImapAuthFailed(ImapError):
     """The server refused the credentials."""
 
 
+class ImapTokenRefused(ImapAuthFailed):
+    """The server refused an OAuth access token (Pro Santé Connect) that the session took
+    for valid: revoked at the provider, or not accepted for this mailbox."""
+
+
 class ImapConnectionLimit(ImapUnavailable):
     """The credentials are right but the server allows no more connections for this account
     (RFC 5530 ``[LIMIT]``, e.g. Dovecot's mail_max_userip_connections): not a wrong password."""

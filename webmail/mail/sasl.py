@@ -9,8 +9,16 @@ from __future__ import annotations
 import base64
 import json
 
+from webmail.i18n import N_
+
 # The mechanisms in the order tried: XOAUTH2 is what MSSanté operators document.
 TOKEN_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
+
+
+# What the user is told when IMAP or SMTP refuses a token the session took for valid.
+TOKEN_REFUSED = N_(
+    "Pro Santé Connect n'a pas confirmé votre accès à la messagerie : reconnectez-vous."
+)
 
 
 class AccessToken(str):

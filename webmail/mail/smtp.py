@@ -23,7 +23,7 @@ from aiosmtplib.email import flatten_message
 from aiosmtplib.protocol import SMTPProtocol
 
 from webmail.i18n import N_
-from webmail.mail.sasl import AccessToken
+from webmail.mail.sasl import TOKEN_REFUSED, AccessToken
 from webmail.settings import ServerSettings, SmtpTimeouts, TlsMode
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,13 @@ class SmtpUnavailable(SmtpError):
 
 class SmtpRefused(SmtpError):
     """The server refused for good (size, policy, every recipient): nothing was sent."""
+
+
+class SmtpTokenRefused(SmtpRefused):
+    """The server refused the session's access token (Pro Santé Connect): nothing was sent,
+    the user must sign in again."""
+
+    message = TOKEN_REFUSED
 
 
 class SmtpDeferred(SmtpError):
@@ -150,6 +157,8 @@ async def _open(client: aiosmtplib.SMTP, login: str, password: str) -> None:
         reply = ServerReply(error.code, error.message)
         if reply.temporary:
             raise SmtpDeferred(reply=reply) from error
+        if isinstance(password, AccessToken):
+            raise SmtpTokenRefused(reply=reply) from error
         raise SmtpRefused(
             N_("Le serveur d'envoi a refusé l'identification."), reply=reply
         ) from error

@@ -23,6 +23,7 @@ from webmail.failures import TOO_MANY_CONNECTIONS
 from webmail.formatting import PARIS
 from webmail.i18n import LANGUAGES, N_
 from webmail.mail.imap import ImapAuthFailed, ImapConnectionLimit, ImapUnavailable
+from webmail.mail.sasl import TOKEN_REFUSED
 from webmail.security import csrf
 from webmail.templating import render
 from webmail.urls import local_path
@@ -70,6 +71,7 @@ def _notice(key: str | None) -> str | None:
     return {
         "expired": N_("Votre session a expiré. Reconnectez-vous."),
         "logout": N_("Vous êtes déconnecté."),
+        "psc_refused": TOKEN_REFUSED,
     }.get(key or "")
 
 

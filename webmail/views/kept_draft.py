@@ -19,7 +19,8 @@ from starlette.responses import Response
 from webmail.errors import Forbidden, WebmailError
 from webmail.failures import described
 from webmail.i18n import N_
-from webmail.mail.imap import ImapAuthFailed, ImapError
+from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused
+from webmail.mail.sasl import TOKEN_REFUSED
 from webmail.security import csrf
 from webmail.templating import render
 from webmail.views.common import (
@@ -29,6 +30,7 @@ from webmail.views.common import (
     compose_body_fits,
     forget_session_cookie,
 )
+from webmail.views.psc import end_refused_session
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,9 @@ class Outcome:
     expired: bool = False
     # Shown as text, with no form to send: the request may not be the user's own.
     read_only: bool = False
+    # Where "sign in again" leads, in a new tab: Pro Santé Connect itself when the mail
+    # server refused its token.
+    login_url: str = "/login"
 
 
 def keeping_the_text(endpoint: Endpoint) -> Endpoint:
@@ -81,6 +86,8 @@ def keeping_the_text(endpoint: Endpoint) -> Endpoint:
             if form is None:
                 raise  # nothing readable to give back: the usual error page
             outcome = _outcome(error)
+            if isinstance(error, ImapTokenRefused):
+                await end_refused_session(request)
             if isinstance(error, TokenRefused) and not csrf.proven_same_origin(request):
                 # No token and no browser word on the origin: maybe a forged post from an old
                 # browser. Its text is shown, but never in a form that could now be sent.
@@ -91,6 +98,8 @@ def keeping_the_text(endpoint: Endpoint) -> Endpoint:
 
 
 def _outcome(error: Exception) -> Outcome:
+    if isinstance(error, ImapTokenRefused):
+        return Outcome(LoginRequired(TOKEN_REFUSED), "", True, login_url="/login/psc")
     if isinstance(error, LoginRequired | ImapAuthFailed):
         # The session is over (expired, or the password changed): sign in again first.
         return Outcome(LoginRequired(N_("Votre session a expiré. Reconnectez-vous.")), "", True)
@@ -137,6 +146,7 @@ def _given_back(request: Request, outcome: Outcome, form: FormData) -> Response:
             "message": outcome.error.message,
             "note": outcome.note,
             "expired": outcome.expired,
+            "login_url": outcome.login_url,
             "read_only": outcome.read_only,
             "draft": values,
             "carried": CARRIED,

@@ -14,14 +14,40 @@ from starlette.responses import RedirectResponse, Response
 
 from webmail.auth import psc_tokens
 from webmail.auth.networks import client_network
-from webmail.auth.oidc import Identity, PscClient, PscRefused, PscTooManyStarts, PscUnavailable
+from webmail.auth.oidc import (
+    Identity,
+    PscClient,
+    PscClientRefused,
+    PscRefused,
+    PscTooManyStarts,
+    PscUnavailable,
+)
+from webmail.auth.sessions import SessionCookie
 from webmail.errors import NotFound
 from webmail.failures import TOO_MANY_CONNECTIONS
+from webmail.htmx import client_redirect, is_htmx
 from webmail.i18n import N_
 from webmail.mail.imap import ImapAuthFailed, ImapConnectionLimit, ImapUnavailable
-from webmail.mail.sasl import AccessToken
+from webmail.mail.sasl import TOKEN_REFUSED, AccessToken
 from webmail.views.auth import login_again, set_cookie
-from webmail.views.common import client_ip, services, session_cookie_name
+from webmail.views.common import (
+    client_ip,
+    forget_session_cookie,
+    services,
+    session_cookie_name,
+)
+from webmail.views.professions import PROFESSIONS, profession_label
+
+# PROFESSIONS: still importable from here, where it used to live.
+__all__ = [
+    "PROFESSIONS",
+    "callback",
+    "display_name",
+    "end_refused_session",
+    "logged_out",
+    "mail_access_refused",
+    "start",
+]
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +55,6 @@ log = logging.getLogger(__name__)
 PRE_LOGIN_COOKIE = "mss_psc"
 PRE_LOGIN_PATH = "/login/psc"
 PRE_LOGIN_SECONDS = 600
-
-# Profession codes of SubjectRefPro (ANS nomenclature TRE_G15), the most common ones.
-PROFESSIONS = {
-    "10": N_("Médecin"),
-    "21": N_("Pharmacien"),
-    "40": N_("Chirurgien-dentiste"),
-    "50": N_("Sage-femme"),
-    "60": N_("Infirmier"),
-    "70": N_("Masseur-kinésithérapeute"),
-}
 
 UNAVAILABLE = N_(
     "Pro Santé Connect ne répond pas. Réessayez dans quelques minutes, ou connectez-vous avec "
@@ -55,6 +71,15 @@ TOO_MANY_STARTS = N_(
 MAILBOX_REFUSED = N_(
     "Le serveur de messagerie a refusé votre identification Pro Santé Connect. Vérifiez "
     "auprès de votre opérateur que cette messagerie est ouverte à Pro Santé Connect."
+)
+CLIENT_REFUSED = N_(
+    "Pro Santé Connect ne reconnaît pas ce webmail : la connexion par Pro Santé Connect est "
+    "impossible pour l'instant. Prévenez votre administrateur, ou connectez-vous avec votre "
+    "mot de passe."
+)
+LOGOUT_UNCONFIRMED = N_(
+    "Vous êtes déconnecté de la messagerie, mais la fin de votre session Pro Santé Connect "
+    "n'a pas pu être confirmée. Si cet ordinateur est partagé, fermez le navigateur."
 )
 IMAP_UNREACHABLE = N_("Le serveur de messagerie est injoignable. Réessayez dans quelques minutes.")
 
@@ -109,6 +134,13 @@ async def callback(request: Request) -> Response:
         )
         status = 400 if refused.reason.startswith(("state_", "code_")) else 401
         return _refused(request, NOT_VERIFIED, status)
+    except PscClientRefused as refused:
+        # The webmail's own credentials (secret, or client certificate with mutual TLS).
+        log.warning("Pro Santé Connect refused this webmail's credentials: %s", refused.reason)
+        app.audit.record(
+            "psc_login", account="", client_ip=ip, result="refused", reason=refused.reason
+        )
+        return _refused(request, CLIENT_REFUSED, 503)
     except PscUnavailable as error:
         log.warning("Pro Santé Connect unreachable: %s", error)
         return _refused(request, UNAVAILABLE, 503)
@@ -116,14 +148,15 @@ async def callback(request: Request) -> Response:
     refusal = await _check_mailbox(request, identity, AccessToken(tokens.access_token))
     if refusal is not None:
         return refusal
-    cookie, session = await app.sessions.create(
+    cookie, session = app.sessions.prepare(
         identity.mailbox, "", client_ip=ip, user_agent=request.headers.get("user-agent", "")
     )
     session.method = "psc"
     session.display_name = display_name(identity)
-    session.profession = PROFESSIONS.get(identity.profession_code, "")
+    session.profession = profession_label(identity)
     psc_tokens.seal(app.sessions, session, cookie, tokens)
-    await app.sessions.save(session)
+    # One write, complete: no request can see the session without its tokens.
+    await app.sessions.add(session)
     app.audit.record(
         "login",
         account=identity.mailbox,
@@ -136,6 +169,25 @@ async def callback(request: Request) -> Response:
     set_cookie(request, response, session_cookie_name(request), cookie.encode(), max_age=None)
     response.delete_cookie(PRE_LOGIN_COOKIE, path=PRE_LOGIN_PATH)
     return response
+
+
+async def logged_out(request: Request) -> Response:
+    """The provider's answer after its logout: "vous êtes déconnecté" only for the state of
+    a logout this webmail started, once (the mail session itself ended before)."""
+    client = _client(request)
+    state = request.query_params.get("state", "")
+    try:
+        confirmed = await client.logout_returned(state)
+    except PscUnavailable as error:
+        log.warning("Pro Santé Connect logout state unreadable: %s", error)
+        confirmed = False
+    if confirmed:
+        return RedirectResponse("/login?notice=logout", status_code=303)
+    services(request).audit.record(
+        "psc_logout", account="", client_ip=client_ip(request), result="refused",
+        reason="state_unknown" if state else "state_missing",
+    )  # fmt: skip
+    return login_again(request, "", LOGOUT_UNCONFIRMED, 400)
 
 
 async def _check_mailbox(
@@ -165,6 +217,37 @@ async def _check_mailbox(
     # Like the password step: the session opens its own connection when it needs one.
     await imap.logout()
     return None
+
+
+async def mail_access_refused(request: Request) -> Response:
+    """The mail server refused the session's access token although the provider had given
+    it (revoked there, or no longer accepted for this mailbox): the session ends, and the
+    login page says why, beside the button that signs in with Pro Santé Connect again."""
+    await end_refused_session(request)
+    if is_htmx(request):
+        response = client_redirect("/login?notice=psc_refused", status=401)
+        forget_session_cookie(request, response)
+        return response
+    return login_again(request, "", TOKEN_REFUSED, 401)
+
+
+async def end_refused_session(request: Request) -> None:
+    """End the request's session after the mail server refused its token, with an audit
+    line: the session cannot open the mailbox any more."""
+    app = services(request)
+    cookie = SessionCookie.decode(request.cookies.get(session_cookie_name(request)))
+    session = await app.sessions.load(cookie)
+    if session is None:
+        return
+    await app.sessions.delete_by_hash(session.id_hash, session.user)
+    await app.pool.discard(session.id_hash)
+    app.audit.record(
+        "psc_mail_refused",
+        account=session.user,
+        client_ip=client_ip(request),
+        session=session.id_hash,
+        result="refused",
+    )
 
 
 def display_name(identity: Identity) -> str:

@@ -203,6 +203,8 @@ def _failure_outcome(error: smtp.SmtpError) -> Outcome:
         status = 504
     elif isinstance(error, smtp.SmtpUnavailable | smtp.SmtpDeferred):
         status = 503
+    elif isinstance(error, smtp.SmtpTokenRefused):
+        status = 401
     else:
         status = 422
     return Outcome(
