@@ -39,10 +39,13 @@ class DevPhone:
     def url(self) -> str:
         return f"{self.psc.issuer}/dev/phone"
 
-    def register(self, national_id: str, email: str, expires_in: int | None = None) -> None:
-        """A practitioner of ``email`` known by ``national_id``; ``expires_in``: their
-        requests expire that many seconds after they start."""
-        form = {"national_id": national_id, "email": email}
+    def register(
+        self, national_id: str, email: str, *, expires_in: int | None = None, interval: int = 1
+    ) -> None:
+        """A practitioner of ``email`` known by ``national_id``, whose requests may be
+        polled every ``interval`` seconds and expire ``expires_in`` seconds after they start
+        (default: the provider's)."""
+        form = {"national_id": national_id, "email": email, "ciba_interval": str(interval)}
         if expires_in is not None:
             form["ciba_expires_in"] = str(expires_in)
         self._call(f"{self.psc.issuer}/dev/practitioners", form)

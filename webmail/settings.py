@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from webmail.auth.ciba import CibaConfig
 from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
 from webmail.auth.oidc import PscConfig
 from webmail.auth.throttle import Limits
@@ -77,6 +78,8 @@ class Settings:
     login_format: str = "address"
     # Pro Santé Connect sign-in, when enabled (MSS_PSC_ENABLED).
     psc: PscConfig | None = None
+    # Sign-in from the phone with PSC's backchannel flow (CIBA), when PSC is enabled.
+    psc_phone: CibaConfig = CibaConfig()
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -120,6 +123,7 @@ class Settings:
             ),
             login_format=reader.login_format("MSS_LOGIN_FORMAT"),
             psc=reader.psc(),
+            psc_phone=reader.psc_phone(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -234,6 +238,9 @@ class _Reader:
             ca_bundle=self.optional_file("MSS_PSC_CA_BUNDLE")
             or self.optional_file("MSS_CA_BUNDLE"),
         )
+
+    def psc_phone(self) -> CibaConfig:
+        return CibaConfig(enabled=self.boolean("MSS_PSC_CIBA", True))
 
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"

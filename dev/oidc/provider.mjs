@@ -89,15 +89,20 @@ const ciba = {
       state: 'pending',
       polls: 0,
       lastPoll: 0,
-      interval: cibaSettings.interval,
+      interval: cibaIntervalOf(account.accountId),
       expiresAt: Date.now() + request.expiration * 1000,
     });
   },
 };
 
-// A test practitioner may carry ciba_expires_in: its requests expire that fast.
+// A test practitioner may carry ciba_expires_in and ciba_interval: its requests expire
+// that fast, and may be polled that often.
 function cibaRequestTTL(ctx, request) {
   return claimsOf(request.accountId)?.ciba_expires_in ?? cibaSettings.expires_in;
+}
+
+function cibaIntervalOf(accountId) {
+  return claimsOf(accountId)?.ciba_interval ?? cibaSettings.interval;
 }
 
 // The token endpoint's answer to a CIBA poll: counted per request (tests check that the
@@ -106,7 +111,7 @@ function cibaRequestTTL(ctx, request) {
 async function cibaPolls(ctx, next) {
   await next();
   if (ctx.oidc?.route === 'backchannel_authentication' && ctx.status === 200) {
-    ctx.body = { ...ctx.body, interval: cibaSettings.interval };
+    ctx.body = { ...ctx.body, interval: cibaIntervalOf(ctx.oidc.account?.accountId) };
     return;
   }
   if (ctx.oidc?.route !== 'token' || ctx.oidc.params?.grant_type !== CIBA_GRANT) return;
@@ -169,7 +174,8 @@ function sendJson(res, status, body) {
 
 // The dev phone: GET /dev/phone (HTML, or JSON for the tests), POST
 // /dev/phone/<id>/approve|deny (form field acr: eidas1 unless a test asks otherwise), and
-// POST /dev/practitioners {national_id, email[, ciba_expires_in]} for the tests.
+// POST /dev/practitioners {national_id, email[, ciba_expires_in, ciba_interval]} for the
+// tests.
 async function devPhone(req, res) {
   const wantsJson = (req.headers.accept ?? '').includes('application/json');
   const path = req.url.split('?')[0];
@@ -191,6 +197,7 @@ async function devPhone(req, res) {
       SubjectRefPro: { exercices: [{ codeProfession: '60' }] },
       email,
       ...(form.ciba_expires_in ? { ciba_expires_in: Number(form.ciba_expires_in) } : {}),
+      ...(form.ciba_interval ? { ciba_interval: Number(form.ciba_interval) } : {}),
     });
     return sendJson(res, 201, { national_id: nationalId });
   }

@@ -159,6 +159,11 @@ class PscClient:
             }
         )
         claims = await self.check_id_token(str(answer.get("id_token", "")), pending["nonce"])
+        return await self.signed_in(answer, claims)
+
+    async def signed_in(self, answer: dict[str, Any], claims: dict[str, Any]) -> SignIn:
+        """The tokens of a token endpoint's answer and the identity of its ID token, whose
+        ``claims`` the caller has checked."""
         tokens = _tokens(answer, previous_id_token="")
         # PSC puts the practitioner's claims in userinfo, not in the ID token.
         profile = {**claims, **await self.userinfo(tokens.access_token, str(claims["sub"]))}
@@ -293,11 +298,15 @@ class PscClient:
         assert isinstance(pending, dict)
         return {key: str(value) for key, value in pending.items()}
 
-    async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
+    async def _token_request(
+        self, form: dict[str, str], endpoint: str = "token_endpoint"
+    ) -> dict[str, Any]:
+        """A client-authenticated POST to the token endpoint, or to another ``endpoint`` of
+        the discovery document (CIBA's backchannel_authentication_endpoint)."""
         metadata = await self.metadata()
         client = (self.config.client_id, self.config.client_secret)
         try:
-            answer = await self._http.post_form(metadata["token_endpoint"], form, client)
+            answer = await self._http.post_form(metadata[endpoint], form, client)
             if 400 <= answer.status < 500:
                 error = str(answer.json().get("error", "refused"))[:40]
                 raise PscRefused(f"token_{error}")
