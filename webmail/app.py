@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from webmail import i18n
 from webmail.auth.budget import SecondFactorBudget
+from webmail.auth.ciba import PhoneSignIn
 from webmail.auth.oidc import PscClient
 from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import SessionStore, SessionStoreUnavailable
@@ -36,7 +37,7 @@ from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
-from webmail.views import auth, compose, mailbox, message, psc, second_factor
+from webmail.views import auth, compose, mailbox, message, psc, psc_phone, second_factor
 from webmail.views.common import (
     LANGUAGE_COOKIE,
     LoginRequired,
@@ -71,6 +72,11 @@ def create_app(settings: Settings) -> Starlette:
             pool=pool,
             psc=PscClient(settings.psc, redis) if settings.psc is not None else None,
         )
+        psc_client = app.state.services.psc
+        # Sign-in from the phone (CIBA), over the same client as the code flow.
+        app.state.psc_phone = (
+            PhoneSignIn(psc_client, redis, settings.psc_phone) if psc_client is not None else None
+        )
         pool.start_reaper()
         try:
             yield
@@ -86,6 +92,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/login/psc", psc.start, methods=["GET"]),
         Route("/login/psc/callback", psc.callback, methods=["GET"]),
+        Route("/login/phone", psc_phone.form_page, methods=["GET"]),
+        Route("/login/phone", psc_phone.start, methods=["POST"]),
+        Route("/login/phone/wait", psc_phone.wait, methods=["GET"]),
+        Route("/login/phone/cancel", psc_phone.cancel, methods=["POST"]),
         Route("/login/otp", second_factor.otp_page, methods=["GET"]),
         Route("/login/otp", second_factor.otp_submit, methods=["POST"]),
         Route("/login/otp/email", second_factor.send_email_code, methods=["POST"]),

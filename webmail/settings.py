@@ -6,6 +6,7 @@ all (a test checks that). A wrong or missing value stops the start with one clea
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -79,7 +80,7 @@ class Settings:
     # Pro Santé Connect sign-in, when enabled (MSS_PSC_ENABLED).
     psc: PscConfig | None = None
     # Sign-in from the phone with PSC's backchannel flow (CIBA), when PSC is enabled.
-    psc_phone: CibaConfig = CibaConfig()
+    psc_phone: CibaConfig = dataclasses.field(default_factory=CibaConfig)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and

@@ -14,7 +14,14 @@ from starlette.responses import RedirectResponse, Response
 
 from webmail.auth import psc_tokens
 from webmail.auth.networks import client_network
-from webmail.auth.oidc import Identity, PscClient, PscRefused, PscTooManyStarts, PscUnavailable
+from webmail.auth.oidc import (
+    Identity,
+    PscClient,
+    PscRefused,
+    PscTooManyStarts,
+    PscUnavailable,
+    SignIn,
+)
 from webmail.errors import NotFound
 from webmail.failures import TOO_MANY_CONNECTIONS
 from webmail.i18n import N_
@@ -112,6 +119,14 @@ async def callback(request: Request) -> Response:
     except PscUnavailable as error:
         log.warning("Pro Santé Connect unreachable: %s", error)
         return _refused(request, UNAVAILABLE, 503)
+    return await open_session(request, signed_in)
+
+
+async def open_session(request: Request, signed_in: SignIn, **audit: str) -> Response:
+    """After a checked sign-in: open the mailbox with the token once, then start the
+    session and send the browser to its inbox; ``audit``: more details for the login line."""
+    app = services(request)
+    ip = client_ip(request)
     identity, tokens = signed_in.identity, signed_in.tokens
     refusal = await _check_mailbox(request, identity, AccessToken(tokens.access_token))
     if refusal is not None:
@@ -131,6 +146,7 @@ async def callback(request: Request) -> Response:
         session=session.id_hash,
         method="psc",
         national_id=identity.national_id,
+        **audit,
     )
     response = RedirectResponse("/mail", status_code=303)
     set_cookie(request, response, session_cookie_name(request), cookie.encode(), max_age=None)
