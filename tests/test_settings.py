@@ -154,3 +154,11 @@ def test_pro_sante_connect_discovery_defaults_to_the_wallet_path() -> None:
 def test_bad_pro_sante_connect_settings_are_named(changes: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         Settings.from_env({**BASE, **PSC, **changes})
+
+
+def test_phone_sign_in_is_on_unless_turned_off() -> None:
+    assert Settings.from_env({**BASE, **PSC}).psc_phone.enabled
+    for off in ("off", "false", "0"):
+        assert not Settings.from_env({**BASE, **PSC, "MSS_PSC_CIBA": off}).psc_phone.enabled
+    with pytest.raises(SettingsError, match=re.escape("MSS_PSC_CIBA: expected true or false")):
+        Settings.from_env({**BASE, **PSC, "MSS_PSC_CIBA": "sometimes"})
