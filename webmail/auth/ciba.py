@@ -182,7 +182,7 @@ class PhoneSignIn:
         the browser known by ``binding`` (its pre-login id), from ``network``.
 
         PscRefused: ``national_id_invalid``, or the provider's error (``unknown_user_id``...);
-        TooManyPhoneStarts; PscUnavailable."""
+        TooManyPhoneStarts; PscUnavailable (the provider), SessionStoreUnavailable (Redis)."""
         found = national_id(typed_id)
         if found is None:
             raise PscRefused("national_id_invalid")
