@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -360,3 +361,31 @@ async def test_a_poll_the_provider_does_not_answer_keeps_the_request_and_the_pac
     phone.approve(phone.pending(nid))
     await asyncio.sleep(1.3)
     assert (await phone_sign_in.poll(browser)).outcome is Outcome.APPROVED
+
+
+async def test_a_slow_answer_is_not_polled_again_meanwhile(
+    phone_sign_in: PhoneSignIn,
+    phone: DevPhone,
+    user: MailUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second poll while the provider is still issuing the tokens would look like a
+    replay to it (oidc-provider then revokes the grant): none goes out before the answer."""
+    nid = practitioner(phone, user)
+    browser = binding()
+    await phone_sign_in.start(browser, nid, network())
+    phone.approve(phone.pending(nid))
+    http = phone_sign_in.psc._http
+    post_form = http.post_form
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(2.0)  # longer than the interval
+        return await post_form(*args, **kwargs)
+
+    monkeypatch.setattr(http, "post_form", slow)
+    first = asyncio.create_task(phone_sign_in.poll(browser))
+    await asyncio.sleep(1.6)
+    meanwhile = await phone_sign_in.poll(browser)
+    assert meanwhile.outcome is Outcome.PENDING
+    assert (await first).outcome is Outcome.APPROVED
+    assert phone.requests(nid)[0].polls == 1

@@ -217,6 +217,7 @@ class PhoneSignIn:
         if time.time() >= pending.expires_at:
             await self.cancel(binding)
             return Poll(Outcome.EXPIRED, nid, reason="expired")
+        began = time.monotonic()
         if not await self._may_poll(binding, pending.interval):
             return Poll(Outcome.PENDING, nid, waiting=pending.waiting)
         try:
@@ -224,7 +225,13 @@ class PhoneSignIn:
                 {"grant_type": CIBA_GRANT, "auth_req_id": pending.auth_req_id}
             )
         except PscRefused as refused:
-            return await self._not_yet(binding, pending, refused.reason.removeprefix("token_"))
+            poll = await self._not_yet(binding, pending, refused.reason.removeprefix("token_"))
+            if refused.reason == "token_authorization_pending":
+                await self._pace(binding, pending.interval, began)
+            return poll
+        except PscUnavailable:
+            await self._pace(binding, pending.interval, began)
+            raise
         if not await self._consume(binding, pending):
             # Cancelled while the provider answered: those tokens open nothing.
             return Poll(Outcome.UNKNOWN, nid)
@@ -311,12 +318,24 @@ class PhoneSignIn:
         return _Pending(**json.loads(raw)) if raw is not None else None
 
     async def _may_poll(self, binding: str, interval: int) -> bool:
-        """One poll of the provider per request and interval, whatever the browsers do."""
+        """One poll of the provider per request and interval, whatever the browsers do.
+
+        The mark lasts the whole call too: a provider slower than the interval must not see
+        a second poll of a request it is approving, which it would take for a replay (and
+        revoke the grant)."""
+        hold = _poll_gap_ms(interval) + int(self.psc.config.timeout * 1000)
         with redis_errors():
-            claimed = await self._redis.set(
-                _key(POLL_PREFIX, binding), "1", nx=True, px=_poll_gap_ms(interval)
-            )
+            claimed = await self._redis.set(_key(POLL_PREFIX, binding), "1", nx=True, px=hold)
         return bool(claimed)
+
+    async def _pace(self, binding: str, interval: int, began: float) -> None:
+        """After the provider's answer: the next poll one interval after this one began."""
+        left = _poll_gap_ms(interval) - int((time.monotonic() - began) * 1000)
+        with redis_errors():
+            if left > 0:
+                await self._redis.pexpire(_key(POLL_PREFIX, binding), left)
+            else:
+                await self._redis.delete(_key(POLL_PREFIX, binding))
 
     async def _consume(self, binding: str, pending: _Pending) -> bool:
         with redis_errors():
