@@ -341,3 +341,19 @@ def test_an_unreachable_provider_gives_a_clear_503(browsers: ClientFactory) -> N
     assert alert(page).startswith("Pro Santé Connect ne répond pas.")
     # The login page still opens, offering the phone until PSC says otherwise.
     assert dead.get("/login").status_code == 200
+
+
+def test_a_mailbox_that_refuses_the_token_is_said_clearly(
+    browser: TestClient, phone: DevPhone, audit_file: Path
+) -> None:
+    """The demo practitioner whose tokens name another mailbox: approved on the phone, then
+    refused by the IMAP server, which decides."""
+    send_request(browser, "899700000002")
+    phone.approve(phone.pending("899700000002"))
+    refused = browser.get("/login/phone/wait", headers=HTMX)
+    assert refused.status_code == 401
+    assert alert(refused).startswith("Le serveur de messagerie a refusé votre identification")
+    assert refused.headers["HX-Retarget"] == "body"
+    assert PHONE_COOKIE not in browser.cookies
+    line = [e for e in audit_entries(audit_file) if e["action"] == "psc_login"][-1]
+    assert line["target"]["reason"] == "imap_refused_token"  # type: ignore[index]
