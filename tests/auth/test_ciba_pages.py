@@ -19,6 +19,7 @@ from dev.stack import Stack
 from tests.conftest import PSC_REDIRECT_URI, MailUser, deliver, simple_mail, soup
 from webmail.app import create_app
 from webmail.auth import ciba
+from webmail.auth.oidc_http import ProviderUnreachable
 from webmail.settings import Settings
 from webmail.views.psc_phone import PHONE_COOKIE
 
@@ -357,3 +358,28 @@ def test_a_mailbox_that_refuses_the_token_is_said_clearly(
     assert PHONE_COOKIE not in browser.cookies
     line = [e for e in audit_entries(audit_file) if e["action"] == "psc_login"][-1]
     assert line["target"]["reason"] == "imap_refused_token"  # type: ignore[index]
+
+
+def test_psc_silent_while_waiting_keeps_the_page_waiting(
+    browser: TestClient, phone: DevPhone, user: MailUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nid = practitioner(phone, user)
+    send_request(browser, nid)
+    http = browser.app.state.psc_phone.psc._http  # type: ignore[attr-defined]
+
+    async def unreachable(*args: object, **kwargs: object) -> None:
+        raise ProviderUnreachable("timed out")
+
+    monkeypatch.setattr(http, "post_form", unreachable)
+    silent = browser.get("/login/phone/wait", headers=HTMX)
+    assert silent.status_code == 503
+    assert alert(silent) == (
+        "Pro Santé Connect ne répond pas pour le moment. La page réessaie toute seule."
+    )
+    # Still the status, still polling, the code still shown.
+    status = soup(silent.text).select_one("#phone-status[hx-trigger]")
+    assert status is not None and status.select_one("#binding-code")
+    monkeypatch.undo()
+    phone.approve(phone.pending(nid))
+    time.sleep(1.3)
+    assert browser.get("/login/phone/wait").headers["location"] == "/mail"

@@ -157,7 +157,8 @@ async def wait(request: Request) -> Response:
         log.warning("Pro Santé Connect unreachable while polling: %s", error)
         waiting = await phone.waiting(binding)
         if waiting is None:
-            return _final(request, Poll(Outcome.UNKNOWN))
+            # Approved, but its tokens could not be checked: the request is used up.
+            return _ended(request, "", UNAVAILABLE, 503)
         return _waiting(request, waiting, warning=STILL_WAITING, status=503)
     if poll.outcome is Outcome.PENDING and poll.waiting is not None:
         return _waiting(request, poll.waiting)
@@ -225,7 +226,11 @@ def _final(request: Request, poll: Poll) -> Response:
             national_id=poll.national_id,
             flow="ciba",
         )
-    response = _form(request, poll.national_id, error=message, status=status)
+    return _ended(request, poll.national_id, message, status)
+
+
+def _ended(request: Request, typed: str, message: str, status: int) -> Response:
+    response = _form(request, typed, error=message, status=status)
     response.delete_cookie(PHONE_COOKIE, path=PHONE_PATH)
     return _for_htmx(request, response)
 
