@@ -170,7 +170,7 @@ async def wait(request: Request) -> Response:
 
 
 async def cancel(request: Request) -> Response:
-    """ "Annuler": forget the request; an approval on the phone then opens nothing."""
+    """The "Annuler" button: forget the request; an approval on the phone then opens nothing."""
     response = RedirectResponse("/login", status_code=303)
     if not csrf.same_origin(request):
         return response
