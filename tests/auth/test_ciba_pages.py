@@ -383,3 +383,15 @@ def test_psc_silent_while_waiting_keeps_the_page_waiting(
     phone.approve(phone.pending(nid))
     time.sleep(1.3)
     assert browser.get("/login/phone/wait").headers["location"] == "/mail"
+
+
+def test_reloading_the_page_fast_does_not_hammer_psc(
+    browser: TestClient, phone: DevPhone, user: MailUser
+) -> None:
+    nid = practitioner(phone, user)
+    send_request(browser, nid)
+    began = time.monotonic()
+    answers = [browser.get("/login/phone/wait", headers=HTMX).status_code for _ in range(40)]
+    elapsed = time.monotonic() - began
+    assert set(answers) == {200}
+    assert 1 <= phone.pending(nid).polls <= 1 + int(elapsed / (1 + ciba.POLL_MARGIN_SECONDS))
