@@ -19,6 +19,7 @@ import uvicorn
 from dev.corpus import demo_messages, demo_users
 from dev.env import webmail_env
 from dev.psc import PscProvider
+from dev.psc_phone import DevPhone
 from dev.seed import seed_mailbox
 from dev.stack import Stack
 from webmail.app import create_app
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(
             webmail_env(stack, MSS_TRUST_WHITELIST=str(DEMO_WHITELIST), **start_psc(psc))
         )
-        print_banner(args.port, stack.ca_cert)
+        print_banner(args.port, stack.ca_cert, DevPhone(psc).url)
         uvicorn.run(
             create_app(settings),
             host="127.0.0.1",
@@ -122,7 +123,7 @@ def seed(stack: Stack, gp_messages: int | None) -> None:
         marker.touch()
 
 
-def print_banner(port: int, ca_cert: Path) -> None:
+def print_banner(port: int, ca_cert: Path, psc_phone_url: str) -> None:
     lines = [
         "",
         f"  mss-webmail demo: http://127.0.0.1:{port}",
@@ -140,6 +141,8 @@ def print_banner(port: int, ca_cert: Path) -> None:
         "  Pro Santé Connect: the button on the login page, then the demo id 899700000001",
         "  (Dr Claire Martin, opens dr.martin@...). The browser warns about the provider's",
         f"  certificate, issued by the demo's own CA: accept it, or trust {ca_cert}.",
+        '  From the phone: "Se connecter avec mon téléphone (e-CPS)", the same id, then approve',
+        f"  the request on the demo's e-CPS phone, {psc_phone_url}",
         "",
         "  Ctrl-C stops everything.",
         "",

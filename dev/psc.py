@@ -89,6 +89,10 @@ class PscProvider:
     access_ttl: int = 120
     refresh_ttl: int = 1800
     id_token_ttl: int = 120
+    # Backchannel (CIBA) requests: the polling interval the provider asks for, and how long
+    # a request waits on the phone (PSC's are minutes; tests shorten both).
+    ciba_interval: int = 5
+    ciba_expires_in: int = 120
     redirect_uris: list[str] = field(default_factory=lambda: ["https://localhost/psc/callback"])
     accounts: dict[str, dict[str, object]] = field(default_factory=lambda: dict(DEMO_ACCOUNTS))
     # Kept so that stop() reaps the child this object started.
@@ -238,6 +242,7 @@ class PscProvider:
                 "refresh": self.refresh_ttl,
                 "id_token": self.id_token_ttl,
             },
+            "ciba": {"interval": self.ciba_interval, "expires_in": self.ciba_expires_in},
             "signing_key": str(self.signing_key),
             "accounts": self.accounts,
             "cookie_keys": [secrets.token_urlsafe(32)],

@@ -265,3 +265,11 @@ def test_a_key_every_user_can_read_stops_the_start(tmp_path: Path) -> None:
         Settings.from_env(env)
     key.chmod(0o640)
     assert Settings.from_env(env).psc is not None
+
+
+def test_phone_sign_in_is_on_unless_turned_off() -> None:
+    assert Settings.from_env({**BASE, **PSC}).psc_phone.enabled
+    for off in ("off", "false", "0"):
+        assert not Settings.from_env({**BASE, **PSC, "MSS_PSC_CIBA": off}).psc_phone.enabled
+    with pytest.raises(SettingsError, match=re.escape("MSS_PSC_CIBA: expected true or false")):
+        Settings.from_env({**BASE, **PSC, "MSS_PSC_CIBA": "sometimes"})

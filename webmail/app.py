@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from webmail import i18n
 from webmail.auth.budget import SecondFactorBudget
+from webmail.auth.ciba import PhoneSignIn
 from webmail.auth.oidc import PscClient
 from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import SessionStore, SessionStoreUnavailable
@@ -37,7 +38,16 @@ from webmail.security.headers import SecurityHeadersMiddleware, add_security_hea
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
 from webmail.trust.source import open_source
-from webmail.views import auth, compose, documents, mailbox, message, psc, second_factor
+from webmail.views import (
+    auth,
+    compose,
+    documents,
+    mailbox,
+    message,
+    psc,
+    psc_phone,
+    second_factor,
+)
 from webmail.views.common import (
     LANGUAGE_COOKIE,
     LoginRequired,
@@ -74,6 +84,11 @@ def create_app(settings: Settings) -> Starlette:
             psc=PscClient(settings.psc, redis) if settings.psc is not None else None,
             trust=await open_source(settings.trust),
         )
+        psc_client = app.state.services.psc
+        # Sign-in from the phone (CIBA), over the same client as the code flow.
+        app.state.psc_phone = (
+            PhoneSignIn(psc_client, redis, settings.psc_phone) if psc_client is not None else None
+        )
         pool.start_reaper()
         try:
             yield
@@ -90,6 +105,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/login/psc", psc.start, methods=["GET"]),
         Route("/login/psc/callback", psc.callback, methods=["GET"]),
         Route("/login/psc/logout", psc.logged_out, methods=["GET"]),
+        Route("/login/phone", psc_phone.form_page, methods=["GET"]),
+        Route("/login/phone", psc_phone.start, methods=["POST"]),
+        Route("/login/phone/wait", psc_phone.wait, methods=["GET"]),
+        Route("/login/phone/cancel", psc_phone.cancel, methods=["POST"]),
         Route("/login/otp", second_factor.otp_page, methods=["GET"]),
         Route("/login/otp", second_factor.otp_submit, methods=["POST"]),
         Route("/login/otp/email", second_factor.send_email_code, methods=["POST"]),

@@ -6,6 +6,7 @@ all (a test checks that). A wrong or missing value stops the start with one clea
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from webmail.auth.ciba import CibaConfig
 from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
 from webmail.auth.oidc import CLIENT_AUTH_METHODS, SECRET_BASIC, TLS_CLIENT_AUTH, PscConfig
 from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, is_https_url
@@ -81,6 +83,8 @@ class Settings:
     psc: PscConfig | None = None
     # The trust space's whitelist and what happens outside it (MSS_TRUST_*).
     trust: TrustConfig = TrustConfig()  # noqa: RUF009 (frozen: one shared default is safe)
+    # Sign-in from the phone with PSC's backchannel flow (CIBA), when PSC is enabled.
+    psc_phone: CibaConfig = dataclasses.field(default_factory=CibaConfig)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -125,6 +129,7 @@ class Settings:
             login_format=reader.login_format("MSS_LOGIN_FORMAT"),
             psc=reader.psc(),
             trust=reader.trust(),
+            psc_phone=reader.psc_phone(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -279,6 +284,9 @@ class _Reader:
                 f"MSS_PSC_CLIENT_CERT, MSS_PSC_CLIENT_KEY: unusable certificate and key ({error})"
             ) from None
         return certificate
+
+    def psc_phone(self) -> CibaConfig:
+        return CibaConfig(enabled=self.boolean("MSS_PSC_CIBA", True))
 
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"

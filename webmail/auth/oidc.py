@@ -155,6 +155,11 @@ class PscClient:
             }
         )
         claims = await self.check_id_token(str(answer.get("id_token", "")), pending["nonce"])
+        return await self.signed_in(answer, claims)
+
+    async def signed_in(self, answer: dict[str, Any], claims: dict[str, Any]) -> SignIn:
+        """The tokens of a token endpoint's answer and the identity of its ID token, whose
+        ``claims`` the caller has checked."""
         tokens = tokens_from(answer, previous_id_token="")
         # PSC puts the practitioner's claims in userinfo, not in the ID token.
         profile = {**claims, **await self.userinfo(tokens.access_token, str(claims["sub"]))}
@@ -304,9 +309,13 @@ class PscClient:
                 raise PscUnavailable(f"unusable JWKS: {error}") from error
         return self._keys
 
-    async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
+    async def _token_request(
+        self, form: dict[str, str], endpoint: str = "token_endpoint"
+    ) -> dict[str, Any]:
+        """A client-authenticated POST to the token endpoint, or to another ``endpoint`` of
+        the discovery document (CIBA's backchannel_authentication_endpoint)."""
         try:
-            answer = await self.client_post("token_endpoint", form)
+            answer = await self.client_post(endpoint, form)
             if 400 <= answer.status < 500:
                 error = _error_code(answer)
                 if error == "invalid_client":

@@ -21,6 +21,7 @@ from webmail.auth.oidc import (
     PscRefused,
     PscTooManyStarts,
     PscUnavailable,
+    SignIn,
 )
 from webmail.auth.sessions import SessionCookie
 from webmail.errors import NotFound
@@ -144,6 +145,14 @@ async def callback(request: Request) -> Response:
     except PscUnavailable as error:
         log.warning("Pro Santé Connect unreachable: %s", error)
         return _refused(request, UNAVAILABLE, 503)
+    return await open_session(request, signed_in)
+
+
+async def open_session(request: Request, signed_in: SignIn, **audit: str) -> Response:
+    """After a checked sign-in: open the mailbox with the token once, then start the
+    session and send the browser to its inbox; ``audit``: more details for the login line."""
+    app = services(request)
+    ip = client_ip(request)
     identity, tokens = signed_in.identity, signed_in.tokens
     refusal = await _check_mailbox(request, identity, AccessToken(tokens.access_token))
     if refusal is not None:
@@ -164,6 +173,7 @@ async def callback(request: Request) -> Response:
         session=session.id_hash,
         method="psc",
         national_id=identity.national_id,
+        **audit,
     )
     response = RedirectResponse("/mail", status_code=303)
     set_cookie(request, response, session_cookie_name(request), cookie.encode(), max_age=None)
