@@ -154,3 +154,28 @@ def test_pro_sante_connect_discovery_defaults_to_the_wallet_path() -> None:
 def test_bad_pro_sante_connect_settings_are_named(changes: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         Settings.from_env({**BASE, **PSC, **changes})
+
+
+def test_shared_mailboxes_settings() -> None:
+    shared = Settings.from_env(
+        {
+            **BASE,
+            "MSS_ORGANISATIONAL_ONLY_ACCOUNTS": "secretariat.*@cabinet.fr, accueil@clinique.fr",
+            "MSS_SHARED_MAILBOXES": "secretariat=Secrétariat du cabinet <secretariat@cabinet.fr>;"
+            " accueil=accueil@clinique.fr",
+        }
+    ).shared
+    assert shared.personal_hidden("Secretariat.Nord@cabinet.fr")
+    assert shared.personal_hidden("accueil@clinique.fr")
+    assert not shared.personal_hidden("dr.martin@cabinet.fr")
+    identity = shared.identity("secretariat")
+    assert identity is not None
+    assert (identity.address, identity.name) == ("secretariat@cabinet.fr", "Secrétariat du cabinet")
+    assert shared.identity("accueil").address == "accueil@clinique.fr"  # type: ignore[union-attr]
+    assert Settings.from_env(BASE).shared.identities == ()
+
+
+@pytest.mark.parametrize("value", ["secretariat", "secretariat=pas une adresse", "=a@b.fr"])
+def test_bad_shared_mailbox_entries_are_named(value: str) -> None:
+    with pytest.raises(SettingsError, match="MSS_SHARED_MAILBOXES: expected entries like"):
+        Settings.from_env({**BASE, "MSS_SHARED_MAILBOXES": value})

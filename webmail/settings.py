@@ -6,18 +6,21 @@ all (a test checks that). A wrong or missing value stops the start with one clea
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 
 from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
 from webmail.auth.oidc import PscConfig
 from webmail.auth.throttle import Limits
+from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
 
 
 class SettingsError(Exception):
@@ -77,6 +80,8 @@ class Settings:
     login_format: str = "address"
     # Pro Santé Connect sign-in, when enabled (MSS_PSC_ENABLED).
     psc: PscConfig | None = None
+    # Organisational mailboxes reached through the IMAP server's shared namespace.
+    shared: SharedMailboxConfig = dataclasses.field(default_factory=SharedMailboxConfig)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -120,6 +125,7 @@ class Settings:
             ),
             login_format=reader.login_format("MSS_LOGIN_FORMAT"),
             psc=reader.psc(),
+            shared=reader.shared_mailboxes(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -235,6 +241,25 @@ class _Reader:
             or self.optional_file("MSS_CA_BUNDLE"),
         )
 
+    def shared_mailboxes(self) -> SharedMailboxConfig:
+        patterns = self.raw("MSS_ORGANISATIONAL_ONLY_ACCOUNTS") or ""
+        identities = []
+        for entry in (self.raw("MSS_SHARED_MAILBOXES") or "").split(";"):
+            if not entry.strip():
+                continue
+            owner, _, described = entry.partition("=")
+            name, address = parseaddr(described.strip())
+            if not owner.strip() or not _ADDRESS.fullmatch(address):
+                raise SettingsError(
+                    "MSS_SHARED_MAILBOXES: expected entries like "
+                    f"'secretariat=Secrétariat <secretariat@example.org>', got {entry.strip()!r}"
+                )
+            identities.append((owner.strip(), SharedIdentity(address=address, name=name)))
+        return SharedMailboxConfig(
+            organisational_only=tuple(p.strip() for p in patterns.split(",") if p.strip()),
+            identities=tuple(identities),
+        )
+
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"
         host = self.text(f"{prefix}_HOST")
@@ -247,6 +272,7 @@ class _Reader:
         return ServerSettings(host=host, port=port, tls=tls)
 
 
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 _LOGIN_TEMPLATES = {"localpart": "{local}"}
 _LOGIN_FORMAT_EXPECTED = "expected address, localpart, or a template of {local} and {domain}"
 
