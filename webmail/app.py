@@ -36,7 +36,7 @@ from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
-from webmail.views import auth, compose, mailbox, message, psc, second_factor
+from webmail.views import auth, compose, mailbox, message, psc, second_factor, shared_mailboxes
 from webmail.views.common import (
     LANGUAGE_COOKIE,
     LoginRequired,
@@ -98,6 +98,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/language", auth.choose_language, methods=["GET"]),
         Route("/mail", mailbox.message_list, methods=["GET"]),
         Route("/mail/folders", mailbox.folders_page, methods=["GET"]),
+        Route("/mail/mailbox", shared_mailboxes.switch, methods=["POST"]),
         Route("/mail/flag", mailbox.toggle_flag, methods=["POST"]),
         Route("/mail/move", mailbox.move_message, methods=["POST"]),
         Route("/mail/delete", mailbox.delete_message, methods=["POST"]),

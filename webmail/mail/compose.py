@@ -44,6 +44,16 @@ class Draft:
     references: str = ""
     message_id: str = ""  # set once when the form is first shown: the idempotency key
     attachments: list[Upload] = field(default_factory=list)
+    # Written from an organisational mailbox (mail/mailboxes.py): its key and address, and
+    # the organisation's name; ``sender`` stays the user's own address (the Sender header).
+    mailbox: str = ""
+    from_address: str = ""
+    from_name: str = ""
+
+    @property
+    def author(self) -> str:
+        """The From address, and the envelope sender: bounces go back to that mailbox."""
+        return self.from_address or self.sender
 
 
 def new_message_id(sender: str) -> str:
@@ -95,7 +105,11 @@ def build_message(draft: Draft, *, display_name: str = "") -> EmailMessage:
     """The RFC 5322 message, Bcc included: the copy kept in Sent or Drafts needs it, and the
     SMTP client drops it from what it transmits (aiosmtplib removes Bcc before sending)."""
     message = EmailMessage()
-    message["From"] = HeaderAddress(display_name=display_name, addr_spec=draft.sender)
+    name = draft.from_name if draft.from_address else display_name
+    message["From"] = HeaderAddress(display_name=name, addr_spec=draft.author)
+    if draft.author.lower() != draft.sender.lower():
+        # RFC 5322 3.6.2: who actually wrote it, for an organisational mailbox.
+        message["Sender"] = HeaderAddress(display_name=display_name, addr_spec=draft.sender)
     for header, value in (("To", draft.to), ("Cc", draft.cc)):
         if parse_recipients(value):
             message[header] = ", ".join(parse_recipients(value))

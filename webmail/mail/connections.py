@@ -32,6 +32,9 @@ class MailSession:
     user: str = ""
     mailbox: str = ""
     shared: SharedMailboxConfig = field(default_factory=SharedMailboxConfig)
+    # The mailbox a message being written is from, once checked: its drafts and sent copy
+    # go there (None: the session's mailbox).
+    writing_from: str | None = None
 
 
 @dataclass

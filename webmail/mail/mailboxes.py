@@ -182,8 +182,11 @@ async def role_folder(session: MailSession, role: str, *, fallback: bool = True)
     """Drafts, Sent or Trash for the session's mailbox. The account's own are created when
     missing. An organisational mailbox's is used when the login may add messages to it;
     otherwise, with ``fallback``, the account's own (a draft or a sent copy is then kept in
-    the user's own mailbox), else FolderUnavailable."""
-    box, reached = await current(session)
+    the user's own mailbox), else FolderUnavailable. While a message is written, the mailbox
+    it is from (``session.writing_from``) decides."""
+    reached = await reach(session)
+    writing = session.writing_from
+    box = reached.current(session.mailbox if writing is None else writing)
     if box.personal:
         return await special_folders.role_folder(session.imap, session.cache, role, box.holds)
     folders = await mailbox.folder_list(session.imap, session.cache)

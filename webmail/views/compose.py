@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
 from webmail.errors import BadRequest, NotFound
-from webmail.mail import compose, drafts, mime, special_folders
+from webmail.mail import compose, drafts, mailboxes, mime
 from webmail.mail.compose import Draft, Upload
 from webmail.mail.connections import MailSession
 from webmail.mail.drafts import KeptFile
@@ -25,6 +25,7 @@ from webmail.mail.imap import ImapError, ImapUnavailable
 from webmail.mail.special_folders import FolderUnavailable
 from webmail.templating import render
 from webmail.urls import mail_url
+from webmail.views import shared_mailboxes
 from webmail.views.common import (
     Authenticated,
     audit,
@@ -93,29 +94,42 @@ async def compose_form(request: Request) -> Response:
     draft = Draft(sender=auth.user, to=request.query_params.get("to", "")[:500])
     origin = Origin(mode=mode)
     kept = Kept()
-    if mode != "new":
-        origin.folder = folder_param(request.query_params.get("folder"))
-        origin.uid = uid_param(request.query_params.get("uid"))
-        app = services(request)
-        async with app.pool.use(auth.key, auth.user, auth.password) as session:
+    app = services(request)
+    async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        await shared_mailboxes.offer_senders(request, session, draft)
+        if mode != "new":
+            origin.folder = folder_param(request.query_params.get("folder"))
+            origin.uid = uid_param(request.query_params.get("uid"))
             raw, original = await fetch_parsed(session, origin.folder, origin.uid)
+    if mode != "new":
         # The form quotes the original: opening it is reading the message.
         audit(request, "message_read", auth, folder=origin.folder, uid=origin.uid, via=mode)
-        draft = _draft_from(original, auth.user, mode)
+        draft = _draft_from(original, draft, mode)
         if mode == "forward":
             kept = kept_from(raw, "origin")
     draft.message_id = compose.new_message_id(auth.user)
     return form_page(request, draft, origin, kept)
 
 
-def _draft_from(original: mime.ParsedMessage, user: str, mode: str) -> Draft:
+def _draft_from(original: mime.ParsedMessage, writer: Draft, mode: str) -> Draft:
+    """The reply or forward, from the address ``writer`` is from."""
     sender = original.from_[0].display if original.from_ else ""
     when = original.date.strftime("%d/%m/%Y %H:%M") if original.date else ""
     if mode == "forward":
         intro = i18n._("-------- Message transféré --------") + f"\n{sender} — {when}"
-        return compose.forward_draft(original, user, intro)
-    intro = i18n._("Le {date}, {sender} a écrit :").format(date=when, sender=sender)
-    return compose.reply_draft(original, user, reply_all=mode == "replyall", intro=intro)
+        draft = compose.forward_draft(original, writer.author, intro)
+    else:
+        intro = i18n._("Le {date}, {sender} a écrit :").format(date=when, sender=sender)
+        draft = compose.reply_draft(
+            original, writer.author, reply_all=mode == "replyall", intro=intro
+        )
+    return replace(
+        draft,
+        sender=writer.sender,
+        mailbox=writer.mailbox,
+        from_address=writer.from_address,
+        from_name=writer.from_name,
+    )
 
 
 def kept_from(raw: bytes, source: str) -> Kept:
@@ -143,6 +157,8 @@ def form_page(
             "warning": outcome.warning,
             "max_upload_bytes": services(request).settings.max_upload_bytes,
             "folder": None,
+            # The addresses the user may write from (views/shared_mailboxes.py).
+            "senders": getattr(request.state, "senders", []),
         },
         status_code=outcome.status,
     )
@@ -176,6 +192,13 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
     action = text_field(form, "action")
     try:
         async with app.pool.use(auth.key, auth.user, auth.password) as session:
+            refused = await shared_mailboxes.apply_sender(
+                request, session, draft, text_field(form, "from", limit=500)
+            )
+            if refused is not None:
+                kept.unlisted = True
+                outcome = Outcome(status=403, error=refused, files_lost=bool(uploads))
+                return form_page(request, draft, origin, kept, outcome)
             try:
                 draft.attachments = await _kept_uploads(session, origin, draft, kept) + uploads
             except KeptFilesMissing:
@@ -384,8 +407,9 @@ def connected(session: MailSession) -> bool:
 
 
 async def role_folder(session: MailSession, role: str) -> str:
-    """The account's Drafts or Sent, created where the server keeps personal folders."""
-    return await special_folders.role_folder(session.imap, session.cache, role)
+    """Drafts or Sent of the mailbox the message is from (the account's own are created
+    where the server keeps personal folders; see mail/mailboxes.py)."""
+    return await mailboxes.role_folder(session, role)
 
 
 async def _uploads(form: FormData) -> list[Upload]:
