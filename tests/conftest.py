@@ -22,6 +22,7 @@ from bs4 import BeautifulSoup
 from httpx2 import Response
 from starlette.testclient import TestClient
 
+from dev import seed
 from dev.env import webmail_env
 from dev.other_imap import InboxPrefixStack
 from dev.psc import PscProvider
@@ -268,9 +269,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # -- shared (organisational) mailboxes: real Dovecot ACLs ---------------------------------
 
 # Every right a team member needs to work in a shared mailbox (RFC 4314), and read-only.
-WORK_RIGHTS = "lrswipte"
+WORK_RIGHTS = seed.WORK_RIGHTS
 READ_RIGHTS = "lr"
-SHARED_FOLDERS = ("INBOX", "Sent", "Drafts", "Trash")
 # Secretaries of the test practice: organisational mailboxes only (MSS_ORGANISATIONAL_ONLY_ACCOUNTS).
 SECRETARY_PATTERN = "secretaire-*@cabinet.mssante.test"
 
@@ -297,14 +297,11 @@ def share(
     owner: MailUser,
     grantee: MailUser,
     rights: str = WORK_RIGHTS,
-    folders: tuple[str, ...] = SHARED_FOLDERS,
+    folders: tuple[str, ...] = seed.SHARED_FOLDERS,
 ) -> None:
     """Share ``owner``'s folders with ``grantee``, as an operator does (doveadm acl set);
     with the right to add messages comes the right to send from the owner's address."""
-    for folder in folders:
-        stack.share_mailbox(owner.address, grantee.address, rights, folder)
-    if "i" in rights:
-        stack.allow_sender(owner.address, grantee.address)
+    seed.share_mailbox(stack, owner.address, [grantee.address], rights, folders)
 
 
 @pytest.fixture

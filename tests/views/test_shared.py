@@ -165,7 +165,11 @@ def test_the_secretary_lands_on_the_secretariat_and_sees_no_personal_mailbox(
     page = client.get("/mail")
     assert page.status_code == 200
     assert subjects(page.text) == ["Patient à rappeler"]
-    assert mailbox_buttons(page.text) == []  # one mailbox: nothing to choose
+    # One mailbox, the secretariat's, shown as the current one; no personal one.
+    [only] = mailbox_buttons(page.text)
+    assert only.get("aria-current") == "true" and owner.address in only.get_text()
+    assert secretary.address not in soup(page.text).select_one("#mailboxes").get_text()
+    assert owner.address in soup(page.text).select_one(".topbar-mailbox").get_text()
     assert subjects(client.get("/mail?folder=INBOX").text) == ["Patient à rappeler"]
     assert switch(client, "").status_code == 404  # the own mailbox is not offered
     compose = client.get("/compose")

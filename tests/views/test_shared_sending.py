@@ -78,6 +78,7 @@ def test_sending_from_the_secretariat(
     form = client.get("/compose")
     # On the secretariat, the form writes from it; the own address is offered too.
     assert from_options(form.text) == {"": False, owner.address: True}
+    assert soup(form.text).select_one(".copies-note") is None  # its own Sent and Drafts
     response = submit(
         client,
         form.text,
@@ -173,6 +174,8 @@ def test_without_a_writable_sent_the_copy_stays_in_the_own_sent(
     switch(client, owner.address)
     form = client.get("/compose")
     assert from_options(form.text)[owner.address] is True
+    note = soup(form.text).select_one(".copies-note")
+    assert note is not None and "gardés dans votre propre boîte" in note.get_text()
     response = submit(
         client, form.text, to=other_user.address, subject="S", body="B", **{"from": owner.address}
     )

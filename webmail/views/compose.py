@@ -159,6 +159,7 @@ def form_page(
             "folder": None,
             # The addresses the user may write from (views/shared_mailboxes.py).
             "senders": getattr(request.state, "senders", []),
+            "copies_note": getattr(request.state, "copies_note", ""),
         },
         status_code=outcome.status,
     )

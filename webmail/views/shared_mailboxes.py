@@ -22,6 +22,7 @@ from webmail.mail.mailboxes import (
     Sender,
     SenderRefused,
 )
+from webmail.mail.special_folders import FolderUnavailable
 from webmail.urls import mail_url
 from webmail.views.common import audit, services, state_change, text_field
 
@@ -76,9 +77,9 @@ async def require_delete(session: MailSession, folder: str) -> None:
 
 
 async def links(session: MailSession) -> list[MailboxLink]:
-    """The mailboxes for the page, when there is more than one to choose from."""
+    """The mailboxes for the page: none for an account that has only its own."""
     box, reached = await current(session)
-    if len(reached.mailboxes) < 2:
+    if [other.key for other in reached.mailboxes] == [mailboxes.PERSONAL]:
         return []
     return [
         MailboxLink(
@@ -121,6 +122,7 @@ async def offer_senders(request: Request, session: MailSession, draft: Draft) ->
     chosen = await mailboxes.default_sender(session)
     if chosen is not None:
         _write_from(session, draft, chosen)
+    request.state.copies_note = await _copies_note(session, draft)
 
 
 async def apply_sender(
@@ -138,6 +140,26 @@ async def apply_sender(
         )
     _write_from(session, draft, chosen)
     return None
+
+
+async def _copies_note(session: MailSession, draft: Draft) -> str:
+    """Where an organisational mailbox's drafts and sent copy go, when not into it."""
+    if not draft.from_address:
+        return ""
+    try:
+        folders = [await mailboxes.role_folder(session, role) for role in ("drafts", "sent")]
+    except FolderUnavailable:
+        return i18n._(
+            "Cette boîte n'a pas de dossier Envoyés ou Brouillons qui vous soit ouvert : aucune "
+            "copie du message ne pourra y être gardée."
+        )
+    writing_from = (await mailboxes.reach(session)).get(draft.mailbox)
+    if writing_from is not None and all(writing_from.holds(folder) for folder in folders):
+        return ""
+    return i18n._(
+        "Cette boîte n'a pas de dossier Envoyés ou Brouillons qui vous soit ouvert : la copie "
+        "envoyée et les brouillons de ce message seront gardés dans votre propre boîte."
+    )
 
 
 def _write_from(session: MailSession, draft: Draft, chosen: Sender) -> None:
