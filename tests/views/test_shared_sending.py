@@ -204,3 +204,20 @@ def test_postfix_refuses_the_secretariat_address_to_someone_not_allowed(
             smtp.sendmail(
                 shared_mailbox.owner.address, [other_user.address], b"Subject: x\r\n\r\nx"
             )
+
+
+def test_a_new_message_form_opens_even_when_the_mailboxes_cannot_be_read(
+    client: TestClient, user: MailUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webmail.mail import mailboxes
+    from webmail.mail.imap import ImapUnavailable
+
+    login(client, user)
+
+    async def unreachable(*_args: object) -> None:
+        raise ImapUnavailable("dropped")
+
+    monkeypatch.setattr(mailboxes, "reach", unreachable)
+    form = client.get("/compose")
+    assert form.status_code == 200
+    assert soup(form.text).find("input", attrs={"name": "from"})["value"] == ""

@@ -95,12 +95,18 @@ async def compose_form(request: Request) -> Response:
     origin = Origin(mode=mode)
     kept = Kept()
     app = services(request)
-    async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        await shared_mailboxes.offer_senders(request, session, draft)
+    if mode != "new":
+        origin.folder = folder_param(request.query_params.get("folder"))
+        origin.uid = uid_param(request.query_params.get("uid"))
+    try:
+        async with app.pool.use(auth.key, auth.user, auth.password) as session:
+            await shared_mailboxes.offer_senders(request, session, draft)
+            if origin.uid is not None:
+                raw, original = await fetch_parsed(session, origin.folder, origin.uid)
+    except ImapUnavailable:
         if mode != "new":
-            origin.folder = folder_param(request.query_params.get("folder"))
-            origin.uid = uid_param(request.query_params.get("uid"))
-            raw, original = await fetch_parsed(session, origin.folder, origin.uid)
+            raise
+        # A new message's form still opens: the sender is checked again when it is sent.
     if mode != "new":
         # The form quotes the original: opening it is reading the message.
         audit(request, "message_read", auth, folder=origin.folder, uid=origin.uid, via=mode)
