@@ -55,6 +55,16 @@ class Draft:
         """The From address, and the envelope sender: bounces go back to that mailbox."""
         return self.from_address or self.sender
 
+    def written_as(self, writer: Draft) -> Draft:
+        """This draft written by ``writer``'s user, from the mailbox ``writer`` is from."""
+        return replace(
+            self,
+            sender=writer.sender,
+            mailbox=writer.mailbox,
+            from_address=writer.from_address,
+            from_name=writer.from_name,
+        )
+
 
 def new_message_id(sender: str) -> str:
     return f"<mss.{secrets.token_hex(16)}@{_domain(sender)}>"

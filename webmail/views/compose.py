@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -129,13 +129,7 @@ def _draft_from(original: mime.ParsedMessage, writer: Draft, mode: str) -> Draft
         draft = compose.reply_draft(
             original, writer.author, reply_all=mode == "replyall", intro=intro
         )
-    return replace(
-        draft,
-        sender=writer.sender,
-        mailbox=writer.mailbox,
-        from_address=writer.from_address,
-        from_name=writer.from_name,
-    )
+    return draft.written_as(writer)
 
 
 def kept_from(raw: bytes, source: str) -> Kept:

@@ -27,10 +27,6 @@ from webmail.urls import mail_url
 from webmail.views.common import audit, services, state_change, text_field
 
 
-class NoMailboxReachable(Forbidden):
-    """An organisational-only account with nothing shared with it."""
-
-
 @dataclass(frozen=True)
 class MailboxLink:
     """One mailbox as the list shows it."""
@@ -46,8 +42,8 @@ class MailboxLink:
 async def current(session: MailSession) -> tuple[Mailbox, Reach]:
     try:
         return await mailboxes.current(session)
-    except NoMailbox:
-        raise NoMailboxReachable(
+    except NoMailbox:  # an organisational-only account with nothing shared with it
+        raise Forbidden(
             "Aucune boîte aux lettres n'est accessible avec ce compte : demandez à "
             "l'administrateur de votre messagerie de vous ouvrir celle de votre service."
         ) from None
