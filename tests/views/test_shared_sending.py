@@ -221,3 +221,43 @@ def test_a_new_message_form_opens_even_when_the_mailboxes_cannot_be_read(
     form = client.get("/compose")
     assert form.status_code == 200
     assert soup(form.text).find("input", attrs={"name": "from"})["value"] == ""
+
+
+def test_a_draft_written_in_the_secretariat_is_kept_in_its_drafts(
+    client: TestClient, stack: Stack, shared_mailbox: SharedMailbox
+) -> None:
+    owner, practitioner = shared_mailbox.owner, shared_mailbox.practitioner
+    login(client, practitioner)
+    switch(client, owner.address)
+    form = client.get("/compose")
+    saved = submit(
+        client,
+        form.text,
+        action="save",
+        to="confrere@chu-demo.mssante.test",
+        body="À compléter",
+        **{"from": owner.address},
+    )
+    assert saved.status_code == 303
+    draft = parse(wait_for_messages(stack, owner, "Drafts")[0])
+    assert draft["From"].addresses[0].addr_spec == owner.address
+    assert folder_count(stack, practitioner, "Drafts") == 0
+
+
+def test_deleting_in_the_secretariat_uses_its_own_trash(
+    client: TestClient, stack: Stack, shared_mailbox: SharedMailbox
+) -> None:
+    owner, practitioner = shared_mailbox.owner, shared_mailbox.practitioner
+    uid = deliver(stack, owner, simple_mail("a@chu-demo.mssante.test", owner.address, "Doublon"))
+    login(client, practitioner)
+    switch(client, owner.address)
+    token = soup(client.get("/mail").text).find("input", attrs={"name": "csrf_token"})["value"]
+    response = client.post(
+        "/mail/delete",
+        data={"folder": f"shared/{owner.address}", "uid": uid, "csrf_token": token},
+    )
+    assert response.status_code == 303
+    assert "notice=trashed" in response.headers["location"]
+    assert folder_count(stack, owner, "Trash") == 1
+    assert folder_count(stack, owner, "INBOX") == 0
+    assert folder_count(stack, practitioner, "Trash") == 0
