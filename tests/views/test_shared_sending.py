@@ -261,3 +261,32 @@ def test_deleting_in_the_secretariat_uses_its_own_trash(
     assert folder_count(stack, owner, "Trash") == 1
     assert folder_count(stack, owner, "INBOX") == 0
     assert folder_count(stack, practitioner, "Trash") == 0
+
+
+def test_a_form_given_back_keeps_the_mailbox_it_is_written_from(
+    client: TestClient, stack: Stack, shared_mailbox: SharedMailbox, other_user: MailUser
+) -> None:
+    owner = shared_mailbox.owner
+    login(client, shared_mailbox.practitioner)
+    switch(client, owner.address)
+    data = {
+        "to": other_user.address,
+        "subject": "Rappel",
+        "body": "Texte",
+        "from": owner.address,
+        "action": "send",
+        "csrf_token": "périmé",  # a page older than the session
+    }
+    refused = client.post("/compose", data=data, headers={"sec-fetch-site": "same-origin"})
+    assert refused.status_code == 403
+    page = soup(refused.text)
+    given_back = {
+        field["name"]: field.get("value", "")
+        for field in page.select("form[action='/compose'] input[name]")
+        if field.get("type") != "file"
+    }
+    assert given_back["from"] == owner.address
+    given_back.update(body=page.find("textarea").get_text(), action="send")
+    assert client.post("/compose", data=given_back).status_code == 303
+    received = parse(wait_for_messages(stack, other_user)[0])
+    assert received["From"].addresses[0].addr_spec == owner.address
