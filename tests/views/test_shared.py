@@ -246,7 +246,7 @@ def test_on_the_secretariat_nothing_outside_it_is_reachable(
 
 
 def test_a_read_only_share_offers_no_delete_and_refuses_one(
-    client: TestClient, stack: Stack
+    client: TestClient, stack: Stack, audit_file: Path
 ) -> None:
     owner = new_user(stack, "cabinet.mssante.test")
     reader = new_user(stack)
@@ -257,6 +257,9 @@ def test_a_read_only_share_offers_no_delete_and_refuses_one(
     page = client.get("/mail/message", params={"folder": f"shared/{owner.address}", "uid": uid})
     assert page.status_code == 200
     html = soup(page.text)
+    [read] = [line for line in audit_lines(audit_file) if line["action"] == "message_read"]
+    assert read["target"]["mailbox"] == owner.address  # the audit trail names the mailbox
+    assert read["target"]["folder"] == f"shared/{owner.address}"
     assert html.select('form[action="/mail/delete"]') == []
     assert html.select('form[action="/mail/move"]') == []
     token = csrf(client)
