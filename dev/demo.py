@@ -20,7 +20,7 @@ from dev.corpus import demo_messages, demo_users
 from dev.env import webmail_env
 from dev.psc import PscProvider
 from dev.psc_phone import DevPhone
-from dev.seed import seed_mailbox
+from dev.seed import seed_mailbox, share_mailbox
 from dev.stack import Stack
 from webmail.app import create_app
 from webmail.settings import Settings
@@ -64,8 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     psc = PscProvider(stack, redirect_uris=[f"http://127.0.0.1:{args.port}/login/psc/callback"])
     try:
         seed(stack, args.messages)
+        share_secretariat(stack)
         settings = Settings.from_env(
-            webmail_env(stack, MSS_TRUST_WHITELIST=str(DEMO_WHITELIST), **start_psc(psc))
+            webmail_env(
+                stack,
+                MSS_TRUST_WHITELIST=str(DEMO_WHITELIST),
+                **start_psc(psc),
+                **SHARED_SETTINGS,
+            )
         )
         print_banner(args.port, stack.ca_cert, DevPhone(psc).url)
         uvicorn.run(
@@ -123,6 +129,23 @@ def seed(stack: Stack, gp_messages: int | None) -> None:
         marker.touch()
 
 
+# The demo's secretariat (an organisational mailbox), opened to the GP and to a secretary who
+# has no mailbox of their own to use.
+SECRETARIAT = "secretariat.cardio@ch-demo.mssante.test"
+SECRETARY = ("accueil.cardio@ch-demo.mssante.test", "demo-accueil-2026")
+SHARED_SETTINGS = {
+    "MSS_ORGANISATIONAL_ONLY_ACCOUNTS": "accueil.*@ch-demo.mssante.test",
+    "MSS_SHARED_MAILBOXES": f"{SECRETARIAT}=Secrétariat de cardiologie — CH Démo <{SECRETARIAT}>",
+}
+
+
+def share_secretariat(stack: Stack) -> None:
+    address, password = SECRETARY
+    stack.add_user(address, password)
+    gp = next(user.address for user in demo_users() if user.address.startswith("dr."))
+    share_mailbox(stack, SECRETARIAT, [gp, address])
+
+
 def print_banner(port: int, ca_cert: Path, psc_phone_url: str) -> None:
     lines = [
         "",
@@ -132,7 +155,11 @@ def print_banner(port: int, ca_cert: Path, psc_phone_url: str) -> None:
     ]
     for user in demo_users():
         lines.append(f"    {user.address:42} {user.password:20} {user.display_name}")
+    lines.append(f"    {SECRETARY[0]:42} {SECRETARY[1]:20} secrétaire (secrétariat seulement)")
     lines += [
+        "",
+        "  The secretariat is shared with Dr Martin and the secretary: switch to it in the",
+        "  folder list.",
         "",
         "  At the first login each account enrols a second factor: scan the QR code with an",
         "  authenticator app, or get the code for the key shown with",

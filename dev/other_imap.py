@@ -23,12 +23,12 @@ from pathlib import Path
 from dev.stack import CONF_TEMPLATES, Stack, _live_pid, _runs_dovecot, _ssha512
 
 # Dovecot 2.3's own list after login, less SORT (and SORT-based extensions), SPECIAL-USE
-# and CREATE-SPECIAL-USE, as servers that lack them announce.
+# and CREATE-SPECIAL-USE, as servers that lack them announce; with ACL, as Cyrus has.
 CAPABILITIES = (
     "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE THREAD=REFERENCES THREAD=REFS "
     "THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE "
     "UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH SEARCHRES WITHIN "
-    "CONTEXT=SEARCH LIST-STATUS BINARY MOVE LITERAL+"
+    "CONTEXT=SEARCH LIST-STATUS BINARY MOVE LITERAL+ ACL"
 )
 
 
@@ -62,6 +62,9 @@ class InboxPrefixStack(Stack):
         if _live_pid(self._dovecot_pid_file, _runs_dovecot) is not None:
             for login, password in logins.items():
                 self._wait_dovecot_accepts(login, password)
+
+    def _login_of(self, address: str) -> str:
+        return login_name(address)
 
     def forbid_new_folders(self, address: str, password: str) -> None:
         """Make the server refuse to create any folder for this user, as servers do that

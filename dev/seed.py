@@ -15,6 +15,7 @@ import ssl
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 Message = tuple[str, tuple[str, ...], datetime, bytes]
 """(folder, flags, internal date, raw RFC 5322 message)"""
@@ -211,3 +212,35 @@ def decode_mailbox_name(name: bytes) -> str:
             padded = piece.replace(b",", b"/") + b"=" * (-len(piece) % 4)
             text.append(base64.b64decode(padded).decode("utf-16-be"))
     return "".join(text)
+
+
+# -- shared (organisational) mailboxes ---------------------------------------------------------
+
+# RFC 4314 rights of someone who works in an organisational mailbox: read, mark, file, delete.
+WORK_RIGHTS = "lrswipte"
+SHARED_FOLDERS = ("INBOX", "Sent", "Drafts", "Trash")
+
+
+class _Sharing(Protocol):
+    def share_mailbox(
+        self, owner: str, grantee: str, rights: str, folder: str = "INBOX"
+    ) -> None: ...
+
+    def allow_sender(self, address: str, login: str) -> None: ...
+
+
+def share_mailbox(
+    stack: _Sharing,
+    owner: str,
+    grantees: Iterable[str],
+    rights: str = WORK_RIGHTS,
+    folders: Iterable[str] = SHARED_FOLDERS,
+) -> None:
+    """Open ``owner``'s folders to each grantee through the server's ACLs, and let them send
+    from its address: how an operator sets up a secretariat for its practitioners and
+    secretaries. The owner must have logged in once (its folders exist)."""
+    for grantee in grantees:
+        for folder in folders:
+            stack.share_mailbox(owner, grantee, rights, folder)
+        if "i" in rights:
+            stack.allow_sender(owner, grantee)

@@ -51,6 +51,20 @@ DOVECOT_SOCKET_SUFFIX_MAX = 30
 # Deliberately narrow: addresses end up in passwd-file and Postfix table lines.
 ADDRESS_RE = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 LOGIN_RE = re.compile(r"[a-z0-9._-]+")
+# RFC 4314 rights, as doveadm names them.
+ACL_RIGHTS = {
+    "l": "lookup",
+    "r": "read",
+    "s": "write-seen",
+    "w": "write",
+    "i": "insert",
+    "p": "post",
+    "k": "create",
+    "x": "delete",
+    "t": "write-deleted",
+    "e": "expunge",
+    "a": "admin",
+}
 
 # The client id of the webmail at the Pro Santé Connect look-alike (dev/psc.py).
 PSC_CLIENT_ID = "mss-webmail"
@@ -447,6 +461,51 @@ class Stack:
         if _live_pid(self._postfix_pid_file, _runs_postfix) is not None:
             self._reload_postfix()
 
+    def share_mailbox(self, owner: str, grantee: str, rights: str, folder: str = "INBOX") -> None:
+        """Give ``grantee`` the ACL ``rights`` (RFC 4314 letters, e.g. "lr" to read, "lrswite"
+        to work in it) on ``owner``'s ``folder``, as an operator does with doveadm; empty
+        rights take the share away. Dovecot records it in its shared-mailboxes dictionary,
+        so the folder appears at once in the grantee's LIST under the shared namespace."""
+        if not set(rights) <= set(ACL_RIGHTS):
+            raise ValueError(f"unknown ACL rights: {rights!r}")
+        identifier = f"user={self._login_of(grantee)}"
+        command = ["doveadm", "-c", str(self._dovecot_conf), "acl"]
+        if rights:
+            command += ["set", "-u", self._login_of(owner), folder, identifier, *_acl_names(rights)]
+        else:
+            command += ["delete", "-u", self._login_of(owner), folder, identifier]
+        _run(command, "doveadm acl", self._dovecot_log)
+
+    def allow_sender(self, address: str, login: str) -> None:
+        """Let ``login`` send mail from ``address`` too (an organisational mailbox it may
+        use): Postfix's reject_sender_login_mismatch otherwise refuses that MAIL FROM."""
+        address = _normalize_address(address)
+        with self._users_lock():
+            senders = self._read_senders()
+            senders.setdefault(address, set()).add(self._login_of(login))
+            lines = "".join(f"{a} {' '.join(sorted(who))}\n" for a, who in sorted(senders.items()))
+            _write_file(self._senders_file, lines)
+            self._write_postfix_maps(self._read_users())
+        if _live_pid(self._postfix_pid_file, _runs_postfix) is not None:
+            self._reload_postfix()
+
+    def _login_of(self, address: str) -> str:
+        """The name this Dovecot knows an account by (another flavour may use less)."""
+        return _normalize_address(address)
+
+    def _read_senders(self) -> dict[str, set[str]]:
+        """address -> the other logins allowed to send from it (allow_sender)."""
+        try:
+            text = self._senders_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        pairs = (line.partition(" ") for line in text.splitlines())
+        return {address: set(who.split()) for address, _, who in pairs}
+
+    @property
+    def _senders_file(self) -> Path:
+        return self._dovecot_dir / "senders"
+
     def _read_logins(self) -> dict[str, str]:
         """login name -> the address it may send as (add_login)."""
         try:
@@ -566,6 +625,7 @@ class Stack:
             "postfix_user": self._postfix_user,
             "postfix_group": self._postfix_group,
             "oauth2_conf": self._write_dovecot_oauth2_config(),
+            "shared_dict": self._mail_root / "shared-mailboxes.db",
             **self._dovecot_flavour_values(),
         }
         (self._dovecot_dir / "state").mkdir(exist_ok=True)
@@ -642,6 +702,8 @@ class Stack:
         aliases: dict[str, list[str]] = {}
         for login, owner in self._read_logins().items():
             aliases.setdefault(owner, []).append(login)
+        for address, senders in self._read_senders().items():
+            aliases.setdefault(address, []).extend(senders)
         tables = {
             "virtual_domains": [f"{domain} OK" for domain in domains],
             "virtual_mailboxes": [f"{address} OK" for address in addresses],
@@ -1105,6 +1167,10 @@ def _ssha512(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.sha512(password.encode("utf-8") + salt).digest()
     return "{SSHA512}" + base64.b64encode(digest + salt).decode("ascii")
+
+
+def _acl_names(rights: str) -> list[str]:
+    return [ACL_RIGHTS[letter] for letter in dict.fromkeys(rights)]
 
 
 def _normalize_address(address: str) -> str:

@@ -22,6 +22,7 @@ from bs4 import BeautifulSoup
 from httpx2 import Response
 from starlette.testclient import TestClient
 
+from dev import seed
 from dev.env import webmail_env
 from dev.other_imap import InboxPrefixStack
 from dev.psc import PscProvider
@@ -263,3 +264,51 @@ def soup(html: str) -> BeautifulSoup:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- shared (organisational) mailboxes: real Dovecot ACLs ---------------------------------
+
+# Every right a team member needs to work in a shared mailbox (RFC 4314), and read-only.
+WORK_RIGHTS = seed.WORK_RIGHTS
+READ_RIGHTS = "lr"
+# Secretaries of the test practice: organisational mailboxes only (MSS_ORGANISATIONAL_ONLY_ACCOUNTS).
+SECRETARY_PATTERN = "secretaire-*@cabinet.mssante.test"
+
+
+@dataclass(frozen=True)
+class SharedMailbox:
+    """An organisational mailbox (a secretariat), a practitioner and a secretary who may
+    work in it, and their shared namespace name for it (``shared/<address>/``)."""
+
+    owner: MailUser
+    practitioner: MailUser
+    secretary: MailUser
+
+
+def new_secretary(stack: Stack) -> MailUser:
+    address = f"secretaire-{next(_counter)}-{secrets.token_hex(3)}@cabinet.mssante.test"
+    password = "pw-" + secrets.token_urlsafe(12)
+    stack.add_user(address, password)
+    return MailUser(address, password)
+
+
+def share(
+    stack: Stack,
+    owner: MailUser,
+    grantee: MailUser,
+    rights: str = WORK_RIGHTS,
+    folders: tuple[str, ...] = seed.SHARED_FOLDERS,
+) -> None:
+    """Share ``owner``'s folders with ``grantee``, as an operator does (doveadm acl set);
+    with the right to add messages comes the right to send from the owner's address."""
+    seed.share_mailbox(stack, owner.address, [grantee.address], rights, folders)
+
+
+@pytest.fixture
+def shared_mailbox(stack: Stack, user: MailUser) -> SharedMailbox:
+    owner = new_user(stack, "cabinet.mssante.test")
+    imap_for(stack, owner).logout()  # the first login creates its Sent, Drafts, Trash
+    secretary = new_secretary(stack)
+    share(stack, owner, user)
+    share(stack, owner, secretary)
+    return SharedMailbox(owner=owner, practitioner=user, secretary=secretary)

@@ -273,3 +273,28 @@ def test_phone_sign_in_is_on_unless_turned_off() -> None:
         assert not Settings.from_env({**BASE, **PSC, "MSS_PSC_CIBA": off}).psc_phone.enabled
     with pytest.raises(SettingsError, match=re.escape("MSS_PSC_CIBA: expected true or false")):
         Settings.from_env({**BASE, **PSC, "MSS_PSC_CIBA": "sometimes"})
+
+
+def test_shared_mailboxes_settings() -> None:
+    shared = Settings.from_env(
+        {
+            **BASE,
+            "MSS_ORGANISATIONAL_ONLY_ACCOUNTS": "secretariat.*@cabinet.fr, accueil@clinique.fr",
+            "MSS_SHARED_MAILBOXES": "secretariat=Secrétariat du cabinet <secretariat@cabinet.fr>;"
+            " accueil=accueil@clinique.fr",
+        }
+    ).shared
+    assert shared.personal_hidden("Secretariat.Nord@cabinet.fr")
+    assert shared.personal_hidden("accueil@clinique.fr")
+    assert not shared.personal_hidden("dr.martin@cabinet.fr")
+    identity = shared.identity("secretariat")
+    assert identity is not None
+    assert (identity.address, identity.name) == ("secretariat@cabinet.fr", "Secrétariat du cabinet")
+    assert shared.identity("accueil").address == "accueil@clinique.fr"  # type: ignore[union-attr]
+    assert Settings.from_env(BASE).shared.identities == ()
+
+
+@pytest.mark.parametrize("value", ["secretariat", "secretariat=pas une adresse", "=a@b.fr"])
+def test_bad_shared_mailbox_entries_are_named(value: str) -> None:
+    with pytest.raises(SettingsError, match="MSS_SHARED_MAILBOXES: expected entries like"):
+        Settings.from_env({**BASE, "MSS_SHARED_MAILBOXES": value})

@@ -47,6 +47,7 @@ from webmail.views import (
     psc,
     psc_phone,
     second_factor,
+    shared_mailboxes,
 )
 from webmail.views.common import (
     LANGUAGE_COOKIE,
@@ -121,6 +122,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/language", auth.choose_language, methods=["GET"]),
         Route("/mail", mailbox.message_list, methods=["GET"]),
         Route("/mail/folders", mailbox.folders_page, methods=["GET"]),
+        Route("/mail/mailbox", shared_mailboxes.switch, methods=["POST"]),
         Route("/mail/flag", mailbox.toggle_flag, methods=["POST"]),
         Route("/mail/move", mailbox.move_message, methods=["POST"]),
         Route("/mail/delete", mailbox.delete_message, methods=["POST"]),

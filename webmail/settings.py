@@ -13,6 +13,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6
 from webmail.auth.oidc import CLIENT_AUTH_METHODS, SECRET_BASIC, TLS_CLIENT_AUTH, PscConfig
 from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, is_https_url
 from webmail.auth.throttle import Limits
+from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
 from webmail.trust.policy import OutsidePolicy, TrustConfig
 
 
@@ -85,6 +87,8 @@ class Settings:
     trust: TrustConfig = TrustConfig()  # noqa: RUF009 (frozen: one shared default is safe)
     # Sign-in from the phone with PSC's backchannel flow (CIBA), when PSC is enabled.
     psc_phone: CibaConfig = dataclasses.field(default_factory=CibaConfig)
+    # Organisational mailboxes reached through the IMAP server's shared namespace.
+    shared: SharedMailboxConfig = dataclasses.field(default_factory=SharedMailboxConfig)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -130,6 +134,7 @@ class Settings:
             psc=reader.psc(),
             trust=reader.trust(),
             psc_phone=reader.psc_phone(),
+            shared=reader.shared_mailboxes(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -288,6 +293,25 @@ class _Reader:
     def psc_phone(self) -> CibaConfig:
         return CibaConfig(enabled=self.boolean("MSS_PSC_CIBA", True))
 
+    def shared_mailboxes(self) -> SharedMailboxConfig:
+        patterns = self.raw("MSS_ORGANISATIONAL_ONLY_ACCOUNTS") or ""
+        identities = []
+        for entry in (self.raw("MSS_SHARED_MAILBOXES") or "").split(";"):
+            if not entry.strip():
+                continue
+            owner, _, described = entry.partition("=")
+            name, address = parseaddr(described.strip())
+            if not owner.strip() or not _ADDRESS.fullmatch(address):
+                raise SettingsError(
+                    "MSS_SHARED_MAILBOXES: expected entries like "
+                    f"'secretariat=Secrétariat <secretariat@example.org>', got {entry.strip()!r}"
+                )
+            identities.append((owner.strip(), SharedIdentity(address=address, name=name)))
+        return SharedMailboxConfig(
+            organisational_only=tuple(p.strip() for p in patterns.split(",") if p.strip()),
+            identities=tuple(identities),
+        )
+
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"
         host = self.text(f"{prefix}_HOST")
@@ -300,6 +324,7 @@ class _Reader:
         return ServerSettings(host=host, port=port, tls=tls)
 
 
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 _LOGIN_TEMPLATES = {"localpart": "{local}"}
 _LOGIN_FORMAT_EXPECTED = "expected address, localpart, or a template of {local} and {domain}"
 

@@ -18,7 +18,8 @@ def test_bare_user_names_only_and_inbox_alone(stack: Stack, other_imap: InboxPre
     user = user_on_other_server(stack, other_imap)
     imap = other_imap_for(other_imap, user)
     try:
-        assert imap.namespace()[1] == [b'(("INBOX." ".")) NIL NIL']
+        # Other accounts' shared folders under "shared.", as the personal ones under "INBOX.".
+        assert imap.namespace()[1] == [b'(("INBOX." ".")) (("shared." ".")) NIL']
         assert imap.list()[1] == [b'(\\HasNoChildren) "." INBOX']
         advertised = imap.capability()[1][0].split()
         assert b"SORT" not in advertised and b"SPECIAL-USE" not in advertised

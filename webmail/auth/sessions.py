@@ -73,6 +73,9 @@ class Session:
     # name of the profession from the webmail's own table (translated where shown).
     display_name: str = ""
     profession: str = ""
+    # The mailbox the session works in: "" the account's own, else an organisational one
+    # shared with it (webmail.mail.mailboxes); every folder a request names must be in it.
+    mailbox: str = ""
 
     @property
     def complete(self) -> bool:

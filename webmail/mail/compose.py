@@ -46,6 +46,26 @@ class Draft:
     attachments: list[Upload] = field(default_factory=list)
     # Extra headers a feature adds (MSSanté's X-MSS-INS for a structured document, say).
     headers: dict[str, str] = field(default_factory=dict)
+    # Written from an organisational mailbox (mail/mailboxes.py): its key and address, and
+    # the organisation's name; ``sender`` stays the user's own address (the Sender header).
+    mailbox: str = ""
+    from_address: str = ""
+    from_name: str = ""
+
+    @property
+    def author(self) -> str:
+        """The From address, and the envelope sender: bounces go back to that mailbox."""
+        return self.from_address or self.sender
+
+    def written_as(self, writer: Draft) -> Draft:
+        """This draft written by ``writer``'s user, from the mailbox ``writer`` is from."""
+        return replace(
+            self,
+            sender=writer.sender,
+            mailbox=writer.mailbox,
+            from_address=writer.from_address,
+            from_name=writer.from_name,
+        )
 
 
 def new_message_id(sender: str) -> str:
@@ -97,7 +117,11 @@ def build_message(draft: Draft, *, display_name: str = "") -> EmailMessage:
     """The RFC 5322 message, Bcc included: the copy kept in Sent or Drafts needs it, and the
     SMTP client drops it from what it transmits (aiosmtplib removes Bcc before sending)."""
     message = EmailMessage()
-    message["From"] = HeaderAddress(display_name=display_name, addr_spec=draft.sender)
+    name = draft.from_name if draft.from_address else display_name
+    message["From"] = HeaderAddress(display_name=name, addr_spec=draft.author)
+    if draft.author.lower() != draft.sender.lower():
+        # RFC 5322 3.6.2: who actually wrote it, for an organisational mailbox.
+        message["Sender"] = HeaderAddress(display_name=display_name, addr_spec=draft.sender)
     for header, value in (("To", draft.to), ("Cc", draft.cc)):
         if parse_recipients(value):
             message[header] = ", ".join(parse_recipients(value))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from webmail.mail.imap import ImapClient, ImapUnavailable
 from webmail.mail.mailbox import MailboxCache
+from webmail.mail.shared_config import SharedMailboxConfig
 from webmail.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,14 @@ class MailSession:
 
     imap: ImapClient
     cache: MailboxCache
+    # The account, the mailbox the web session is on ("" its own, else an organisational
+    # one: mail/mailboxes.py), and what the deployment says about shared mailboxes.
+    user: str = ""
+    mailbox: str = ""
+    shared: SharedMailboxConfig = field(default_factory=SharedMailboxConfig)
+    # The mailbox a message being written is from, once checked: its drafts and sent copy
+    # go there (None: the session's mailbox).
+    writing_from: str | None = None
 
 
 @dataclass
@@ -34,6 +43,7 @@ class _Entry:
     imap: ImapClient | None = None
     cache: MailboxCache = field(default_factory=MailboxCache)
     user: str = ""
+    mailbox: str = ""
     last_used: float = field(default_factory=time.monotonic)
 
 
@@ -71,6 +81,10 @@ class ConnectionPool:
         if entry is not None:
             self._entries[new_key] = entry
 
+    def choose(self, session_key: str, mailbox: str) -> None:
+        """The mailbox the session's requests work in (kept in the web session)."""
+        self._entries.setdefault(session_key, _Entry()).mailbox = mailbox
+
     @contextlib.asynccontextmanager
     async def use(self, session_key: str, user: str, password: str) -> AsyncIterator[MailSession]:
         entry = self._entries.setdefault(session_key, _Entry())
@@ -81,7 +95,13 @@ class ConnectionPool:
             assert entry.imap is not None
             entry.last_used = time.monotonic()
             try:
-                yield MailSession(imap=entry.imap, cache=entry.cache)
+                yield MailSession(
+                    imap=entry.imap,
+                    cache=entry.cache,
+                    user=user,
+                    mailbox=entry.mailbox,
+                    shared=self.settings.shared,
+                )
             except ImapUnavailable:
                 entry.imap.close()
                 entry.imap = None

@@ -233,6 +233,31 @@ class ImapClient:
             return None  # then the caller guesses from LIST, as without the capability
         return personal[0] if personal else None
 
+    async def other_users_namespaces(self) -> list[syntax.Namespace]:
+        """Where other accounts' folders shared with this one live (the second section of
+        NAMESPACE, RFC 2342), e.g. ``shared/`` or ``Other Users.``; none without NAMESPACE."""
+        if not self.has_capability("NAMESPACE"):
+            return []
+        try:
+            lines = await self._command("NAMESPACE")
+        except ImapCommandFailed:
+            return []
+        return syntax.namespace_section(lines, 1)
+
+    async def my_rights(self, name: str) -> str | None:
+        """This account's ACL rights on a folder (MYRIGHTS, RFC 4314), e.g. "lr" or
+        "lrswipkxte"; None when the server has no ACL or will not say."""
+        if not self.has_capability("ACL"):
+            return None
+        try:
+            lines = await self._command("MYRIGHTS", self._mailbox(name))
+        except ImapCommandFailed:
+            return None
+        for response in syntax.parse_lines(lines):
+            if len(response) >= 3 and response[0] == b"MYRIGHTS":
+                return syntax.as_text(response[-1]) if isinstance(response[-1], bytes) else None
+        return None
+
     async def create_special_folder(self, name: str, special_use: str) -> None:
         """CREATE, marked with its special use (RFC 6154) where the server can record it."""
         if self.has_capability("CREATE-SPECIAL-USE"):

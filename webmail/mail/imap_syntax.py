@@ -177,17 +177,22 @@ def parse_namespace(lines: Sequence[bytes | bytearray]) -> list[Namespace]:
     """The personal namespaces of a ``* NAMESPACE`` answer (RFC 2342), in the server's order.
 
     ``* NAMESPACE (("INBOX." ".")) NIL NIL``: the first list is personal, then other users'
-    and shared ones, which a webmail that only shows the user's own folders ignores.
+    and shared ones (``namespace_section`` reads those).
     """
+    return namespace_section(lines, 0)
+
+
+def namespace_section(lines: Sequence[bytes | bytearray], index: int) -> list[Namespace]:
+    """One section of a ``* NAMESPACE`` answer: 0 personal, 1 other users', 2 shared."""
     for response in parse_lines(lines):
         kind = response[0] if response else None
         if not isinstance(kind, bytes) or kind.upper() != b"NAMESPACE" or len(response) < 2:
             continue
-        personal = response[1]
-        if not isinstance(personal, list):
-            return []  # NIL: no personal namespace
+        section = response[1 + index] if len(response) > 1 + index else None
+        if not isinstance(section, list):
+            return []  # NIL: no such namespace
         found = []
-        for entry in personal:
+        for entry in section:
             if isinstance(entry, list) and len(entry) >= 2 and isinstance(entry[0], bytes):
                 delimiter = entry[1]
                 found.append(

@@ -15,7 +15,7 @@ from datetime import datetime
 from webmail.mail import mime
 from webmail.mail.drafts import OUTCOME_UNKNOWN
 from webmail.mail.imap import Folder, ImapClient, MailboxState
-from webmail.mail.imap_syntax import FetchItem, as_text
+from webmail.mail.imap_syntax import FetchItem, Namespace, as_text
 
 SUMMARY_HEADERS = "DATE FROM TO CC SUBJECT CONTENT-TYPE MESSAGE-ID X-MSS-INS X-MSS-CODECDA"
 SUMMARY_ITEMS = f"(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({SUMMARY_HEADERS})])"
@@ -90,6 +90,10 @@ class MailboxCache:
     def __init__(self) -> None:
         self.folders: dict[str, _FolderCache] = {}
         self.folder_list: _FolderList | None = None
+        # Shared mailboxes (mail/mailboxes.py): other users' namespaces, and this login's
+        # ACL rights per folder with the time they were read.
+        self.other_namespaces: list[Namespace] | None = None
+        self.rights: dict[str, tuple[float, str | None]] = {}
 
     def forget(self, folder: str) -> None:
         self.folders.pop(folder, None)

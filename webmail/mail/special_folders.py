@@ -9,6 +9,8 @@ an empty prefix), and is marked with its special use where the server can record
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from webmail.mail import mailbox
 from webmail.mail.folders import assign_roles
 from webmail.mail.imap import Folder, ImapClient, ImapCommandFailed, ImapError
@@ -34,11 +36,22 @@ class FolderUnavailable(ImapError):
         self.refusal = refusal
 
 
-async def role_folder(imap: ImapClient, cache: MailboxCache, role: str) -> str:
+async def role_folder(
+    imap: ImapClient,
+    cache: MailboxCache,
+    role: str,
+    among: Callable[[str], bool] | None = None,
+) -> str:
     """The name of the account's folder for ``role`` ("sent", "drafts", "trash"...), created
-    when missing. Raises FolderUnavailable when the server refuses, ImapUnavailable when it
-    cannot be reached."""
-    folders = await mailbox.folder_list(imap, cache)
+    when missing. ``among``: which listed names are the account's own (LIST also shows
+    folders other accounts share with it). Raises FolderUnavailable when the server refuses,
+    ImapUnavailable when it cannot be reached."""
+
+    async def own_folders() -> list[Folder]:
+        listed = await mailbox.folder_list(imap, cache)
+        return [folder for folder in listed if among is None or among(folder.name)]
+
+    folders = await own_folders()
     found = assign_roles(folders).get(role)
     if found is not None:
         return found
@@ -55,7 +68,7 @@ async def role_folder(imap: ImapClient, cache: MailboxCache, role: str) -> str:
         return name
     # Another session of the same account may have just created it (ALREADYEXISTS).
     cache.folder_list = None
-    found = assign_roles(await mailbox.folder_list(imap, cache)).get(role)
+    found = assign_roles(await own_folders()).get(role)
     if found is not None:
         return found
     raise FolderUnavailable(role, candidates[0], refusal)

@@ -97,6 +97,7 @@ async def authenticated(request: Request, *, complete: bool = True) -> Authentic
         raise LoginRequired("Votre session a expiré. Reconnectez-vous.")
     if session.method == "psc":
         password = await _psc_access_token(request, session, cookie)
+    services(request).pool.choose(session.id_hash, session.mailbox)
     request.state.user = session.user
     request.state.identity = session.display_name
     request.state.profession = session.profession
@@ -158,6 +159,9 @@ def client_ip(request: Request) -> str:
 def audit(
     request: Request, action: str, auth: Authenticated, result: str = "ok", **target: Any
 ) -> None:
+    if auth.session.mailbox:
+        # Working in an organisational mailbox: every line says which one.
+        target.setdefault("mailbox", auth.session.mailbox)
     services(request).audit.record(
         action,
         account=auth.user,

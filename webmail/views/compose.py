@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
 from webmail.errors import BadRequest, NotFound
-from webmail.mail import compose, drafts, mime, special_folders
+from webmail.mail import compose, drafts, mailboxes, mime
 from webmail.mail.compose import Draft, Upload
 from webmail.mail.connections import MailSession
 from webmail.mail.drafts import KeptFile
@@ -26,6 +26,7 @@ from webmail.mail.special_folders import FolderUnavailable
 from webmail.templating import render
 from webmail.trust.recipients import CONFIRM_FIELD
 from webmail.urls import mail_url
+from webmail.views import shared_mailboxes
 from webmail.views.common import (
     Authenticated,
     audit,
@@ -95,29 +96,42 @@ async def compose_form(request: Request) -> Response:
     draft = Draft(sender=auth.user, to=request.query_params.get("to", "")[:500])
     origin = Origin(mode=mode)
     kept = Kept()
+    app = services(request)
     if mode != "new":
         origin.folder = folder_param(request.query_params.get("folder"))
         origin.uid = uid_param(request.query_params.get("uid"))
-        app = services(request)
+    try:
         async with app.pool.use(auth.key, auth.user, auth.password) as session:
-            raw, original = await fetch_parsed(session, origin.folder, origin.uid)
+            await shared_mailboxes.offer_senders(request, session, draft)
+            if origin.uid is not None:
+                raw, original = await fetch_parsed(session, origin.folder, origin.uid)
+    except ImapUnavailable:
+        if mode != "new":
+            raise
+        # A new message's form still opens: the sender is checked again when it is sent.
+    if mode != "new":
         # The form quotes the original: opening it is reading the message.
         audit(request, "message_read", auth, folder=origin.folder, uid=origin.uid, via=mode)
-        draft = _draft_from(original, auth.user, mode)
+        draft = _draft_from(original, draft, mode)
         if mode == "forward":
             kept = kept_from(raw, "origin")
     draft.message_id = compose.new_message_id(auth.user)
     return form_page(request, draft, origin, kept)
 
 
-def _draft_from(original: mime.ParsedMessage, user: str, mode: str) -> Draft:
+def _draft_from(original: mime.ParsedMessage, writer: Draft, mode: str) -> Draft:
+    """The reply or forward, from the address ``writer`` is from."""
     sender = original.from_[0].display if original.from_ else ""
     when = original.date.strftime("%d/%m/%Y %H:%M") if original.date else ""
     if mode == "forward":
         intro = i18n._("-------- Message transféré --------") + f"\n{sender} — {when}"
-        return compose.forward_draft(original, user, intro)
-    intro = i18n._("Le {date}, {sender} a écrit :").format(date=when, sender=sender)
-    return compose.reply_draft(original, user, reply_all=mode == "replyall", intro=intro)
+        draft = compose.forward_draft(original, writer.author, intro)
+    else:
+        intro = i18n._("Le {date}, {sender} a écrit :").format(date=when, sender=sender)
+        draft = compose.reply_draft(
+            original, writer.author, reply_all=mode == "replyall", intro=intro
+        )
+    return draft.written_as(writer)
 
 
 def kept_from(raw: bytes, source: str) -> Kept:
@@ -152,6 +166,9 @@ def form_page(
             "structured": structured.form_state(request),
             "folder": None,
             "recipient_trust": recipient_trust.marks(request, draft, outcome),
+            # The addresses the user may write from (views/shared_mailboxes.py).
+            "senders": getattr(request.state, "senders", []),
+            "copies_note": getattr(request.state, "copies_note", ""),
         },
         status_code=outcome.status,
     )
@@ -185,12 +202,19 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
     action = text_field(form, "action")
     try:
         async with app.pool.use(auth.key, auth.user, auth.password) as session:
+            refused = await shared_mailboxes.apply_sender(
+                request, session, draft, text_field(form, "from", limit=500)
+            )
+            if refused is not None:
+                kept.unlisted = True
+                outcome = Outcome(status=403, error=refused, files_lost=bool(uploads))
+                return form_page(request, draft, origin, kept, outcome)
             try:
                 draft.attachments = await _kept_uploads(session, origin, draft, kept) + uploads
             except KeptFilesMissing:
                 return await _kept_missing(request, session, draft, origin, uploads)
-            if refused := await structured.attach(request, session, form, draft, origin, kept):
-                return refused  # the structured document's section is filled wrongly
+            if wrong := await structured.attach(request, session, form, draft, origin, kept):
+                return wrong  # the structured document's section is filled wrongly
             if _too_big(request, draft.attachments):
                 return form_page(request, draft, origin, kept, _too_big_outcome(request))
             if action == "save":
@@ -396,8 +420,9 @@ def connected(session: MailSession) -> bool:
 
 
 async def role_folder(session: MailSession, role: str) -> str:
-    """The account's Drafts or Sent, created where the server keeps personal folders."""
-    return await special_folders.role_folder(session.imap, session.cache, role)
+    """Drafts or Sent of the mailbox the message is from (the account's own are created
+    where the server keeps personal folders; see mail/mailboxes.py)."""
+    return await mailboxes.role_folder(session, role)
 
 
 async def _uploads(form: FormData) -> list[Upload]:

@@ -26,6 +26,7 @@ from webmail.trust.zipsafe import ArchiveRefused
 from webmail.urls import message_url
 from webmail.views.common import audit, authenticated, folder_param, services, uid_param
 from webmail.views.message import _ascii_name, _download_type, fetch_raw
+from webmail.views.shared_mailboxes import inside
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ async def _locate(request: Request, action: str) -> Located:
     number = request.query_params.get("doc", "")
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        folder = await inside(session, folder)  # within the mailbox the session is on
         raw = await fetch_raw(session, folder, uid)
     try:
         archive = await _read(raw, part_id)

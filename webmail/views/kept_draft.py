@@ -48,6 +48,7 @@ CARRIED = (
     "references",
     "message_id",
     "kept_source",
+    "from",  # the mailbox it is written from: never switched silently on "send again"
     csrf.TOKEN_FIELD,
 )
 KEPT_FILES_LIMIT = 50

@@ -5,12 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from webmail.errors import BadRequest, NotFound
+from webmail.errors import BadRequest, Forbidden, NotFound
 from webmail.htmx import vary_on_htmx, wants_fragment
 from webmail.i18n import N_
-from webmail.mail import mailbox, special_folders
+from webmail.mail import mailbox, mailboxes
 from webmail.mail.connections import MailSession
-from webmail.mail.folders import FolderEntry, folder_entries
+from webmail.mail.folders import FolderEntry
 from webmail.mail.imap import MailboxNotFound
 from webmail.mail.special_folders import FolderUnavailable
 from webmail.templating import render
@@ -25,6 +25,7 @@ from webmail.views.common import (
     text_field,
     uid_param,
 )
+from webmail.views.shared_mailboxes import inside, links, require_delete
 
 NOTICES = {
     "sent": N_("Message envoyé."),
@@ -66,7 +67,7 @@ async def home(request: Request) -> Response:
 
 async def folder_list(session: MailSession, page: mailbox.Page | None = None) -> list[FolderEntry]:
     state = page.state if page is not None else None
-    return folder_entries(await mailbox.folder_list(session.imap, session.cache, state))
+    return await mailboxes.entries(session, state)  # the folders of the session's mailbox
 
 
 async def message_list(request: Request) -> Response:
@@ -75,6 +76,7 @@ async def message_list(request: Request) -> Response:
     page_number = _page(request.query_params.get("page"))
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        folder = await inside(session, folder)
         try:
             page = await mailbox.list_page(
                 session.imap, session.cache, folder, page_number, app.settings.page_size
@@ -82,10 +84,12 @@ async def message_list(request: Request) -> Response:
         except MailboxNotFound:
             raise NotFound("Ce dossier n'existe pas.") from None
         folders = [] if wants_fragment(request) else await folder_list(session, page)
+        boxes = [] if wants_fragment(request) else await links(session)
     context = {
         "page": page,
         "folder": folder,
         "folders": folders,
+        "mailboxes": boxes,
         "folder_label": _label(folders, folder),
         "notice": NOTICES.get(request.query_params.get("notice", "")),
         "warning": WARNINGS.get(request.query_params.get("notice", "")),
@@ -100,7 +104,10 @@ async def folders_page(request: Request) -> Response:
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
         folders = await folder_list(session)
-    return render(request, "pages/folders.html", {"folders": folders, "folder": None})
+        boxes = await links(session)
+    return render(
+        request, "pages/folders.html", {"folders": folders, "folder": None, "mailboxes": boxes}
+    )
 
 
 async def toggle_flag(request: Request) -> Response:
@@ -113,7 +120,9 @@ async def toggle_flag(request: Request) -> Response:
     add = text_field(form, "value") == "1"
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        await _select(session, folder)
+        folder = await _select(session, folder)
+        if not await _may_flag(session, folder, flag):
+            raise Forbidden("Vous ne pouvez pas modifier les marques des messages de cette boîte.")
         await session.imap.store_flags([uid], [flag], add=add)
         mailbox.update_cached_flags(session.cache, folder, uid, {flag}, add)
     return RedirectResponse(local_path(text_field(form, "next"), mail_url(folder)), status_code=303)
@@ -126,7 +135,9 @@ async def move_message(request: Request) -> Response:
     target = folder_param(text_field(form, "target"))
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        await _select(session, folder)
+        folder = await _select(session, folder)
+        target = await inside(session, target)
+        await require_delete(session, folder)
         try:
             await session.imap.move([uid], target)
         except MailboxNotFound:
@@ -146,8 +157,9 @@ async def delete_message(request: Request) -> Response:
     confirmed = text_field(form, "confirm") == "permanent"
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        folder = await _select(session, folder)
+        await require_delete(session, folder)
         trash = await _trash(session)
-        await _select(session, folder)
         # Removing for good is asked on the server too: a browser without script, or a
         # confirm() it skipped, must not lose a message without a question.
         if (trash is None or trash == folder) and not confirmed:
@@ -184,16 +196,25 @@ async def delete_message(request: Request) -> Response:
 async def _trash(session: MailSession) -> str | None:
     """The Trash folder, created when missing; None when the server refuses to create it."""
     try:
-        return await special_folders.role_folder(session.imap, session.cache, "trash")
+        # An organisational mailbox's own Trash, never the user's: its messages stay in it.
+        return await mailboxes.role_folder(session, "trash", fallback=False)
     except FolderUnavailable:
         return None
 
 
-async def _select(session: MailSession, folder: str) -> None:
+async def _select(session: MailSession, folder: str) -> str:
+    """The folder, inside the session's mailbox, selected; its full name."""
+    folder = await inside(session, folder)
     try:
         await session.imap.ensure_selected(folder)
     except MailboxNotFound:
         raise NotFound("Ce dossier n'existe pas.") from None
+    return folder
+
+
+async def _may_flag(session: MailSession, folder: str, flag: str) -> bool:
+    granted = await mailboxes.rights(session, folder)
+    return granted.mark_seen if flag == "\\Seen" else granted.flag
 
 
 def _page(value: str | None) -> int:

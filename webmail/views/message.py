@@ -12,14 +12,14 @@ from starlette.responses import Response
 
 from webmail import i18n
 from webmail.errors import NotFound
-from webmail.mail import mailbox, mime
+from webmail.mail import mailbox, mailboxes, mime
 from webmail.mail.connections import MailSession
-from webmail.mail.folders import folder_entries
 from webmail.mail.imap import MailboxNotFound
 from webmail.mail.sanitize import frame_csp, sanitize_html
 from webmail.templating import render
 from webmail.urls import mail_url
 from webmail.views.common import audit, authenticated, folder_param, services, uid_param
+from webmail.views.shared_mailboxes import inside, links
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ _INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 async def fetch_raw(session: MailSession, folder: str, uid: int) -> bytes:
+    folder = await inside(session, folder)  # never a folder of another mailbox
     try:
         await session.imap.ensure_selected(folder)
     except MailboxNotFound:
@@ -56,11 +57,15 @@ async def show_message(request: Request) -> Response:
     uid = uid_param(request.query_params.get("uid"))
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        folder = await inside(session, folder)
         raw, message = await fetch_parsed(session, folder, uid)
-        await session.imap.store_flags([uid], ["\\Seen"], add=True)
+        granted = await mailboxes.rights(session, folder)
+        if granted.mark_seen:  # a read-only share opens read-only: nothing to mark
+            await session.imap.store_flags([uid], ["\\Seen"], add=True)
         audit(request, "message_read", auth, folder=folder, uid=uid)
         mailbox.update_cached_flags(session.cache, folder, uid, {"\\Seen"}, True)
-        folders = folder_entries(await mailbox.folder_list(session.imap, session.cache))
+        folders = await mailboxes.entries(session)
+        boxes = await links(session)
     from webmail.views.documents import structured_blocks  # documents builds on this module
 
     context = {
@@ -68,6 +73,8 @@ async def show_message(request: Request) -> Response:
         "folder": folder,
         "uid": uid,
         "folders": folders,
+        "mailboxes": boxes,
+        "rights": granted,
         "roles": {entry.role: entry.name for entry in folders if entry.role},
         "frame_url": _frame_url(folder, uid, remote=False),
         "frame_remote_url": _frame_url(folder, uid, remote=True),

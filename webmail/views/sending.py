@@ -127,7 +127,7 @@ async def _transmit(
         result = await smtp.send(
             app.settings.smtp,
             app.pool.ssl_context,
-            attempt.auth.user,
+            attempt.draft.author,  # an organisational mailbox's address: its bounces go there
             attempt.auth.password,
             message,
             recipients,
@@ -169,6 +169,7 @@ def _audit(
         attempt.auth,
         result=result,
         recipients=recipients,
+        sender=attempt.draft.author,
         confirmed_resend=claim.resend,
         **details,
     )
