@@ -117,9 +117,13 @@ def test_an_htmx_request_is_sent_to_the_login_page_that_says_why(revoked: TestCl
     assert notice is not None and notice.get_text(strip=True) == TOKEN_REFUSED
 
 
-def test_a_draft_being_saved_is_given_back_with_a_link_to_psc(revoked: TestClient) -> None:
+def test_a_draft_being_saved_is_given_back_with_a_link_to_psc(
+    signed_in: TestClient, psc: PscProvider
+) -> None:
     # The form was loaded before the token was refused; its connection has gone since.
-    form = browser_form(revoked.get("/compose").text, **TEXT, action="save")
+    form = browser_form(signed_in.get("/compose").text, **TEXT, action="save")
+    revoke(signed_in, psc)
+    revoked = signed_in
     _drop_imap_connection(revoked)
     kept = revoked.post("/compose", data=form)
     assert kept.status_code == 401
