@@ -140,4 +140,5 @@ def parse(fields: list[str]) -> Mailbox:
 def _city(routing_line: str, postal_code: str) -> str:
     """The city from the routing line ("75014 PARIS", "PARIS CEDEX 14")."""
     city = routing_line.removeprefix(postal_code).strip() if postal_code else routing_line
-    return city or routing_line
+    # The routing line is in capitals ("SAINT-ÉTIENNE"): shown as a name is written.
+    return (city or routing_line).title()

@@ -1,0 +1,228 @@
+"""Import of the extraction into a SQLite index, built beside the live one and swapped in.
+
+The file is read line by line (never whole), rows go in by batches in one transaction on a
+file no reader sees yet, with the journal and fsyncs off: a crash leaves only a stray
+``.building`` file, never a damaged live index. The full-text index is filled from the table in
+one statement at the end, which is much faster than row by row. ``os.replace`` then swaps the
+new file in: readers still open on the old file keep reading it (its inode lives while it is
+open) and reopen the new one at their next search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from webmail.directory import extraction
+from webmail.directory.extraction import Mailbox, MalformedLine
+
+BATCH_ROWS = 20_000
+# How many malformed lines are listed by number; all are counted.
+LISTED_MALFORMED = 20
+
+Progress = Callable[[int, int, int], None]
+"""progress(bytes read, file size, rows imported), called every batch."""
+
+SCHEMA = """
+CREATE TABLE mailbox (
+    id INTEGER PRIMARY KEY,
+    person TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    address TEXT NOT NULL,
+    national_id TEXT NOT NULL,
+    civility TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    first_name TEXT NOT NULL,
+    profession_code TEXT NOT NULL,
+    profession TEXT NOT NULL,
+    specialty_code TEXT NOT NULL,
+    specialty TEXT NOT NULL,
+    service TEXT NOT NULL,
+    workplace TEXT NOT NULL,
+    street TEXT NOT NULL,
+    postal_code TEXT NOT NULL,
+    city TEXT NOT NULL
+);
+-- External content: the text lives once, in mailbox; the index holds only the terms.
+-- Prefixes of 2 to 4 characters are indexed, so "card" or "lef" need no scan of the terms.
+CREATE VIRTUAL TABLE mailbox_text USING fts5(
+    last_name, first_name, profession, specialty, city, postal_code, workplace, service,
+    address, content='mailbox', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2', prefix='2 3 4'
+);
+CREATE TABLE about (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+INDEXES = """
+CREATE INDEX mailbox_person ON mailbox (person);
+CREATE INDEX mailbox_national_id ON mailbox (national_id) WHERE national_id != '';
+CREATE INDEX mailbox_address ON mailbox (address COLLATE NOCASE);
+"""
+_INSERT = (
+    "INSERT INTO mailbox (person, kind, address, national_id, civility, last_name, first_name, "
+    "profession_code, profession, specialty_code, specialty, service, workplace, street, "
+    "postal_code, city) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_FILL_TEXT = (
+    "INSERT INTO mailbox_text (rowid, last_name, first_name, profession, specialty, city, "
+    "postal_code, workplace, service, address) SELECT id, last_name, first_name, profession, "
+    "specialty, city, postal_code, workplace, service, address FROM mailbox"
+)
+
+
+class ImportRefused(Exception):
+    """The file is not an extraction (or cannot be read); nothing was changed."""
+
+
+class ImportBusy(ImportRefused):
+    """Another import of the same index is running."""
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    malformed: int = 0
+    # (line number, reason) of the first LISTED_MALFORMED malformed lines.
+    malformed_lines: list[tuple[int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def reject(self, line_number: int, reason: str) -> None:
+        self.malformed += 1
+        if len(self.malformed_lines) < LISTED_MALFORMED:
+            self.malformed_lines.append((line_number, reason))
+
+
+def import_file(source: Path, index: Path, progress: Progress | None = None) -> ImportReport:
+    """Builds a new index from the extraction ``source`` and swaps it in at ``index``.
+
+    Raises ImportRefused (wrong header, unreadable file, another import running); the live
+    index is then untouched.
+    """
+    started = time.monotonic()
+    index.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(index), _opened(source) as stream:
+        building = index.with_name(f"{index.name}.building")
+        building.unlink(missing_ok=True)
+        try:
+            report = _build(stream, _size(stream), building, progress)
+            _swap(building, index)
+        finally:
+            building.unlink(missing_ok=True)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+@contextlib.contextmanager
+def _exclusive(index: Path) -> Iterator[None]:
+    """One import at a time per index: two would build the same ``.building`` file."""
+    lock_path = index.with_name(f"{index.name}.lock")
+    with lock_path.open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ImportBusy(f"another import of {index} is running") from None
+        yield
+
+
+@contextlib.contextmanager
+def _opened(source: Path) -> Iterator[BinaryIO]:
+    try:
+        stream = source.open("rb")
+    except OSError as error:
+        raise ImportRefused(f"cannot read {source}: {error.strerror}") from None
+    with stream:
+        yield stream
+
+
+def _size(stream: BinaryIO) -> int:
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except OSError:
+        return 0
+
+
+def _build(stream: BinaryIO, size: int, path: Path, progress: Progress | None) -> ImportReport:
+    _check_header(stream.readline())
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        # Nobody reads this file until it is complete, and a failed build is thrown away:
+        # no journal, no fsync, a big page cache.
+        db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
+            "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA page_size=8192;"
+        )
+        db.executescript(SCHEMA)
+        db.execute("BEGIN")
+        report = ImportReport()
+        for batch in _batches(stream, report):
+            db.executemany(_INSERT, batch)
+            report.rows += len(batch)
+            if progress is not None:
+                progress(stream.tell(), size, report.rows)
+        db.execute(_FILL_TEXT)
+        for statement in INDEXES.split(";"):
+            db.execute(statement)  # not executescript, which would commit first
+        db.execute("INSERT INTO mailbox_text (mailbox_text) VALUES ('optimize')")
+        db.execute("INSERT INTO about VALUES ('rows', ?)", (str(report.rows),))
+        db.execute("COMMIT")
+        db.execute("ANALYZE")
+    finally:
+        db.close()
+    return report
+
+
+def _check_header(first_line: bytes) -> None:
+    try:
+        header = first_line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ImportRefused("the header is not UTF-8: is this the extraction file?") from None
+    problem = extraction.header_problem(header)
+    if problem is not None:
+        raise ImportRefused(f"not a directory extraction ({problem})")
+
+
+def _batches(stream: BinaryIO, report: ImportReport) -> Iterator[list[tuple[str, ...]]]:
+    batch: list[tuple[str, ...]] = []
+    # Line 1 is the header.
+    for line_number, raw in enumerate(stream, 2):
+        try:
+            mailbox = extraction.parse(extraction.split(raw.decode("utf-8")))
+        except UnicodeDecodeError:
+            report.reject(line_number, "not UTF-8")
+            continue
+        except MalformedLine as error:
+            if raw.strip():  # a blank line (often the last one) is no row at all
+                report.reject(line_number, str(error))
+            continue
+        batch.append(_values(mailbox))
+        if len(batch) >= BATCH_ROWS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _values(m: Mailbox) -> tuple[str, ...]:
+    return (
+        m.person_key, m.kind, m.address, m.national_id, m.civility, m.last_name, m.first_name,
+        m.profession_code, m.profession, m.specialty_code, m.specialty, m.service, m.workplace,
+        m.street, m.postal_code, m.city,
+    )  # fmt: skip
+
+
+def _swap(building: Path, index: Path) -> None:
+    """Makes the new file durable, then the live one, in one rename."""
+    with building.open("rb") as built:
+        os.fsync(built.fileno())
+    os.replace(building, index)
+    directory = os.open(index.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
