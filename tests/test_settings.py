@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +155,17 @@ def test_pro_sante_connect_discovery_defaults_to_the_wallet_path() -> None:
 def test_bad_pro_sante_connect_settings_are_named(changes: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         Settings.from_env({**BASE, **PSC, **changes})
+
+
+def test_the_directory_index_defaults_to_the_data_directory(tmp_path: Path) -> None:
+    assert Settings.from_env(BASE).directory.index == Path("/tmp/annuaire.sqlite")  # type: ignore[union-attr]
+    chosen = tmp_path / "annuaire-sante.sqlite"
+    settings = Settings.from_env({**BASE, "MSS_DIRECTORY_INDEX": str(chosen)})
+    assert settings.directory.index == chosen  # type: ignore[union-attr]
+    # The index itself need not exist yet: the webmail starts without it.
+    assert not chosen.exists()
+
+
+def test_a_directory_index_in_a_missing_directory_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="MSS_DIRECTORY_INDEX"):
+        Settings.from_env({**BASE, "MSS_DIRECTORY_INDEX": str(tmp_path / "no" / "x.sqlite")})

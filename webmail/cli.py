@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from webmail.directory import cli as directory_cli
+
 Runner = Callable[[argparse.Namespace], int]
 Registration = Callable[[argparse.ArgumentParser], Runner]
 
@@ -23,6 +25,7 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
 
 COMMANDS: dict[str, tuple[str, Registration]] = {
     "serve": ("serve the webmail with uvicorn", _serve),
+    "directory": ("the national directory: import the ANS extraction", directory_cli.register),
 }
 
 

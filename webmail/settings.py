@@ -18,6 +18,7 @@ from pathlib import Path
 from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
 from webmail.auth.oidc import PscConfig
 from webmail.auth.throttle import Limits
+from webmail.directory.config import DirectoryConfig, directory_config
 
 
 class SettingsError(Exception):
@@ -77,6 +78,8 @@ class Settings:
     login_format: str = "address"
     # Pro Santé Connect sign-in, when enabled (MSS_PSC_ENABLED).
     psc: PscConfig | None = None
+    # The national directory's index (MSS_DIRECTORY_INDEX, default under MSS_DATA_DIR).
+    directory: DirectoryConfig | None = None
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -120,6 +123,7 @@ class Settings:
             ),
             login_format=reader.login_format("MSS_LOGIN_FORMAT"),
             psc=reader.psc(),
+            directory=reader.directory(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -234,6 +238,16 @@ class _Reader:
             ca_bundle=self.optional_file("MSS_PSC_CA_BUNDLE")
             or self.optional_file("MSS_CA_BUNDLE"),
         )
+
+    def directory(self) -> DirectoryConfig:
+        config = directory_config(self.env)
+        if config is None:
+            raise SettingsError("MSS_DATA_DIR is required (see .env.example)")
+        if not config.index.parent.is_dir():
+            raise SettingsError(
+                f"MSS_DIRECTORY_INDEX: the directory of {config.index} does not exist"
+            )
+        return config
 
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"

@@ -58,11 +58,22 @@ def test_malformed_lines_are_counted_with_their_numbers_and_the_rest_imported(
 
 
 def test_only_the_first_malformed_lines_are_listed_but_all_are_counted(tmp_path: Path) -> None:
-    source = extraction_file(tmp_path / "x.txt", *(["bad"] * (LISTED_MALFORMED + 5)))
+    good = row(kind="PER", address="a@medecin.mssante.test", last="Bon")
+    source = extraction_file(tmp_path / "x.txt", good, *(["bad"] * (LISTED_MALFORMED + 5)))
     report = import_file(source, tmp_path / "index.sqlite")
+    assert report.rows == 1
     assert report.malformed == LISTED_MALFORMED + 5
     assert len(report.malformed_lines) == LISTED_MALFORMED
-    assert report.malformed_lines[0][0] == 2
+    assert report.malformed_lines[0][0] == 3
+
+
+def test_a_file_without_one_valid_row_is_refused_and_the_live_index_kept(
+    tmp_path: Path, index_path: Path
+) -> None:
+    for lines in ((), ("garbage", row(kind="PER", address=""))):
+        with pytest.raises(ImportRefused, match="no valid row"):
+            import_file(extraction_file(tmp_path / "x.txt", *lines), index_path)
+    assert count(index_path) == SAMPLE_ROWS
 
 
 def test_a_trailing_separator_and_crlf_line_ends_are_accepted(tmp_path: Path) -> None:

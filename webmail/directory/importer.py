@@ -165,6 +165,9 @@ def _build(stream: BinaryIO, size: int, path: Path, progress: Progress | None) -
             report.rows += len(batch)
             if progress is not None:
                 progress(stream.tell(), size, report.rows)
+        if report.rows == 0:
+            # An empty or garbled download must not replace a good index with nothing.
+            raise ImportRefused(f"no valid row ({report.malformed} malformed line(s))")
         db.execute(_FILL_TEXT)
         for statement in INDEXES.split(";"):
             db.execute(statement)  # not executescript, which would commit first
