@@ -26,6 +26,7 @@ from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import SessionStore, SessionStoreUnavailable
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
+from webmail.directory.index import DirectoryIndex
 from webmail.errors import WebmailError
 from webmail.failures import described
 from webmail.htmx import client_redirect, is_htmx
@@ -36,7 +37,7 @@ from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
-from webmail.views import auth, compose, mailbox, message, psc, second_factor
+from webmail.views import auth, compose, directory, mailbox, message, psc, second_factor
 from webmail.views.common import (
     LANGUAGE_COOKIE,
     LoginRequired,
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> Starlette:
         redis = redis_client(settings.redis_url)
         pool = ConnectionPool(settings)
         audit = AuditLog(settings.audit_log)
+        index = DirectoryIndex(settings.directory.index) if settings.directory else None
         app.state.services = Services(
             audit=audit,
             second_factor=SecondFactorStore(redis, settings.secret_key),
@@ -70,6 +72,7 @@ def create_app(settings: Settings) -> Starlette:
             ),
             pool=pool,
             psc=PscClient(settings.psc, redis) if settings.psc is not None else None,
+            directory=index,
         )
         pool.start_reaper()
         try:
@@ -78,6 +81,8 @@ def create_app(settings: Settings) -> Starlette:
             await pool.close_all()
             await redis.aclose()
             audit.close()
+            if index is not None:
+                index.close()
 
     routes = [
         Route("/", mailbox.home),
@@ -105,6 +110,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/message/frame", message.message_frame, methods=["GET"]),
         Route("/mail/attachment", message.download_attachment, methods=["GET"]),
         Route("/mail/inline", message.inline_image, methods=["GET"]),
+        Route("/directory", directory.directory_page, methods=["GET"]),
         Route("/compose", compose.compose_form, methods=["GET"]),
         Route("/compose", keeping_the_text(compose.send_or_save), methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),

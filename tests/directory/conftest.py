@@ -11,6 +11,7 @@ from dev.directory_sample import SAMPLE
 from webmail.directory.extraction import COLUMNS, SEPARATOR
 from webmail.directory.importer import import_file
 from webmail.directory.index import DirectoryIndex
+from webmail.settings import Settings
 
 SAMPLE_ROWS = sum(1 for _ in SAMPLE.open(encoding="utf-8")) - 1
 
@@ -57,3 +58,9 @@ def directory(index_path: Path) -> Iterator[DirectoryIndex]:
     index = DirectoryIndex(index_path)
     yield index
     index.close()
+
+
+@pytest.fixture
+def settings(env: dict[str, str], index_path: Path) -> Settings:
+    """The app's settings with an index of the sample of its own (the app fixtures use it)."""
+    return Settings.from_env({**env, "MSS_DIRECTORY_INDEX": str(index_path)})

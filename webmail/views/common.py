@@ -16,6 +16,7 @@ from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import Session, SessionCookie, SessionStore
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
+from webmail.directory.index import DirectoryIndex
 from webmail.errors import BadRequest, Forbidden, ServiceUnavailable, WebmailError
 from webmail.i18n import N_
 from webmail.mail.connections import ConnectionPool
@@ -53,6 +54,8 @@ class Services:
     otp_budget: SecondFactorBudget
     # Pro Santé Connect sign-in, when enabled.
     psc: PscClient | None = None
+    # The national directory's index, when configured (it may not be imported yet).
+    directory: DirectoryIndex | None = None
 
 
 @dataclass
