@@ -112,6 +112,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/inline", message.inline_image, methods=["GET"]),
         Route("/directory", directory.directory_page, methods=["GET"]),
         Route("/compose", compose.compose_form, methods=["GET"]),
+        Route("/compose/recipients", directory.recipient_suggestions, methods=["GET"]),
         Route("/compose", keeping_the_text(compose.send_or_save), methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/session/keepalive", keepalive, methods=["POST"]),

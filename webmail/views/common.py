@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -17,6 +17,7 @@ from webmail.auth.sessions import Session, SessionCookie, SessionStore
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
 from webmail.directory.index import DirectoryIndex
+from webmail.directory.recent import RecentCorrespondents
 from webmail.errors import BadRequest, Forbidden, ServiceUnavailable, WebmailError
 from webmail.i18n import N_
 from webmail.mail.connections import ConnectionPool
@@ -56,6 +57,7 @@ class Services:
     psc: PscClient | None = None
     # The national directory's index, when configured (it may not be imported yet).
     directory: DirectoryIndex | None = None
+    recent: RecentCorrespondents = field(default_factory=RecentCorrespondents)
 
 
 @dataclass
