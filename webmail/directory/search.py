@@ -149,7 +149,7 @@ def _grouped(rows: list[tuple[str, ...]], keys: list[str]) -> list[Entry]:
             )  # fmt: skip
         entry.addresses.append(Address(address, kind, workplace, service, city))
     found = [entries[key] for key in keys if key in entries]
-    return sorted(found, key=lambda e: (_folded(e.last_name), _folded(e.first_name), e.name))
+    return sorted(found, key=lambda e: (_folded(e.last_name or e.name), _folded(e.first_name)))
 
 
 def _folded(text: str) -> str:
