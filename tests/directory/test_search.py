@@ -32,6 +32,9 @@ PEOPLE = (
         postal_code="75014"),
     row(kind="APP", address="lgc@chu-lyon.mssante.test", service="Cardiologie",
         workplace="CHU de Lyon", city="69003 LYON", postal_code="69003"),
+    row(kind="PER", address="paul.cardin@kine.mssante.test", last="Cardin", first="Paul",
+        national_id="810000000004", profession="Masseur-Kinésithérapeute", city="75011 PARIS",
+        postal_code="75011"),
 )  # fmt: skip
 
 
@@ -55,7 +58,7 @@ def test_accents_and_case_are_folded(small: DirectoryIndex, typed: str) -> None:
 
 def test_prefixes_find_words_begun(small: DirectoryIndex) -> None:
     assert names(small, "lef") == ["Jean LEFEBVRE", "Hélène Lefèvre"]  # sorted by name
-    assert names(small, "card", kind="PER") == ["Hélène Lefèvre"]
+    assert names(small, "cardiol", kind="PER") == ["Hélène Lefèvre"]
     assert names(small, "hel lef") == ["Hélène Lefèvre"]
 
 
@@ -74,6 +77,30 @@ def test_prefixes_find_words_begun(small: DirectoryIndex) -> None:
 )
 def test_every_searched_column(small: DirectoryIndex, typed: str, expected: list[str]) -> None:
     assert sorted(names(small, typed)) == sorted(expected)
+
+
+def test_professions_and_specialties_are_found_as_labels_and_names_as_text(
+    small: DirectoryIndex,
+) -> None:
+    assert names(small, "infirmier") == ["Star Near"]
+    assert names(small, "kine paris") == ["Paul Cardin"]
+    # "card" begins a specialty and a name: both are found.
+    assert sorted(names(small, "card")) == sorted(
+        ["Paul Cardin", "Hélène Lefèvre", "Secrétariat de cardiologie", "Cardiologie"]
+    )
+    assert names(small, "medecin lyon") == ["Hélène Lefèvre"]
+
+
+def test_short_words_beside_longer_ones_and_the_shared_domain_are_not_searched(
+    small: DirectoryIndex,
+) -> None:
+    assert names(small, "de lyon", kind="ORG") == names(small, "lyon", kind="ORG")
+    assert names(small, "h lefevre") == ["Hélène Lefèvre"]
+    assert names(small, "mssante") == []
+    assert names(small, "secretariat.cardiologie") == ["Secrétariat de cardiologie"]
+    # Digits are kept however short: a département narrows a common name.
+    assert names(small, "35 lef") == ["Jean LEFEBVRE"]
+    assert names(small, "69003", kind="APP") == ["Cardiologie"]
 
 
 def test_filters_by_mailbox_type_and_national_id(small: DirectoryIndex) -> None:

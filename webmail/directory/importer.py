@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from webmail.directory import extraction
-from webmail.directory.extraction import Mailbox, MalformedLine
+from webmail.directory.extraction import MalformedLine, Values
 
 BATCH_ROWS = 20_000
 # How many malformed lines are listed by number; all are counted.
@@ -50,19 +50,26 @@ CREATE TABLE mailbox (
     postal_code TEXT NOT NULL,
     city TEXT NOT NULL
 );
--- External content: the text lives once, in mailbox; the index holds only the terms.
--- Prefixes of 2 to 4 characters are indexed, so "card" or "lef" need no scan of the terms.
+-- Contentless: the text lives once, in mailbox; the index holds only the terms (searches
+-- read rowids). Prefixes of 2 to 4 characters are indexed, so "car" or "lef" scan no terms.
+-- Professions and specialties are not in it: a few hundred labels, some on half the rows
+-- ("Médecin"), are matched against the vocabulary table instead (see search.py); nor the
+-- address's domain, shared by most rows ("medecin.mssante.fr"): only its local part.
 CREATE VIRTUAL TABLE mailbox_text USING fts5(
-    last_name, first_name, profession, specialty, city, postal_code, workplace, service,
-    address, content='mailbox', content_rowid='id',
+    last_name, first_name, city, postal_code, workplace, service, mailbox, content='',
     tokenize='unicode61 remove_diacritics 2', prefix='2 3 4'
 );
+CREATE TABLE vocabulary (label TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (label, kind));
 CREATE TABLE about (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 INDEXES = """
 CREATE INDEX mailbox_person ON mailbox (person);
 CREATE INDEX mailbox_national_id ON mailbox (national_id) WHERE national_id != '';
-CREATE INDEX mailbox_address ON mailbox (address COLLATE NOCASE);
+CREATE INDEX mailbox_profession ON mailbox (profession);
+CREATE INDEX mailbox_specialty ON mailbox (specialty) WHERE specialty != '';
+INSERT INTO vocabulary SELECT DISTINCT profession, 'profession' FROM mailbox
+    WHERE profession != '';
+INSERT INTO vocabulary SELECT DISTINCT specialty, 'specialty' FROM mailbox WHERE specialty != ''
 """
 _INSERT = (
     "INSERT INTO mailbox (person, kind, address, national_id, civility, last_name, first_name, "
@@ -70,9 +77,9 @@ _INSERT = (
     "postal_code, city) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _FILL_TEXT = (
-    "INSERT INTO mailbox_text (rowid, last_name, first_name, profession, specialty, city, "
-    "postal_code, workplace, service, address) SELECT id, last_name, first_name, profession, "
-    "specialty, city, postal_code, workplace, service, address FROM mailbox"
+    "INSERT INTO mailbox_text (rowid, last_name, first_name, city, postal_code, workplace, "
+    "service, mailbox) SELECT id, last_name, first_name, city, postal_code, workplace, service, "
+    "substr(address, 1, instr(address, '@') - 1) FROM mailbox"
 )
 
 
@@ -155,7 +162,7 @@ def _build(stream: BinaryIO, size: int, path: Path, progress: Progress | None) -
         # no journal, no fsync, a big page cache.
         db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;"
-            "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA page_size=8192;"
+            "PRAGMA cache_size=-16384; PRAGMA page_size=8192;"
         )
         db.executescript(SCHEMA)
         db.execute("BEGIN")
@@ -190,12 +197,12 @@ def _check_header(first_line: bytes) -> None:
         raise ImportRefused(f"not a directory extraction ({problem})")
 
 
-def _batches(stream: BinaryIO, report: ImportReport) -> Iterator[list[tuple[str, ...]]]:
-    batch: list[tuple[str, ...]] = []
+def _batches(stream: BinaryIO, report: ImportReport) -> Iterator[list[Values]]:
+    batch: list[Values] = []
     # Line 1 is the header.
     for line_number, raw in enumerate(stream, 2):
         try:
-            mailbox = extraction.parse(extraction.split(raw.decode("utf-8")))
+            row = extraction.values(extraction.split(raw.decode("utf-8")))
         except UnicodeDecodeError:
             report.reject(line_number, "not UTF-8")
             continue
@@ -203,20 +210,12 @@ def _batches(stream: BinaryIO, report: ImportReport) -> Iterator[list[tuple[str,
             if raw.strip():  # a blank line (often the last one) is no row at all
                 report.reject(line_number, str(error))
             continue
-        batch.append(_values(mailbox))
+        batch.append(row)
         if len(batch) >= BATCH_ROWS:
             yield batch
             batch = []
     if batch:
         yield batch
-
-
-def _values(m: Mailbox) -> tuple[str, ...]:
-    return (
-        m.person_key, m.kind, m.address, m.national_id, m.civility, m.last_name, m.first_name,
-        m.profession_code, m.profession, m.specialty_code, m.specialty, m.service, m.workplace,
-        m.street, m.postal_code, m.city,
-    )  # fmt: skip
 
 
 def _swap(building: Path, index: Path) -> None:

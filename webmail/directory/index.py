@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from webmail.directory.search import Entry, Query, search
+from webmail.directory.vocabulary import Vocabulary
 
 THREADS = 4
 
@@ -29,6 +30,8 @@ _Identity = tuple[int, int, int]
 class _Reader(threading.local):
     connection: sqlite3.Connection | None = None
     identity: _Identity | None = None
+    # The labels of the index this connection reads (they change only with the file).
+    vocabulary: Vocabulary | None = None
 
 
 class DirectoryIndex:
@@ -45,7 +48,10 @@ class DirectoryIndex:
     def search_now(self, query: Query) -> list[Entry]:
         """The same, blocking: for the command line and for the worker threads."""
         try:
-            return search(self._connection(), query)
+            db = self._connection()
+            if self._reader.vocabulary is None:
+                self._reader.vocabulary = Vocabulary.load(db)
+            return search(db, query, self._reader.vocabulary)
         except sqlite3.Error as error:
             self._drop()
             raise DirectoryUnavailable(str(error)) from error
@@ -82,3 +88,4 @@ class DirectoryIndex:
             self._reader.connection.close()
         self._reader.connection = None
         self._reader.identity = None
+        self._reader.vocabulary = None

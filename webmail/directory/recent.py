@@ -8,11 +8,11 @@ never in Redis in clear), so typing does not cost an IMAP round trip per keystro
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from webmail.directory.text import begins_a_word, words
 from webmail.mail import mailbox
 from webmail.mail.folders import assign_roles
 from webmail.mail.imap import ImapClient
@@ -28,24 +28,10 @@ class Correspondent:
     name: str
     address: str
 
-    def matches(self, words: list[str]) -> bool:
-        """Whether every word typed begins a word of the name or of the address."""
-        own = _words(f"{self.name} {self.address}")
-        return all(any(part.startswith(word) for part in own) for word in words)
-
-
-def folded(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def _words(text: str) -> list[str]:
-    cleaned = "".join(c if c.isalnum() else " " for c in folded(text))
-    return cleaned.split()
-
-
-def typed_words(text: str) -> list[str]:
-    return _words(text)
+    def matches(self, typed: list[str]) -> bool:
+        """Whether every word typed (folded) begins a word of the name or of the address."""
+        own = words(f"{self.name} {self.address}")
+        return all(begins_a_word(word, own) for word in typed)
 
 
 async def from_sent(imap: ImapClient, cache: MailboxCache) -> list[Correspondent]:

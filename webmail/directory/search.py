@@ -1,23 +1,25 @@
 """Searching the directory index: free text, filters, several mailboxes of one person grouped.
 
-User input never reaches FTS5's query syntax: it is cut into words (letters and digits) and
-each word becomes a quoted prefix term, ``"card"*``, so ``NEAR``, ``-``, ``:``, ``*``, quotes
-or parentheses are only ever text to find (or nothing at all).
+Every word typed must begin a word of the row: of its names, city, postal code, workplace,
+service or mailbox (full text), or of its profession or specialty (the vocabulary, see
+vocabulary.py). User input never reaches FTS5's query syntax: it is cut into words (letters
+and digits) and each word becomes a quoted prefix term, ``"card"*``, so ``NEAR``, ``-``, ``:``,
+``*``, quotes or parentheses are only ever text to find (or nothing at all).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
-import unicodedata
 from dataclasses import dataclass, field
 
+from webmail.directory import text
 from webmail.directory.extraction import KINDS
+from webmail.directory.vocabulary import Vocabulary
 
 MAX_WORDS = 8
 MAX_WORD_LENGTH = 40
 MAX_RESULTS = 50
-_WORD = re.compile(r"\w+")
 _NATIONAL_ID = re.compile(r"[0-9A-Za-z]{1,20}")
 
 
@@ -30,7 +32,12 @@ class Query:
 
     @property
     def words(self) -> list[str]:
-        return [w[:MAX_WORD_LENGTH] for w in _WORD.findall(self.text)][:MAX_WORDS]
+        """The words searched, folded. Words of one or two letters ("de", "la", an initial)
+        narrow almost nothing and would read the postings of every term they begin: left out
+        beside longer ones, unless they are digits (a département)."""
+        found = [w[:MAX_WORD_LENGTH] for w in text.words(self.text)][:MAX_WORDS]
+        kept = [w for w in found if len(w) > 2 or w.isdigit()]
+        return kept or found
 
     @property
     def is_empty(self) -> bool:
@@ -50,8 +57,8 @@ def clean_national_id(value: str) -> str:
 
 
 def match_expression(words: list[str]) -> str:
-    """The FTS5 query: every word, as a quoted prefix (quotes inside doubled, though \\w+ words
-    hold none)."""
+    """The FTS5 query: every word, as a quoted prefix (quotes inside doubled, though words
+    of letters and digits hold none)."""
     return " ".join('"' + word.replace('"', '""') + '"*' for word in words)
 
 
@@ -96,11 +103,13 @@ _COLUMNS = (
 )
 
 
-def search(db: sqlite3.Connection, query: Query) -> list[Entry]:
+def search(
+    db: sqlite3.Connection, query: Query, vocabulary: Vocabulary | None = None
+) -> list[Entry]:
     """The entries matching ``query``, each with all its mailboxes; [] for an empty query."""
     if query.is_empty:
         return []
-    keys = _matching_people(db, query)
+    keys = _matching_people(db, query, vocabulary or Vocabulary.load(db))
     if not keys:
         return []
     marks = ",".join("?" * len(keys))
@@ -111,29 +120,55 @@ def search(db: sqlite3.Connection, query: Query) -> list[Entry]:
     return _grouped(rows, keys)
 
 
-def _matching_people(db: sqlite3.Connection, query: Query) -> list[str]:
+def _matching_people(db: sqlite3.Connection, query: Query, vocabulary: Vocabulary) -> list[str]:
+    """The first people found, in two passes when a word is also a profession or specialty
+    ("cardio lyon"): every word as text (a cardiology secretariat in Lyon), then such words as
+    labels (the cardiologists in Lyon). Each pass stops at the limit, whatever the number of
+    matches; a single query ORing both would have to collect every match first."""
+    labels = {word: vocabulary.matching(word) for word in query.words}
+    plain = [word for word, found in labels.items() if not found]
+    people = _people(db, query, query.words, [])
+    if len(plain) < len(labels):
+        filters = [found for found in labels.values() if found]
+        people += [p for p in _people(db, query, plain, filters) if p not in people]
+    return people[: _limit(query)]
+
+
+def _people(
+    db: sqlite3.Connection, query: Query, words: list[str], filters: list[dict[str, list[str]]]
+) -> list[str]:
     conditions: list[str] = []
     parameters: list[str | int] = []
-    source = "mailbox"
-    if query.words:
-        source = "mailbox_text JOIN mailbox ON mailbox.id = mailbox_text.rowid"
+    source = "mailbox AS m"
+    if words:
+        source = "mailbox_text JOIN mailbox AS m ON m.id = mailbox_text.rowid"
         conditions.append("mailbox_text MATCH ?")
-        parameters.append(match_expression(query.words))
+        parameters.append(match_expression(words))
+    for found in filters:
+        either = []
+        for column, names in found.items():  # column is one of vocabulary.COLUMNS
+            either.append(f"m.{column} IN ({','.join('?' * len(names))})")
+            parameters.extend(names)
+        conditions.append(f"({' OR '.join(either)})")
     if query.kind:
-        conditions.append("mailbox.kind = ?")
+        conditions.append("m.kind = ?")
         parameters.append(query.kind)
     if query.national_id:
-        conditions.append("mailbox.national_id = ?")
+        conditions.append("m.national_id = ?")
         parameters.append(query.national_id)
-    parameters.append(max(1, min(query.limit, MAX_RESULTS)))
+    parameters.append(_limit(query))
     # No ORDER BY rank: ranking every match of a two-letter prefix among a million rows costs
-    # tens of milliseconds; the first rows found are sorted by name below instead.
+    # tens of milliseconds; the first rows found are sorted by name afterwards instead.
     rows = db.execute(
-        f"SELECT DISTINCT mailbox.person FROM {source} "  # noqa: S608 - constant pieces only
+        f"SELECT DISTINCT m.person FROM {source} "  # noqa: S608 - constant pieces only
         f"WHERE {' AND '.join(conditions)} LIMIT ?",
         parameters,
     ).fetchall()
     return [str(row[0]) for row in rows]
+
+
+def _limit(query: Query) -> int:
+    return max(1, min(query.limit, MAX_RESULTS))
 
 
 def _grouped(rows: list[tuple[str, ...]], keys: list[str]) -> list[Entry]:
@@ -149,10 +184,5 @@ def _grouped(rows: list[tuple[str, ...]], keys: list[str]) -> list[Entry]:
             )  # fmt: skip
         entry.addresses.append(Address(address, kind, workplace, service, city))
     found = [entries[key] for key in keys if key in entries]
-    return sorted(found, key=lambda e: (_folded(e.last_name or e.name), _folded(e.first_name)))
-
-
-def _folded(text: str) -> str:
-    """Sorting key: « Émile » among the E, not after Z."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Folded, so « Émile » sorts among the E, not after Z.
+    return sorted(found, key=lambda e: (text.fold(e.last_name or e.name), text.fold(e.first_name)))

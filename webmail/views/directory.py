@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from webmail import i18n
-from webmail.directory import recent
+from webmail.directory import recent, text
 from webmail.directory.extraction import KINDS
 from webmail.directory.index import DirectoryIndex, DirectoryUnavailable
 from webmail.directory.recent import Correspondent
@@ -130,7 +130,7 @@ async def _recent(request: Request, auth: Authenticated, typed: str) -> list[Sug
         # The directory alone is still worth showing.
         log.warning("recent correspondents unavailable: %s", type(error).__name__)
         return []
-    words = recent.typed_words(typed)
+    words = text.words(typed)
     matching = [c for c in everyone if c.matches(words)][:SUGGESTED_RECENT]
     return [Suggestion(c.address, c.name, c.address if c.name else "") for c in matching]
 
