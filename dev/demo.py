@@ -17,11 +17,13 @@ from pathlib import Path
 import uvicorn
 
 from dev.corpus import demo_messages, demo_users
+from dev.directory_sample import SAMPLE
 from dev.env import webmail_env
 from dev.psc import PscProvider
 from dev.seed import seed_mailbox
 from dev.stack import Stack
 from webmail.app import create_app
+from webmail.directory.importer import import_file
 from webmail.settings import Settings
 
 DEFAULT_STATE = Path(tempfile.gettempdir()) / "mss-webmail-demo"
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         seed(stack, args.messages)
         settings = Settings.from_env(webmail_env(stack, **start_psc(psc)))
+        load_directory(settings)
         print_banner(args.port, stack.ca_cert)
         uvicorn.run(
             create_app(settings),
@@ -118,6 +121,13 @@ def seed(stack: Stack, gp_messages: int | None) -> None:
         marker.touch()
 
 
+def load_directory(settings: Settings) -> None:
+    """The fictitious national directory of tests/data, so the demo can look colleagues up."""
+    if settings.directory is not None:
+        report = import_file(SAMPLE, settings.directory.index)
+        print(f"Directory: {report.rows} fictitious mailboxes imported.", flush=True)
+
+
 def print_banner(port: int, ca_cert: Path) -> None:
     lines = [
         "",
@@ -136,6 +146,9 @@ def print_banner(port: int, ca_cert: Path) -> None:
         "  Pro Santé Connect: the button on the login page, then the demo id 899700000001",
         "  (Dr Claire Martin, opens dr.martin@...). The browser warns about the provider's",
         f"  certificate, issued by the demo's own CA: accept it, or trust {ca_cert}.",
+        "",
+        "  The directory (the address-book icon, or the suggestions under To) holds fictitious",
+        "  people; try « cardio », « lefèvre » or « martin ».",
         "",
         "  Ctrl-C stops everything.",
         "",
