@@ -20,7 +20,7 @@ from webmail.htmx import vary_on_htmx, wants_fragment
 from webmail.i18n import N_
 from webmail.mail.imap import ImapError
 from webmail.templating import render
-from webmail.views.common import Authenticated, authenticated, services
+from webmail.views.common import Authenticated, LoginRequired, authenticated, services
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,12 @@ def token_being_typed(value: str) -> str:
 
 
 async def recipient_suggestions(request: Request) -> Response:
-    auth = await authenticated(request)
+    try:
+        auth = await authenticated(request)
+    except LoginRequired:
+        # Never leave the compose form for the login page while the user is typing: the text
+        # would be lost. No suggestions; sending says the session ended and keeps the text.
+        return Response(status_code=204)
     params = request.query_params
     field = next((name for name in RECIPIENT_FIELDS if name in params), "to")
     typed = token_being_typed(params.get(field, "")[:2000])[:MAX_QUERY]
