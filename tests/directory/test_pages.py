@@ -142,3 +142,13 @@ def test_signed_out_the_directory_leads_to_the_login(client: TestClient) -> None
     htmx = client.get("/directory", params={"q": "martin"}, headers={"HX-Request": "true"})
     assert htmx.status_code == 401
     assert htmx.headers["hx-redirect"] == "/login?notice=expired"
+
+
+def test_a_broad_search_shows_a_page_and_says_there_may_be_more(logged_in: TestClient) -> None:
+    page = soup(logged_in.get("/directory", params={"q": "médecin"}).text)
+    assert len(page.select(".directory-entry")) == 20
+    assert page.select_one(".directory-count").get_text(strip=True) == (
+        "20 résultats — précisez la recherche pour en voir d'autres"
+    )
+    narrow = soup(logged_in.get("/directory", params={"q": "moreau antoine"}).text)
+    assert narrow.select_one(".directory-count").get_text(strip=True) == "1 résultat"

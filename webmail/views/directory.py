@@ -70,6 +70,8 @@ async def directory_page(request: Request) -> Response:
         "typed": request.query_params.get("q", "")[:MAX_QUERY],
         "typed_id": request.query_params.get("id", "")[:40],
         "entries": entries or [],
+        # As many as a page shows: there may be more, a more precise search would tell.
+        "maybe_more": len(entries or []) >= PAGE_RESULTS,
         "unavailable": UNAVAILABLE if entries is None else None,
         "kinds": KIND_LABELS,
         "folder": None,
