@@ -185,3 +185,9 @@ def test_many_concurrent_searches_off_the_event_loop(directory: DirectoryIndex) 
     results = asyncio.run(many())
     assert all(results[i] == results[i % 3] for i in range(len(results)))
     assert "Claire Martin" in results[0]
+
+
+def test_one_letter_alone_is_no_search(small: DirectoryIndex) -> None:
+    assert names(small, "l") == []
+    assert names(small, "l j") == []
+    assert names(small, "le j") == names(small, "le")

@@ -52,34 +52,41 @@ CREATE TABLE mailbox (
 );
 -- Contentless: the text lives once, in mailbox; the index holds only the terms (searches
 -- read rowids). Prefixes of 2 to 4 characters are indexed, so "car" or "lef" scan no terms.
--- Professions and specialties are not in it: a few hundred labels, some on half the rows
--- ("Médecin"), are matched against the vocabulary table instead (see search.py); nor the
--- address's domain, shared by most rows ("medecin.mssante.fr"): only its local part.
+-- Professions and specialties are not words in it: a few hundred labels, some on half the
+-- rows ("Médecin"), whose postings a prefix query would read whole. Each label is one token
+-- of the labels column instead ("p1", "s12": its id in vocabulary), which a query names
+-- exactly (see search.py). Nor is the address's domain, shared by most rows
+-- ("medecin.mssante.fr"): only its local part.
 CREATE VIRTUAL TABLE mailbox_text USING fts5(
-    last_name, first_name, city, postal_code, workplace, service, mailbox, content='',
-    tokenize='unicode61 remove_diacritics 2', prefix='2 3 4'
+    last_name, first_name, city, postal_code, workplace, service, mailbox, labels,
+    content='', tokenize='unicode61 remove_diacritics 2', prefix='2 3 4'
 );
-CREATE TABLE vocabulary (label TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (label, kind));
+CREATE TABLE vocabulary (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, label TEXT NOT NULL, UNIQUE (kind, label)
+);
 CREATE TABLE about (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 INDEXES = """
 CREATE INDEX mailbox_person ON mailbox (person);
-CREATE INDEX mailbox_national_id ON mailbox (national_id) WHERE national_id != '';
-CREATE INDEX mailbox_profession ON mailbox (profession);
-CREATE INDEX mailbox_specialty ON mailbox (specialty) WHERE specialty != '';
-INSERT INTO vocabulary SELECT DISTINCT profession, 'profession' FROM mailbox
-    WHERE profession != '';
-INSERT INTO vocabulary SELECT DISTINCT specialty, 'specialty' FROM mailbox WHERE specialty != ''
+CREATE INDEX mailbox_national_id ON mailbox (national_id) WHERE national_id != ''
 """
 _INSERT = (
     "INSERT INTO mailbox (person, kind, address, national_id, civility, last_name, first_name, "
     "profession_code, profession, specialty_code, specialty, service, workplace, street, "
     "postal_code, city) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_FILL_VOCABULARY = (
+    "INSERT INTO vocabulary (kind, label) SELECT DISTINCT 'profession', profession FROM mailbox "
+    "WHERE profession != '' UNION SELECT DISTINCT 'specialty', specialty FROM mailbox "
+    "WHERE specialty != ''"
+)
 _FILL_TEXT = (
     "INSERT INTO mailbox_text (rowid, last_name, first_name, city, postal_code, workplace, "
-    "service, mailbox) SELECT id, last_name, first_name, city, postal_code, workplace, service, "
-    "substr(address, 1, instr(address, '@') - 1) FROM mailbox"
+    "service, mailbox, labels) SELECT m.id, m.last_name, m.first_name, m.city, m.postal_code, "
+    "m.workplace, m.service, substr(m.address, 1, instr(m.address, '@') - 1), "
+    "coalesce('p' || p.id, '') || ' ' || coalesce('s' || s.id, '') FROM mailbox AS m "
+    "LEFT JOIN vocabulary AS p ON p.kind = 'profession' AND p.label = m.profession "
+    "LEFT JOIN vocabulary AS s ON s.kind = 'specialty' AND s.label = m.specialty"
 )
 
 
@@ -175,6 +182,7 @@ def _build(stream: BinaryIO, size: int, path: Path, progress: Progress | None) -
         if report.rows == 0:
             # An empty or garbled download must not replace a good index with nothing.
             raise ImportRefused(f"no valid row ({report.malformed} malformed line(s))")
+        db.execute(_FILL_VOCABULARY)
         db.execute(_FILL_TEXT)
         for statement in INDEXES.split(";"):
             db.execute(statement)  # not executescript, which would commit first

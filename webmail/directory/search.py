@@ -1,10 +1,10 @@
 """Searching the directory index: free text, filters, several mailboxes of one person grouped.
 
 Every word typed must begin a word of the row: of its names, city, postal code, workplace,
-service or mailbox (full text), or of its profession or specialty (the vocabulary, see
-vocabulary.py). User input never reaches FTS5's query syntax: it is cut into words (letters
-and digits) and each word becomes a quoted prefix term, ``"card"*``, so ``NEAR``, ``-``, ``:``,
-``*``, quotes or parentheses are only ever text to find (or nothing at all).
+service or mailbox, or of its profession or specialty (as label tokens, see vocabulary.py).
+User input never reaches FTS5's query syntax: it is cut into words (letters and digits) and
+each word becomes a quoted prefix term, ``"card"*``, so ``NEAR``, ``-``, ``:``, ``*``, quotes
+or parentheses are only ever text to find (or nothing at all).
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ class Query:
     def words(self) -> list[str]:
         """The words searched, folded. Words of one or two letters ("de", "la", an initial)
         narrow almost nothing and would read the postings of every term they begin: left out
-        beside longer ones, unless they are digits (a département)."""
+        beside longer ones, unless they are digits (a département); one letter alone is not
+        a search."""
         found = [w[:MAX_WORD_LENGTH] for w in text.words(self.text)][:MAX_WORDS]
-        kept = [w for w in found if len(w) > 2 or w.isdigit()]
-        return kept or found
+        longer = [w for w in found if len(w) > 2 or w.isdigit()]
+        return longer or [w for w in found if len(w) > 1]
 
     @property
     def is_empty(self) -> bool:
@@ -120,43 +121,35 @@ def search(
     return _grouped(rows, keys)
 
 
+# The columns a typed word is looked for in; the labels column holds only our own tokens.
+TEXT_COLUMNS = "{last_name first_name city postal_code workplace service mailbox}"
+
+
+def full_text_query(words: list[str], vocabulary: Vocabulary) -> str:
+    """Every word begins a word of the text columns, or of a profession or specialty."""
+    groups = []
+    for word in words:
+        either = [f"{TEXT_COLUMNS} : {match_expression([word])}"]
+        either += [f'labels : "{token}"' for token in vocabulary.tokens(word)]
+        groups.append(f"({' OR '.join(either)})")
+    return " AND ".join(groups)
+
+
 def _matching_people(db: sqlite3.Connection, query: Query, vocabulary: Vocabulary) -> list[str]:
-    """The first people found, in two passes when a word is also a profession or specialty
-    ("cardio lyon"): every word as text (a cardiology secretariat in Lyon), then such words as
-    labels (the cardiologists in Lyon). Each pass stops at the limit, whatever the number of
-    matches; a single query ORing both would have to collect every match first."""
-    labels = {word: vocabulary.matching(word) for word in query.words}
-    plain = [word for word, found in labels.items() if not found]
-    people = _people(db, query, query.words, [])
-    if len(plain) < len(labels):
-        filters = [found for found in labels.values() if found]
-        people += [p for p in _people(db, query, plain, filters) if p not in people]
-    return people[: _limit(query)]
-
-
-def _people(
-    db: sqlite3.Connection, query: Query, words: list[str], filters: list[dict[str, list[str]]]
-) -> list[str]:
     conditions: list[str] = []
     parameters: list[str | int] = []
     source = "mailbox AS m"
-    if words:
+    if query.words:
         source = "mailbox_text JOIN mailbox AS m ON m.id = mailbox_text.rowid"
         conditions.append("mailbox_text MATCH ?")
-        parameters.append(match_expression(words))
-    for found in filters:
-        either = []
-        for column, names in found.items():  # column is one of vocabulary.COLUMNS
-            either.append(f"m.{column} IN ({','.join('?' * len(names))})")
-            parameters.extend(names)
-        conditions.append(f"({' OR '.join(either)})")
+        parameters.append(full_text_query(query.words, vocabulary))
     if query.kind:
         conditions.append("m.kind = ?")
         parameters.append(query.kind)
     if query.national_id:
         conditions.append("m.national_id = ?")
         parameters.append(query.national_id)
-    parameters.append(_limit(query))
+    parameters.append(max(1, min(query.limit, MAX_RESULTS)))
     # No ORDER BY rank: ranking every match of a two-letter prefix among a million rows costs
     # tens of milliseconds; the first rows found are sorted by name afterwards instead.
     rows = db.execute(
@@ -165,10 +158,6 @@ def _people(
         parameters,
     ).fetchall()
     return [str(row[0]) for row in rows]
-
-
-def _limit(query: Query) -> int:
-    return max(1, min(query.limit, MAX_RESULTS))
 
 
 def _grouped(rows: list[tuple[str, ...]], keys: list[str]) -> list[Entry]:

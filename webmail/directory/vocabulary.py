@@ -1,9 +1,9 @@
 """Professions and specialties: a closed list of labels, matched in memory, not by full text.
 
 A few hundred labels stand for a million rows, and some are on half of them ("Médecin",
-"Médecine générale"): as full-text terms their postings would be read whole for every query
-that mentions them. Instead a typed word that begins a word of a label becomes a filter on
-that column, which SQLite answers from an index.
+"Médecine générale"): as full-text words, a prefix query ("médec") would read their postings
+whole. Each label is instead one token of the index's labels column ("s12": its id), and a
+typed word that begins a word of a label asks for those tokens exactly.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 from webmail.directory.text import begins_a_word, words
 
-COLUMNS = ("profession", "specialty")
+PREFIXES = {"profession": "p", "specialty": "s"}
 
 
 @dataclass(frozen=True)
 class Label:
-    column: str
+    token: str
     label: str
     words: list[str]
 
@@ -29,13 +29,15 @@ class Vocabulary:
 
     @classmethod
     def load(cls, db: sqlite3.Connection) -> Vocabulary:
-        rows = db.execute("SELECT kind, label FROM vocabulary").fetchall()
-        return cls([Label(kind, label, words(label)) for kind, label in rows if kind in COLUMNS])
+        rows = db.execute("SELECT id, kind, label FROM vocabulary").fetchall()
+        return cls(
+            [
+                Label(f"{PREFIXES[kind]}{number}", label, words(label))
+                for number, kind, label in rows
+                if kind in PREFIXES
+            ]
+        )
 
-    def matching(self, word: str) -> dict[str, list[str]]:
-        """column → the labels that ``word`` (already folded) begins a word of."""
-        found: dict[str, list[str]] = {}
-        for label in self.labels:
-            if begins_a_word(word, label.words):
-                found.setdefault(label.column, []).append(label.label)
-        return found
+    def tokens(self, word: str) -> list[str]:
+        """The tokens of the labels that ``word`` (folded) begins a word of."""
+        return [label.token for label in self.labels if begins_a_word(word, label.words)]
