@@ -191,3 +191,8 @@ def test_one_letter_alone_is_no_search(small: DirectoryIndex) -> None:
     assert names(small, "l") == []
     assert names(small, "l j") == []
     assert names(small, "le j") == names(small, "le")
+
+
+@pytest.mark.parametrize("typed", ["p1", "s1", "p", "labels", "labels p1", "p1 OR s1"])
+def test_the_label_tokens_of_the_index_cannot_be_typed(small: DirectoryIndex, typed: str) -> None:
+    assert names(small, typed) == []
