@@ -70,15 +70,11 @@ def test_demo_comes_up_serves_login_and_stops_on_ctrl_c() -> None:
         ).encode()
         enrol = BeautifulSoup(opener.open(url + "/login", data=body).read().decode(), "html.parser")
         secret = "".join(enrol.select_one("#secret").get_text().split())
-        confirm = urllib.parse.urlencode(
-            {
-                "csrf_token": enrol.find("input", attrs={"name": "csrf_token"})["value"],
-                "code": pyotp.TOTP(secret).now(),
-            }
-        ).encode()
-        codes = BeautifulSoup(
-            opener.open(url + "/login/otp", data=confirm).read().decode(), "html.parser"
-        )
+        confirm = urllib.parse.urlencode({
+            "csrf_token": enrol.find("input", attrs={"name": "csrf_token"})["value"],
+            "code": pyotp.TOTP(secret).now()}).encode()
+        codes = BeautifulSoup(opener.open(url + "/login/otp", data=confirm).read().decode(),
+                              "html.parser")
         assert len(codes.select(".recovery-codes code")) == 10
         inbox = opener.open(url + "/mail").read().decode()
         rows = BeautifulSoup(inbox, "html.parser").select("li.row")

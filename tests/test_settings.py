@@ -50,10 +50,7 @@ def test_implicit_tls_ports() -> None:
         ),
         ({"MSS_REDIS_URL": "http://x"}, "MSS_REDIS_URL"),
         ({"MSS_COOKIE_SECURE": "peut-être"}, "expected true or false"),
-        (
-            {"MSS_DATA_DIR": "/nonexistent"},
-            "MSS_DATA_DIR: /nonexistent is not a writable directory",
-        ),
+        ({"MSS_DATA_DIR": "/nonexistent"}, "MSS_DATA_DIR: /nonexistent is not a writable directory"),
         ({"MSS_IPV6_PREFIX": "32"}, "MSS_IPV6_PREFIX: expected a number from 48 to 128"),
         ({"MSS_IPV6_PREFIX": "/64"}, "MSS_IPV6_PREFIX: expected a whole number"),
     ],
@@ -113,16 +110,7 @@ def test_login_name_defaults_to_the_address() -> None:
 
 @pytest.mark.parametrize(
     "login_format",
-    [
-        "local",
-        "{user}",
-        "{local",
-        "{local} {domain}",
-        "{local}:{0}",
-        "{local!r}",
-        "{}{local}",
-        "{domain}",
-    ],
+    ["local", "{user}", "{local", "{local} {domain}", "{local}:{0}", "{local!r}", "{}{local}", "{domain}"],
 )
 def test_bad_login_format_is_named(login_format: str) -> None:
     with pytest.raises(SettingsError, match=r"^MSS_LOGIN_FORMAT: expected address, localpart"):

@@ -354,7 +354,7 @@ def test_huge_address_headers_are_read_in_linear_time(piece: bytes) -> None:
 
 
 @pytest.mark.timeout(10)  # a hang guard: the quadratic reader took 25 s on this header
-@pytest.mark.parametrize("filler", [b":", b"a:", b'"\\:', b"<:", b"(:"])
+@pytest.mark.parametrize("filler", [b":", b"a:", b"\"\\:", b"<:", b"(:"])
 def test_a_huge_hostile_address_header_is_read_in_linear_time(filler: bytes) -> None:
     folded = b"\r\n ".join([filler * (900 // len(filler))] * 110)  # ~100 KB, under Postfix's cap
     block = b"From: x@y.fr " + folded + b"\r\nTo: " + folded + b"\r\nSubject: a\r\n\r\n"

@@ -50,29 +50,15 @@ def test_each_action_is_traced_without_content(
     uid = deliver(stack, user, message)
 
     page = audited.get("/login")
-    audited.post(
-        "/login",
-        data={
-            "address": user.address,
-            "password": "faux-mot-de-passe",
-            "login_token": form_value(page.text, "login_token"),
-        },
-    )
+    audited.post("/login", data={"address": user.address, "password": "faux-mot-de-passe",
+                                 "login_token": form_value(page.text, "login_token")})
     login(audited, user)
     audited.get(f"/mail/message?folder=INBOX&uid={uid}")
     audited.get(f"/mail/attachment?folder=INBOX&uid={uid}&part=2")
     token = csrf_token(audited)
-    audited.post(
-        "/compose",
-        data={
-            "csrf_token": token,
-            "mode": "new",
-            "action": "send",
-            "to": other_user.address,
-            "subject": SECRET_SUBJECT,
-            "body": SECRET_BODY,
-        },
-    )
+    audited.post("/compose", data={"csrf_token": token, "mode": "new", "action": "send",
+                                   "to": other_user.address, "subject": SECRET_SUBJECT,
+                                   "body": SECRET_BODY})
     wait_for_messages(stack, other_user)
     audited.post("/mail/delete", data={"folder": "INBOX", "uid": uid, "csrf_token": token})
     audited.post("/logout", data={"csrf_token": token})
@@ -80,14 +66,9 @@ def test_each_action_is_traced_without_content(
     trail = entries(audit_file)
     actions = [(entry["action"], entry["result"]) for entry in trail]
     assert actions == [
-        ("login", "refused"),
-        ("login_password", "ok"),
-        ("otp_enrolled", "ok"),
-        ("login", "ok"),
+        ("login", "refused"), ("login_password", "ok"), ("otp_enrolled", "ok"), ("login", "ok"),
         ("message_read", "ok"),
-        ("attachment_download", "ok"),
-        ("message_sent", "ok"),
-        ("message_deleted", "ok"),
+        ("attachment_download", "ok"), ("message_sent", "ok"), ("message_deleted", "ok"),
         ("logout", "ok"),
     ]
     for entry in trail:
@@ -110,17 +91,9 @@ def test_refused_send_is_traced_with_the_servers_answer(
     audited: TestClient, audit_file: Path, user: MailUser
 ) -> None:
     login(audited, user)
-    audited.post(
-        "/compose",
-        data={
-            "csrf_token": csrf_token(audited),
-            "mode": "new",
-            "action": "send",
-            "to": "inconnu@infirmier.mssante.test",
-            "subject": SECRET_SUBJECT,
-            "body": SECRET_BODY,
-        },
-    )
+    audited.post("/compose", data={"csrf_token": csrf_token(audited), "mode": "new",
+                                   "action": "send", "to": "inconnu@infirmier.mssante.test",
+                                   "subject": SECRET_SUBJECT, "body": SECRET_BODY})
     sent = [entry for entry in entries(audit_file) if entry["action"] == "message_sent"]
     assert sent[0]["result"] == "SmtpRefused"
     assert "550" in sent[0]["target"]["answer"]
@@ -132,9 +105,8 @@ def test_replayed_and_brute_forced_codes_are_security_events(
     from tests.auth.test_second_factor import password_step, submit_code
     from tests.conftest import fresh_code
 
-    settings = Settings.from_env(
-        {**env, "MSS_AUDIT_LOG": str(audit_file), "MSS_LOGIN_MAX_FAILURES": "3"}
-    )
+    settings = Settings.from_env({**env, "MSS_AUDIT_LOG": str(audit_file),
+                                  "MSS_LOGIN_MAX_FAILURES": "3"})
     with TestClient(create_app(settings), follow_redirects=False) as first:
         login(first, user)
     with TestClient(create_app(settings), follow_redirects=False) as second:
