@@ -123,41 +123,85 @@ def search(
 
 # The columns a typed word is looked for in; the labels column holds only our own tokens.
 TEXT_COLUMNS = "{last_name first_name city postal_code workplace service mailbox}"
+# FTS5 reads a prefix whose length has its own prefix index lazily, stopping at the limit; any
+# other prefix ("sophie"*) has the postings of all its terms merged first, which costs
+# milliseconds for a common name. So the index is asked for the first letters of longer
+# words, and each row found is checked against the whole words.
+INDEXED_PREFIX = 4
+BATCH = 100
+MAX_BATCHES = 10
 
 
 def full_text_query(words: list[str], vocabulary: Vocabulary) -> str:
-    """Every word begins a word of the text columns, or of a profession or specialty."""
+    """Every word (cut to INDEXED_PREFIX letters) begins a word of the text columns, or the
+    whole word begins a word of a profession or specialty."""
     groups = []
     for word in words:
-        either = [f"{TEXT_COLUMNS} : {match_expression([word])}"]
+        either = [f"{TEXT_COLUMNS} : {match_expression([word[:INDEXED_PREFIX]])}"]
         either += [f'labels : "{token}"' for token in vocabulary.tokens(word)]
         groups.append(f"({' OR '.join(either)})")
     return " AND ".join(groups)
 
 
+_CANDIDATE = (
+    "m.id, m.person, m.last_name || ' ' || m.first_name || ' ' || m.city || ' ' || "
+    "m.postal_code || ' ' || m.workplace || ' ' || m.service || ' ' || "
+    "substr(m.address, 1, instr(m.address, '@') - 1) || ' ' || m.profession || ' ' || "
+    "m.specialty"
+)
+
+
 def _matching_people(db: sqlite3.Connection, query: Query, vocabulary: Vocabulary) -> list[str]:
-    conditions: list[str] = []
-    parameters: list[str | int] = []
-    source = "mailbox AS m"
-    if query.words:
-        source = "mailbox_text JOIN mailbox AS m ON m.id = mailbox_text.rowid"
-        conditions.append("mailbox_text MATCH ?")
-        parameters.append(full_text_query(query.words, vocabulary))
+    limit = max(1, min(query.limit, MAX_RESULTS))
+    filters, parameters = _filters(query)
+    if not query.words:
+        rows = db.execute(
+            f"SELECT DISTINCT m.person FROM mailbox AS m WHERE {filters} LIMIT ?",  # noqa: S608 - constant pieces only
+            [*parameters, limit],
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+    sql = (
+        f"SELECT {_CANDIDATE} FROM mailbox_text JOIN mailbox AS m ON m.id = mailbox_text.rowid "  # noqa: S608 - constant pieces only
+        f"WHERE mailbox_text MATCH ? AND mailbox_text.rowid > ? AND {filters} "
+        "ORDER BY mailbox_text.rowid LIMIT ?"
+    )
+    expression = full_text_query(query.words, vocabulary)
+    long_words = [word for word in query.words if len(word) > INDEXED_PREFIX]
+    people: list[str] = []
+    after = 0
+    # Not ranked: ranking every match of a two-letter prefix among a million rows costs tens
+    # of milliseconds; the first people found are sorted by name afterwards instead.
+    for _batch in range(MAX_BATCHES):
+        rows = db.execute(sql, [expression, after, *parameters, BATCH]).fetchall()
+        for row_id, person, row_text in rows:
+            after = row_id
+            if person not in people and _has_all(row_text, long_words):
+                people.append(person)
+                if len(people) == limit:
+                    return people
+        if len(rows) < BATCH:
+            break
+    return people
+
+
+def _filters(query: Query) -> tuple[str, list[str]]:
+    conditions = ["1"]
+    parameters: list[str] = []
     if query.kind:
         conditions.append("m.kind = ?")
         parameters.append(query.kind)
     if query.national_id:
         conditions.append("m.national_id = ?")
         parameters.append(query.national_id)
-    parameters.append(max(1, min(query.limit, MAX_RESULTS)))
-    # No ORDER BY rank: ranking every match of a two-letter prefix among a million rows costs
-    # tens of milliseconds; the first rows found are sorted by name afterwards instead.
-    rows = db.execute(
-        f"SELECT DISTINCT m.person FROM {source} "  # noqa: S608 - constant pieces only
-        f"WHERE {' AND '.join(conditions)} LIMIT ?",
-        parameters,
-    ).fetchall()
-    return [str(row[0]) for row in rows]
+    return " AND ".join(conditions), parameters
+
+
+def _has_all(row_text: str, words: list[str]) -> bool:
+    """Whether each word begins a word of the row (its text, profession or specialty)."""
+    if not words:
+        return True
+    own = text.words(row_text)
+    return all(text.begins_a_word(word, own) for word in words)
 
 
 def _grouped(rows: list[tuple[str, ...]], keys: list[str]) -> list[Entry]:
