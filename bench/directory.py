@@ -106,6 +106,8 @@ def run(rows: int, searches: int, given: Path | None = None) -> dict[str, Any]:
         with sqlite3.connect(index) as db:
             results["indexed"] = db.execute("SELECT count(*) FROM mailbox").fetchone()[0]
         results["search"] = measure_searches(index, searches)
+        # The machine may be shared: say how busy it was while searching.
+        results["load"] = os.getloadavg()[0]
     return results
 
 
@@ -158,7 +160,8 @@ def section(results: dict[str, Any]) -> str:
             "",
             f"Measured by `make bench` (`bench/directory.py`) on {dt.date.today().isoformat()}, "
             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"SQLite {sqlite3.sqlite_version}.",
+            f"SQLite {sqlite3.sqlite_version}; load average {results['load']:.1f} while "
+            "searching (other work shared the machine: the times include waiting for a core).",
             "",
             f"A generated extraction of **{results['rows']:,} rows** "
             f"({results['file_bytes'] / 2**20:.0f} MiB; the real one has about 536,000 rows), "
