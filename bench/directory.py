@@ -94,7 +94,8 @@ def run(rows: int, searches: int, given: Path | None = None) -> dict[str, Any]:
         if given is None:
             write(source, rows)
         else:
-            results["rows"] = sum(1 for _ in given.open("rb")) - 1
+            with given.open("rb") as lines:
+                results["rows"] = sum(1 for _ in lines) - 1
         results["generate_seconds"] = time.perf_counter() - started
         results["file_bytes"] = source.stat().st_size
         print(f"{results['rows']:,} rows ready in {results['generate_seconds']:.0f} s", flush=True)
