@@ -75,6 +75,3 @@ class RecentCorrespondents:
         while len(self._held) > self.max_sessions:
             self._held.popitem(last=False)
         return found
-
-    def forget(self, session_key: str) -> None:
-        self._held.pop(session_key, None)
