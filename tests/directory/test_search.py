@@ -196,3 +196,17 @@ def test_one_letter_alone_is_no_search(small: DirectoryIndex) -> None:
 @pytest.mark.parametrize("typed", ["p1", "s1", "p", "labels", "labels p1", "p1 OR s1"])
 def test_the_label_tokens_of_the_index_cannot_be_typed(small: DirectoryIndex, typed: str) -> None:
     assert names(small, typed) == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("cardiologue lyon", ["Hélène Lefèvre", "Secrétariat de cardiologie", "Cardiologie"]),
+        ("généraliste rennes", ["Jean LEFEBVRE"]),
+        ("medecin generaliste", ["Jean LEFEBVRE"]),
+    ],
+)
+def test_a_practitioner_finds_the_discipline(
+    small: DirectoryIndex, typed: str, expected: list[str]
+) -> None:
+    assert sorted(names(small, typed)) == sorted(expected)
