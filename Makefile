@@ -23,6 +23,7 @@ lint: install
 
 bench: install
 	$(PY) -m bench.inbox
+	$(PY) -m bench.directory
 
 # Refresh the catalog after changing French source strings, then translate webmail/locale/en.
 translations: install

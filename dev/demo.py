@@ -17,12 +17,14 @@ from pathlib import Path
 import uvicorn
 
 from dev.corpus import demo_messages, demo_users
+from dev.directory_sample import SAMPLE
 from dev.env import webmail_env
 from dev.psc import PscProvider
 from dev.psc_phone import DevPhone
 from dev.seed import seed_mailbox, share_mailbox
 from dev.stack import Stack
 from webmail.app import create_app
+from webmail.directory.importer import import_file
 from webmail.settings import Settings
 
 DEFAULT_STATE = Path(tempfile.gettempdir()) / "mss-webmail-demo"
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 **SHARED_SETTINGS,
             )
         )
+        load_directory(settings)
         print_banner(args.port, stack.ca_cert, DevPhone(psc).url)
         uvicorn.run(
             create_app(settings),
@@ -129,6 +132,13 @@ def seed(stack: Stack, gp_messages: int | None) -> None:
         marker.touch()
 
 
+def load_directory(settings: Settings) -> None:
+    """The fictitious national directory of tests/data, so the demo can look colleagues up."""
+    if settings.directory is not None:
+        report = import_file(SAMPLE, settings.directory.index)
+        print(f"Directory: {report.rows} fictitious mailboxes imported.", flush=True)
+
+
 # The demo's secretariat (an organisational mailbox), opened to the GP and to a secretary who
 # has no mailbox of their own to use.
 SECRETARIAT = "secretariat.cardio@ch-demo.mssante.test"
@@ -170,6 +180,9 @@ def print_banner(port: int, ca_cert: Path, psc_phone_url: str) -> None:
         f"  certificate, issued by the demo's own CA: accept it, or trust {ca_cert}.",
         '  From the phone: "Se connecter avec mon téléphone (e-CPS)", the same id, then approve',
         f"  the request on the demo's e-CPS phone, {psc_phone_url}",
+        "",
+        "  The directory (the address-book icon, or the suggestions under To) holds fictitious",
+        "  people; try « cardio », « lefèvre » or « martin ».",
         "",
         "  Ctrl-C stops everything.",
         "",

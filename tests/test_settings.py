@@ -298,3 +298,17 @@ def test_shared_mailboxes_settings() -> None:
 def test_bad_shared_mailbox_entries_are_named(value: str) -> None:
     with pytest.raises(SettingsError, match="MSS_SHARED_MAILBOXES: expected entries like"):
         Settings.from_env({**BASE, "MSS_SHARED_MAILBOXES": value})
+
+
+def test_the_directory_index_defaults_to_the_data_directory(tmp_path: Path) -> None:
+    assert Settings.from_env(BASE).directory.index == Path("/tmp/annuaire.sqlite")  # type: ignore[union-attr]
+    chosen = tmp_path / "annuaire-sante.sqlite"
+    settings = Settings.from_env({**BASE, "MSS_DIRECTORY_INDEX": str(chosen)})
+    assert settings.directory.index == chosen  # type: ignore[union-attr]
+    # The index itself need not exist yet: the webmail starts without it.
+    assert not chosen.exists()
+
+
+def test_a_directory_index_in_a_missing_directory_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="MSS_DIRECTORY_INDEX"):
+        Settings.from_env({**BASE, "MSS_DIRECTORY_INDEX": str(tmp_path / "no" / "x.sqlite")})

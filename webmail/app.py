@@ -27,6 +27,7 @@ from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import SessionStore, SessionStoreUnavailable
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
+from webmail.directory.index import DirectoryIndex
 from webmail.errors import WebmailError
 from webmail.failures import described
 from webmail.htmx import client_redirect, is_htmx
@@ -41,6 +42,7 @@ from webmail.trust.source import open_source
 from webmail.views import (
     auth,
     compose,
+    directory,
     documents,
     mailbox,
     message,
@@ -68,6 +70,7 @@ def create_app(settings: Settings) -> Starlette:
         redis = redis_client(settings.redis_url)
         pool = ConnectionPool(settings)
         audit = AuditLog(settings.audit_log)
+        index = DirectoryIndex(settings.directory.index) if settings.directory else None
         app.state.services = Services(
             audit=audit,
             second_factor=SecondFactorStore(redis, settings.secret_key),
@@ -84,6 +87,7 @@ def create_app(settings: Settings) -> Starlette:
             pool=pool,
             psc=PscClient(settings.psc, redis) if settings.psc is not None else None,
             trust=await open_source(settings.trust),
+            directory=index,
         )
         psc_client = app.state.services.psc
         # Sign-in from the phone (CIBA), over the same client as the code flow.
@@ -97,6 +101,8 @@ def create_app(settings: Settings) -> Starlette:
             await pool.close_all()
             await redis.aclose()
             audit.close()
+            if index is not None:
+                index.close()
 
     routes = [
         Route("/", mailbox.home),
@@ -133,7 +139,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/xdm/document", documents.show_document, methods=["GET"]),
         Route("/mail/xdm/document/frame", documents.document_frame, methods=["GET"]),
         Route("/mail/xdm/file", documents.document_file, methods=["GET"]),
+        Route("/directory", directory.directory_page, methods=["GET"]),
         Route("/compose", compose.compose_form, methods=["GET"]),
+        Route("/compose/recipients", directory.recipient_suggestions, methods=["GET"]),
         Route("/compose", keeping_the_text(compose.send_or_save), methods=["POST"]),
         Route("/compose/recipients", recipients_marked, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),

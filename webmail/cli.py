@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from webmail.directory import cli as directory_cli
 from webmail.trust import cli as whitelist_cli
 
 Runner = Callable[[argparse.Namespace], int]
@@ -25,6 +26,7 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
 
 COMMANDS: dict[str, tuple[str, Registration]] = {
     "serve": ("serve the webmail with uvicorn", _serve),
+    "directory": ("the national directory: import the ANS extraction", directory_cli.register),
     "whitelist": ("the MSSanté operator whitelist: import", whitelist_cli.register),
 }
 

@@ -22,6 +22,7 @@ from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6
 from webmail.auth.oidc import CLIENT_AUTH_METHODS, SECRET_BASIC, TLS_CLIENT_AUTH, PscConfig
 from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, is_https_url
 from webmail.auth.throttle import Limits
+from webmail.directory.config import DirectoryConfig, directory_config
 from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
 from webmail.trust.policy import OutsidePolicy, TrustConfig
 
@@ -89,6 +90,8 @@ class Settings:
     psc_phone: CibaConfig = dataclasses.field(default_factory=CibaConfig)
     # Organisational mailboxes reached through the IMAP server's shared namespace.
     shared: SharedMailboxConfig = dataclasses.field(default_factory=SharedMailboxConfig)
+    # The national directory's index (MSS_DIRECTORY_INDEX, default under MSS_DATA_DIR).
+    directory: DirectoryConfig | None = None
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -135,6 +138,7 @@ class Settings:
             trust=reader.trust(),
             psc_phone=reader.psc_phone(),
             shared=reader.shared_mailboxes(),
+            directory=reader.directory(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -311,6 +315,16 @@ class _Reader:
             organisational_only=tuple(p.strip() for p in patterns.split(",") if p.strip()),
             identities=tuple(identities),
         )
+
+    def directory(self) -> DirectoryConfig:
+        config = directory_config(self.env)
+        if config is None:
+            raise SettingsError("MSS_DATA_DIR is required (see .env.example)")
+        if not config.index.parent.is_dir():
+            raise SettingsError(
+                f"MSS_DIRECTORY_INDEX: the directory of {config.index} does not exist"
+            )
+        return config
 
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -16,6 +16,8 @@ from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import Session, SessionCookie, SessionStore
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
+from webmail.directory.index import DirectoryIndex
+from webmail.directory.recent import RecentCorrespondents
 from webmail.errors import BadRequest, Forbidden, ServiceUnavailable, WebmailError
 from webmail.i18n import N_
 from webmail.mail.connections import ConnectionPool
@@ -56,6 +58,9 @@ class Services:
     psc: PscClient | None = None
     # The trust space's whitelist, when one is configured (MSS_TRUST_WHITELIST).
     trust: WhitelistSource | None = None
+    # The national directory's index, when configured (it may not be imported yet).
+    directory: DirectoryIndex | None = None
+    recent: RecentCorrespondents = field(default_factory=RecentCorrespondents)
 
 
 @dataclass
