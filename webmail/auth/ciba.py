@@ -26,6 +26,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from webmail.auth.counters import count_one
 from webmail.auth.oidc import PscClient, PscRefused, PscTooManyStarts, PscUnavailable, SignIn
 from webmail.auth.sessions import redis_errors
 
@@ -303,10 +304,7 @@ class PhoneSignIn:
             ("national_id", STARTS_PREFIX + "id:" + _digest(nid), STARTS_PER_NATIONAL_ID),
         ):
             with redis_errors():
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    pipe.incr(key)
-                    pipe.expire(key, STARTS_WINDOW_SECONDS, nx=True)
-                    starts, _ = await pipe.execute()
+                starts = await count_one(self._redis, key, STARTS_WINDOW_SECONDS)
             if starts > limit:
                 raise TooManyPhoneStarts(per)
 

@@ -10,6 +10,7 @@ import json
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from webmail.auth.counters import count_one
 from webmail.auth.oidc_errors import PscRefused, PscTooManyStarts, PscUnavailable
 
 STATE_PREFIX = "mss:psc:state:"
@@ -34,10 +35,7 @@ class PscStates:
         against ``network``; PscTooManyStarts past STARTS_PER_NETWORK."""
         starts_key = STARTS_PREFIX + digest(network)
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(starts_key)
-                pipe.expire(starts_key, STATE_SECONDS, nx=True)
-                starts, _ = await pipe.execute()
+            starts = await count_one(self._redis, starts_key, STATE_SECONDS)
             if starts > STARTS_PER_NETWORK:
                 raise PscTooManyStarts(network)
             await self._redis.set(_key(STATE_PREFIX, state), json.dumps(pending), ex=STATE_SECONDS)
