@@ -93,6 +93,23 @@ def test_same_origin_post_on_an_expired_session_gets_its_text_back(
     assert "cc@chu-demo.mssante.test" in shown
 
 
+def test_the_identity_typed_for_a_structured_document_is_given_back_too(
+    logged_in: TestClient,
+) -> None:
+    token = csrf_token(logged_in)
+    logged_in.cookies.clear()
+    identity = {"xdm_family": "Lefèvre", "xdm_birth": "1969-02-03", "xdm_ins": "269029934173225"}
+    response = logged_in.post(
+        "/compose",
+        data={**FORGED, **identity, "csrf_token": token},
+        headers={"sec-fetch-site": "same-origin", "origin": "http://127.0.0.1:8000"},
+    )
+    assert response.status_code == 401
+    patient = soup(response.text).select_one(".kept-patient")
+    assert patient is not None
+    assert all(value in patient.get_text() for value in identity.values())
+
+
 def test_a_body_too_large_to_read_again_is_not_read(logged_in: TestClient) -> None:
     """The text is given back only from a body the view was willing to read."""
     logged_in.cookies.clear()

@@ -23,6 +23,7 @@ from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused
 from webmail.mail.sasl import TOKEN_REFUSED
 from webmail.security import csrf
 from webmail.templating import render
+from webmail.views import structured
 from webmail.views.common import (
     FORM_LIMITS,
     LoginRequired,
@@ -49,6 +50,7 @@ CARRIED = (
     "message_id",
     "kept_source",
     "from",  # the mailbox it is written from: never switched silently on "send again"
+    *structured.TYPED_FIELDS,  # the patient's identity of a structured document
     csrf.TOKEN_FIELD,
 )
 KEPT_FILES_LIMIT = 50

@@ -116,6 +116,19 @@ async def attach(
     return None
 
 
+# What the user types in the section: given back with the rest of the form whatever fails.
+TYPED_FIELDS = (
+    "xdm_family",
+    "xdm_given",
+    "xdm_birth",
+    "xdm_sex",
+    "xdm_ins",
+    "xdm_ins_kind",
+    "xdm_type",
+    "xdm_cda",
+)
+
+
 def _typed(form: FormData) -> StructuredForm:
     return StructuredForm(
         family=text_field(form, "xdm_family", limit=100).strip(),
