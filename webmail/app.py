@@ -56,6 +56,7 @@ from webmail.views.common import (
     LoginRequired,
     Services,
     forget_session_cookie,
+    session_cookie_name,
     state_change,
 )
 from webmail.views.kept_draft import keeping_the_text
@@ -235,7 +236,9 @@ def error_page(request: Request, error: WebmailError) -> Response:
 
 
 def _to_login(request: Request) -> Response:
-    target = "/login?notice=expired"
+    # "Votre session a expiré" only to a browser that had one: not on a first visit.
+    had_session = session_cookie_name(request) in request.cookies
+    target = "/login?notice=expired" if had_session else "/login"
     if is_htmx(request):
         response = client_redirect(target, status=401)
     else:

@@ -68,13 +68,25 @@ def test_login_from_another_site_is_refused(client: TestClient, user: MailUser) 
     assert response.status_code == 403
 
 
-def test_pages_need_a_session(client: TestClient) -> None:
+def test_pages_need_a_session_and_a_first_visit_is_not_told_it_expired(
+    client: TestClient,
+) -> None:
+    for path in ("/", "/mail"):
+        response = client.get(path, follow_redirects=True)
+        assert response.url.path == "/login" and not response.url.query
+        assert soup(response.text).select_one(".alert") is None
+
+
+def test_an_expired_session_is_told_so_once(client: TestClient) -> None:
+    client.cookies.set("mss_session", "expired-or-unknown.session", domain="127.0.0.1")
     response = client.get("/mail")
     assert response.status_code == 303
     assert response.headers["location"] == "/login?notice=expired"
+    assert client.get("/mail").headers["location"] == "/login"  # the cookie was forgotten
 
 
 def test_expired_session_in_htmx_request_redirects_the_whole_page(client: TestClient) -> None:
+    client.cookies.set("mss_session", "expired-or-unknown.session")
     response = client.get("/mail?folder=INBOX&page=2", headers={"HX-Request": "true"})
     assert response.headers["HX-Redirect"] == "/login?notice=expired"
 

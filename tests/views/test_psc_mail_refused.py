@@ -106,7 +106,7 @@ def test_imap_refusing_the_token_asks_to_sign_in_with_psc_again(
     )
     # The session is over, here and in Redis.
     assert "mss_session" not in revoked.cookies
-    assert revoked.get("/mail").headers["location"] == "/login?notice=expired"
+    assert revoked.get("/mail").headers["location"] == "/login"
 
 
 def test_an_htmx_request_is_sent_to_the_login_page_that_says_why(revoked: TestClient) -> None:
