@@ -6,11 +6,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -34,6 +29,7 @@ from webmail.htmx import client_redirect, is_htmx
 from webmail.i18n import N_
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapUnavailable
+from webmail.ops.redis_client import redis_client
 from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
@@ -67,7 +63,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = redis_client(settings.redis_url)
+        redis = redis_client(settings.redis)
         pool = ConnectionPool(settings)
         audit = AuditLog(settings.audit_log)
         index = DirectoryIndex(settings.directory.index) if settings.directory else None
@@ -164,26 +160,6 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     return app
-
-
-def redis_client(url: str) -> Redis:
-    """Redis for sessions, second factors and throttles, surviving a Redis restart.
-
-    After a restart every pooled connection is dead: a command that fails on one is retried on a
-    new connection rather than failing the request. A few quick tries cover a restart; a Redis
-    that stays down still gets a 503 within about a second (a few seconds if it hangs).
-    Connections idle for 30 s are checked (PING) before use.
-    """
-    return Redis.from_url(
-        url,
-        socket_timeout=3,
-        # Short: redis-py retries the connect inside each retried command, so a Redis host
-        # that drops packets costs up to (retries + 1)² connect timeouts.
-        socket_connect_timeout=1,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        health_check_interval=30,
-    )
 
 
 class LanguageMiddleware:
