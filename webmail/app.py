@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -27,6 +28,7 @@ from webmail.errors import WebmailError
 from webmail.failures import described
 from webmail.htmx import client_redirect, is_htmx
 from webmail.i18n import N_
+from webmail.mail.connection_limits import UserSlots
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapUnavailable
 from webmail.ops.redis_client import redis_client
@@ -64,7 +66,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = redis_client(settings.redis)
-        pool = ConnectionPool(settings)
+        pool = ConnectionPool(settings, imap_slots(redis, settings))
         audit = AuditLog(settings.audit_log)
         index = DirectoryIndex(settings.directory.index) if settings.directory else None
         app.state.services = Services(
@@ -160,6 +162,12 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     return app
+
+
+def imap_slots(redis: Redis, settings: Settings) -> UserSlots:
+    # A slot outlives its idle connection by two minutes (the reaper runs every 30 s).
+    ttl = settings.imap_idle_close_seconds + 120
+    return UserSlots(redis, settings.connection_limits.per_user, ttl)
 
 
 class LanguageMiddleware:

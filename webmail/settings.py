@@ -23,6 +23,7 @@ from webmail.auth.oidc import CLIENT_AUTH_METHODS, SECRET_BASIC, TLS_CLIENT_AUTH
 from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, is_https_url
 from webmail.auth.throttle import Limits
 from webmail.directory.config import DirectoryConfig, directory_config
+from webmail.mail.connection_limits import ConnectionLimits, LimitsError, connection_limits
 from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
 from webmail.ops.redis_client import RedisConfig, RedisConfigError, redis_config
 from webmail.trust.policy import OutsidePolicy, TrustConfig
@@ -95,6 +96,8 @@ class Settings:
     directory: DirectoryConfig | None = None
     # Where Redis is: redis_url, or a primary found through Sentinel (MSS_REDIS_*).
     redis: RedisConfig = RedisConfig()  # noqa: RUF009 (frozen: one shared default is safe)
+    # IMAP connections per user (across instances) and per process (MSS_IMAP_MAX_*).
+    connection_limits: ConnectionLimits = ConnectionLimits()  # noqa: RUF009 (frozen)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -144,6 +147,7 @@ class Settings:
             shared=reader.shared_mailboxes(),
             directory=reader.directory(),
             redis=redis,
+            connection_limits=reader.connection_limits(),
         )
         return settings
 
@@ -323,6 +327,12 @@ class _Reader:
         try:
             return redis_config(self.env)
         except RedisConfigError as error:
+            raise SettingsError(str(error)) from None
+
+    def connection_limits(self) -> ConnectionLimits:
+        try:
+            return connection_limits(self.env)
+        except LimitsError as error:
             raise SettingsError(str(error)) from None
 
     def directory(self) -> DirectoryConfig:
