@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from wsgiref.simple_server import WSGIServer
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -31,6 +32,8 @@ from webmail.i18n import N_
 from webmail.mail.connection_limits import UserSlots
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapUnavailable
+from webmail.ops.metrics import CountingAuditLog, Metrics, MetricsMiddleware
+from webmail.ops.metrics import stop as stop_metrics
 from webmail.ops.redis_client import redis_client
 from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
@@ -63,11 +66,19 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Starlette:
+    # Only when a listener is configured: otherwise nothing is counted at all.
+    metrics = Metrics() if settings.metrics.listen is not None else None
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = redis_client(settings.redis)
         pool = ConnectionPool(settings, imap_slots(redis, settings))
-        audit = AuditLog(settings.audit_log)
+        audit = (
+            AuditLog(settings.audit_log)
+            if metrics is None
+            else CountingAuditLog(settings.audit_log, metrics)
+        )
+        listener = start_metrics(metrics, settings, pool)
         index = DirectoryIndex(settings.directory.index) if settings.directory else None
         app.state.services = Services(
             audit=audit,
@@ -96,6 +107,8 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            if listener is not None:
+                stop_metrics(listener)
             await pool.close_all()
             await redis.aclose()
             audit.close()
@@ -146,9 +159,11 @@ def create_app(settings: Settings) -> Starlette:
         Route("/session/keepalive", keepalive, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+    measured = [Middleware(MetricsMiddleware, metrics=metrics, routes=routes)] if metrics else []
     app = Starlette(
         routes=routes,
         middleware=[
+            *measured,
             Middleware(SecurityHeadersMiddleware),
             Middleware(LanguageMiddleware, default=settings.default_language),
         ],
@@ -162,6 +177,15 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     return app
+
+
+def start_metrics(
+    metrics: Metrics | None, settings: Settings, pool: ConnectionPool
+) -> WSGIServer | None:
+    if metrics is None or settings.metrics.listen is None:
+        return None
+    metrics.watch_imap(pool.open_connections)
+    return metrics.serve(settings.metrics.listen)
 
 
 def imap_slots(redis: Redis, settings: Settings) -> UserSlots:

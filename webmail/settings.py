@@ -25,6 +25,7 @@ from webmail.auth.throttle import Limits
 from webmail.directory.config import DirectoryConfig, directory_config
 from webmail.mail.connection_limits import ConnectionLimits, LimitsError, connection_limits
 from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
+from webmail.ops.metrics_config import MetricsConfig, MetricsConfigError, metrics_config
 from webmail.ops.redis_client import RedisConfig, RedisConfigError, redis_config
 from webmail.trust.policy import OutsidePolicy, TrustConfig
 
@@ -98,6 +99,8 @@ class Settings:
     redis: RedisConfig = RedisConfig()  # noqa: RUF009 (frozen: one shared default is safe)
     # IMAP connections per user (across instances) and per process (MSS_IMAP_MAX_*).
     connection_limits: ConnectionLimits = ConnectionLimits()  # noqa: RUF009 (frozen)
+    # The Prometheus metrics listener, off unless MSS_METRICS_LISTEN is set.
+    metrics: MetricsConfig = MetricsConfig()  # noqa: RUF009 (frozen)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -148,6 +151,7 @@ class Settings:
             directory=reader.directory(),
             redis=redis,
             connection_limits=reader.connection_limits(),
+            metrics=reader.metrics(),
         )
         return settings
 
@@ -327,6 +331,12 @@ class _Reader:
         try:
             return redis_config(self.env)
         except RedisConfigError as error:
+            raise SettingsError(str(error)) from None
+
+    def metrics(self) -> MetricsConfig:
+        try:
+            return metrics_config(self.env)
+        except MetricsConfigError as error:
             raise SettingsError(str(error)) from None
 
     def connection_limits(self) -> ConnectionLimits:
