@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer
 
 from redis.asyncio import Redis
@@ -32,8 +33,6 @@ from webmail.i18n import N_
 from webmail.mail.connection_limits import UserSlots
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapUnavailable
-from webmail.ops.metrics import CountingAuditLog, Metrics, MetricsMiddleware
-from webmail.ops.metrics import stop as stop_metrics
 from webmail.ops.redis_client import redis_client
 from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
@@ -62,22 +61,20 @@ from webmail.views.common import (
 from webmail.views.kept_draft import keeping_the_text
 from webmail.views.recipient_trust import recipients_marked
 
+if TYPE_CHECKING:
+    from webmail.ops.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Starlette:
-    # Only when a listener is configured: otherwise nothing is counted at all.
-    metrics = Metrics() if settings.metrics.listen is not None else None
+    metrics = metrics_for(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = redis_client(settings.redis)
         pool = ConnectionPool(settings, imap_slots(redis, settings))
-        audit = (
-            AuditLog(settings.audit_log)
-            if metrics is None
-            else CountingAuditLog(settings.audit_log, metrics)
-        )
+        audit = AuditLog(settings.audit_log) if metrics is None else metrics.audit_log(settings)
         listener = start_metrics(metrics, settings, pool)
         index = DirectoryIndex(settings.directory.index) if settings.directory else None
         app.state.services = Services(
@@ -108,7 +105,8 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             if listener is not None:
-                stop_metrics(listener)
+                listener.shutdown()
+                listener.server_close()
             await pool.close_all()
             await redis.aclose()
             audit.close()
@@ -159,7 +157,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/session/keepalive", keepalive, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-    measured = [Middleware(MetricsMiddleware, metrics=metrics, routes=routes)] if metrics else []
+    measured = [metrics.middleware(routes)] if metrics is not None else []
     app = Starlette(
         routes=routes,
         middleware=[
@@ -177,6 +175,16 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     return app
+
+
+def metrics_for(settings: Settings) -> Metrics | None:
+    """Metrics only when a listener is configured: otherwise nothing is counted at all, and
+    prometheus-client is not even loaded."""
+    if settings.metrics.listen is None:
+        return None
+    from webmail.ops.metrics import Metrics
+
+    return Metrics()
 
 
 def start_metrics(

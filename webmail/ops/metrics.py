@@ -18,10 +18,12 @@ from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webmail.security.audit import AuditLog
+from webmail.settings import Settings
 
 UNMATCHED = "other"
 
@@ -74,15 +76,16 @@ class Metrics:
             self.sends.labels(result).inc()
 
     def serve(self, listen: tuple[str, int]) -> WSGIServer:
-        """The metrics listener, in a thread of its own; shut it down with ``stop``."""
+        """The metrics listener, in a thread of its own (end it: shutdown, server_close)."""
         host, port = listen
         server, _thread = start_http_server(port, addr=host, registry=self.registry)
         return server
 
+    def audit_log(self, settings: Settings) -> AuditLog:
+        return CountingAuditLog(settings.audit_log, self)
 
-def stop(server: WSGIServer) -> None:
-    server.shutdown()
-    server.server_close()
+    def middleware(self, routes: Sequence[BaseRoute]) -> Middleware:
+        return Middleware(MetricsMiddleware, metrics=self, routes=routes)
 
 
 class CountingAuditLog(AuditLog):
