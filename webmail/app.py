@@ -22,7 +22,7 @@ from webmail.auth.budget import SecondFactorBudget
 from webmail.auth.ciba import PhoneSignIn
 from webmail.auth.oidc import PscClient
 from webmail.auth.registry import EnrolmentRegistry
-from webmail.auth.sessions import SessionStore, SessionStoreUnavailable
+from webmail.auth.sessions import SessionStore, SessionStoreUnavailable, redis_errors
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
 from webmail.directory.index import DirectoryIndex
@@ -56,6 +56,7 @@ from webmail.views.common import (
     LoginRequired,
     Services,
     forget_session_cookie,
+    services,
     state_change,
 )
 from webmail.views.kept_draft import keeping_the_text
@@ -219,6 +220,14 @@ class LanguageMiddleware:
 
 
 async def health(request: Request) -> Response:
+    """For load balancers: this instance answers and reaches Redis (one PING). It says nothing
+    about mail, and never reaches the IMAP server: one slow mail server must not take every
+    instance out of the pool."""
+    try:
+        with redis_errors():
+            await services(request).sessions.redis.ping()
+    except SessionStoreUnavailable:
+        return Response("redis unavailable", status_code=503, media_type="text/plain")
     return Response("ok", media_type="text/plain")
 
 
