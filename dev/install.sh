@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(dovecot-imapd dovecot-lmtpd postfix redis-server nginx-light openssl ca-certificates)
+PACKAGES=(dovecot-imapd dovecot-lmtpd postfix redis-server redis-sentinel nginx-light openssl ca-certificates)
 if [ "${1:-}" = "--browser" ]; then
   PACKAGES+=(chromium fonts-dejavu-core)
 fi

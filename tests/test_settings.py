@@ -312,3 +312,43 @@ def test_the_directory_index_defaults_to_the_data_directory(tmp_path: Path) -> N
 def test_a_directory_index_in_a_missing_directory_is_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="MSS_DIRECTORY_INDEX"):
         Settings.from_env({**BASE, "MSS_DIRECTORY_INDEX": str(tmp_path / "no" / "x.sqlite")})
+
+
+def test_redis_sentinel_settings() -> None:
+    assert not Settings.from_env(BASE).redis.uses_sentinel
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "MSS_REDIS_SENTINELS": "10.0.0.1:26379, [::1]:26380",
+            "MSS_REDIS_SENTINEL_SERVICE": "webmail",
+            "MSS_REDIS_PASSWORD": "s3cret",
+        }
+    )
+    assert settings.redis.sentinels == (("10.0.0.1", 26379), ("::1", 26380))
+    assert settings.redis.service == "webmail"
+    assert "s3cret" not in settings.redis.describe()
+
+
+def test_operating_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.metrics.listen is None  # no metrics listener unless asked
+    assert settings.connection_limits.per_user < 10  # below the operators' ~10 per user
+    listened = Settings.from_env({**BASE, "MSS_METRICS_LISTEN": "127.0.0.1:9464"})
+    assert listened.metrics.listen == ("127.0.0.1", 9464)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"MSS_REDIS_SENTINELS": "10.0.0.1"}, "MSS_REDIS_SENTINELS: expected host:port"),
+        ({"MSS_REDIS_SENTINELS": "h:99999"}, "MSS_REDIS_SENTINELS: expected host:port"),
+        ({"MSS_REDIS_DB": "x"}, "MSS_REDIS_DB: expected a number"),
+        ({"MSS_REDIS_TLS": "peut-être"}, "MSS_REDIS_TLS: expected true or false"),
+        ({"MSS_METRICS_LISTEN": "9464"}, "MSS_METRICS_LISTEN: expected host:port"),
+        ({"MSS_IMAP_MAX_PER_USER": "0"}, "MSS_IMAP_MAX_PER_USER: expected a number from 1"),
+        ({"MSS_IMAP_MAX_PER_PROCESS": "x"}, "MSS_IMAP_MAX_PER_PROCESS: expected a number"),
+    ],
+)
+def test_bad_operating_settings_are_named(changes: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env({**BASE, **changes})

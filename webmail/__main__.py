@@ -20,6 +20,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="trust X-Forwarded-* from a local reverse proxy (nginx)",
     )
+    parser.add_argument(
+        "--graceful-seconds",
+        type=int,
+        default=30,
+        help="on SIGTERM, how long requests in flight may take to finish before IMAP "
+        "connections are logged out and the process ends (default 30)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +52,9 @@ def serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips="127.0.0.1" if args.proxy_headers else None,
         access_log=False,  # URLs carry folder names; the audit trail is the record
         server_header=False,
+        # Stop accepting, let requests in flight finish, then the lifespan's end logs every
+        # IMAP connection out (ConnectionPool.close_all).
+        timeout_graceful_shutdown=args.graceful_seconds,
     )
     return 0
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+from wsgiref.simple_server import WSGIServer
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -24,7 +22,7 @@ from webmail.auth.budget import SecondFactorBudget
 from webmail.auth.ciba import PhoneSignIn
 from webmail.auth.oidc import PscClient
 from webmail.auth.registry import EnrolmentRegistry
-from webmail.auth.sessions import SessionStore, SessionStoreUnavailable
+from webmail.auth.sessions import SessionStore, SessionStoreUnavailable, redis_errors
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
 from webmail.directory.index import DirectoryIndex
@@ -32,8 +30,10 @@ from webmail.errors import WebmailError
 from webmail.failures import described
 from webmail.htmx import client_redirect, is_htmx
 from webmail.i18n import N_
+from webmail.mail.connection_limits import UserSlots
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapUnavailable
+from webmail.ops.redis_client import redis_client
 from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
@@ -56,21 +56,28 @@ from webmail.views.common import (
     LoginRequired,
     Services,
     forget_session_cookie,
+    services,
     session_cookie_name,
     state_change,
 )
 from webmail.views.kept_draft import keeping_the_text
 from webmail.views.recipient_trust import recipients_marked
 
+if TYPE_CHECKING:
+    from webmail.ops.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Starlette:
+    metrics = metrics_for(settings)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = redis_client(settings.redis_url)
-        pool = ConnectionPool(settings)
-        audit = AuditLog(settings.audit_log)
+        redis = redis_client(settings.redis)
+        pool = ConnectionPool(settings, imap_slots(redis, settings))
+        audit = AuditLog(settings.audit_log) if metrics is None else metrics.audit_log(settings)
+        listener = start_metrics(metrics, settings, pool)
         index = DirectoryIndex(settings.directory.index) if settings.directory else None
         app.state.services = Services(
             audit=audit,
@@ -99,6 +106,9 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            if listener is not None:
+                listener.shutdown()
+                listener.server_close()
             await pool.close_all()
             await redis.aclose()
             audit.close()
@@ -149,9 +159,11 @@ def create_app(settings: Settings) -> Starlette:
         Route("/session/keepalive", keepalive, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+    measured = [metrics.middleware(routes)] if metrics is not None else []
     app = Starlette(
         routes=routes,
         middleware=[
+            *measured,
             Middleware(SecurityHeadersMiddleware),
             Middleware(LanguageMiddleware, default=settings.default_language),
         ],
@@ -167,24 +179,29 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-def redis_client(url: str) -> Redis:
-    """Redis for sessions, second factors and throttles, surviving a Redis restart.
+def metrics_for(settings: Settings) -> Metrics | None:
+    """Metrics only when a listener is configured: otherwise nothing is counted at all, and
+    prometheus-client is not even loaded."""
+    if settings.metrics.listen is None:
+        return None
+    from webmail.ops.metrics import Metrics
 
-    After a restart every pooled connection is dead: a command that fails on one is retried on a
-    new connection rather than failing the request. A few quick tries cover a restart; a Redis
-    that stays down still gets a 503 within about a second (a few seconds if it hangs).
-    Connections idle for 30 s are checked (PING) before use.
-    """
-    return Redis.from_url(
-        url,
-        socket_timeout=3,
-        # Short: redis-py retries the connect inside each retried command, so a Redis host
-        # that drops packets costs up to (retries + 1)² connect timeouts.
-        socket_connect_timeout=1,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        health_check_interval=30,
-    )
+    return Metrics()
+
+
+def start_metrics(
+    metrics: Metrics | None, settings: Settings, pool: ConnectionPool
+) -> WSGIServer | None:
+    if metrics is None or settings.metrics.listen is None:
+        return None
+    metrics.watch_imap(pool.open_connections)
+    return metrics.serve(settings.metrics.listen)
+
+
+def imap_slots(redis: Redis, settings: Settings) -> UserSlots:
+    # A slot outlives its idle connection by two minutes (the reaper runs every 30 s).
+    ttl = settings.imap_idle_close_seconds + 120
+    return UserSlots(redis, settings.connection_limits.per_user, ttl)
 
 
 class LanguageMiddleware:
@@ -204,6 +221,14 @@ class LanguageMiddleware:
 
 
 async def health(request: Request) -> Response:
+    """For load balancers: this instance answers and reaches Redis (one PING). It says nothing
+    about mail, and never reaches the IMAP server: one slow mail server must not take every
+    instance out of the pool."""
+    try:
+        with redis_errors():
+            await services(request).sessions.redis.ping()
+    except SessionStoreUnavailable:
+        return Response("redis unavailable", status_code=503, media_type="text/plain")
     return Response("ok", media_type="text/plain")
 
 

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 
 from webmail.directory import cli as directory_cli
+from webmail.ops import check as check_config
 from webmail.trust import cli as whitelist_cli
 
 Runner = Callable[[argparse.Namespace], int]
@@ -28,6 +29,7 @@ COMMANDS: dict[str, tuple[str, Registration]] = {
     "serve": ("serve the webmail with uvicorn", _serve),
     "directory": ("the national directory: import the ANS extraction", directory_cli.register),
     "whitelist": ("the MSSanté operator whitelist: import", whitelist_cli.register),
+    "check-config": ("check the settings and reach every server they name", check_config.register),
 }
 
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 from webmail.auth.sessions import SessionStoreUnavailable
 from webmail.errors import NotFound, ServiceUnavailable, WebmailError
 from webmail.i18n import N_
+from webmail.mail.connection_limits import WebmailConnectionLimit
 from webmail.mail.imap import ImapConnectionLimit, ImapError, ImapUnavailable, MailboxNotFound
 
 TOO_MANY_CONNECTIONS = N_(
     "Trop de connexions sont ouvertes sur votre boîte aux lettres (autres appareils "
     "ou logiciels de messagerie). Fermez-en une ou réessayez dans quelques minutes."
+)
+WEBMAIL_BUSY = N_(
+    "Le webmail a trop de connexions ouvertes en ce moment. Réessayez dans quelques instants."
 )
 UNEXPECTED = N_("Une erreur inattendue est survenue. Vos données n'ont pas été modifiées.")
 
@@ -26,6 +30,8 @@ def described(error: Exception) -> WebmailError:
         return NotFound(N_("Ce dossier n'existe pas."))
     if isinstance(error, ImapConnectionLimit):
         return ServiceUnavailable(TOO_MANY_CONNECTIONS)
+    if isinstance(error, WebmailConnectionLimit):
+        return ServiceUnavailable(WEBMAIL_BUSY)
     if isinstance(error, ImapUnavailable):
         return ServiceUnavailable(
             N_("Le serveur de messagerie ne répond pas. Réessayez dans quelques instants.")

@@ -23,7 +23,10 @@ from webmail.auth.oidc import CLIENT_AUTH_METHODS, SECRET_BASIC, TLS_CLIENT_AUTH
 from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, is_https_url
 from webmail.auth.throttle import Limits
 from webmail.directory.config import DirectoryConfig, directory_config
+from webmail.mail.connection_limits import ConnectionLimits, LimitsError, connection_limits
 from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
+from webmail.ops.metrics_config import MetricsConfig, MetricsConfigError, metrics_config
+from webmail.ops.redis_client import RedisConfig, RedisConfigError, redis_config
 from webmail.trust.policy import OutsidePolicy, TrustConfig
 
 
@@ -92,6 +95,12 @@ class Settings:
     shared: SharedMailboxConfig = dataclasses.field(default_factory=SharedMailboxConfig)
     # The national directory's index (MSS_DIRECTORY_INDEX, default under MSS_DATA_DIR).
     directory: DirectoryConfig | None = None
+    # Where Redis is: redis_url, or a primary found through Sentinel (MSS_REDIS_*).
+    redis: RedisConfig = RedisConfig()  # noqa: RUF009 (frozen: one shared default is safe)
+    # IMAP connections per user (across instances) and per process (MSS_IMAP_MAX_*).
+    connection_limits: ConnectionLimits = ConnectionLimits()  # noqa: RUF009 (frozen)
+    # The Prometheus metrics listener, off unless MSS_METRICS_LISTEN is set.
+    metrics: MetricsConfig = MetricsConfig()  # noqa: RUF009 (frozen)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -103,11 +112,12 @@ class Settings:
         reader = _Reader(os.environ if env is None else env)
         imap = reader.server("imap")
         smtp = reader.server("smtp")
+        redis = reader.redis()
         settings = cls(
             imap=imap,
             smtp=smtp,
             ca_bundle=reader.optional_file("MSS_CA_BUNDLE"),
-            redis_url=reader.text("MSS_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            redis_url=redis.url,
             secret_key=reader.secret("MSS_SECRET_KEY"),
             max_upload_bytes=reader.integer(
                 "MSS_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1024, 200 << 20
@@ -139,9 +149,10 @@ class Settings:
             psc_phone=reader.psc_phone(),
             shared=reader.shared_mailboxes(),
             directory=reader.directory(),
+            redis=redis,
+            connection_limits=reader.connection_limits(),
+            metrics=reader.metrics(),
         )
-        if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
         return settings
 
 
@@ -315,6 +326,24 @@ class _Reader:
             organisational_only=tuple(p.strip() for p in patterns.split(",") if p.strip()),
             identities=tuple(identities),
         )
+
+    def redis(self) -> RedisConfig:
+        try:
+            return redis_config(self.env)
+        except RedisConfigError as error:
+            raise SettingsError(str(error)) from None
+
+    def metrics(self) -> MetricsConfig:
+        try:
+            return metrics_config(self.env)
+        except MetricsConfigError as error:
+            raise SettingsError(str(error)) from None
+
+    def connection_limits(self) -> ConnectionLimits:
+        try:
+            return connection_limits(self.env)
+        except LimitsError as error:
+            raise SettingsError(str(error)) from None
 
     def directory(self) -> DirectoryConfig:
         config = directory_config(self.env)

@@ -12,17 +12,16 @@ import argparse
 import asyncio
 import sys
 
-from redis.asyncio import Redis
-
 from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import SessionStoreUnavailable
 from webmail.auth.totp import SecondFactorStore
+from webmail.ops.redis_client import redis_client
 from webmail.settings import Settings, SettingsError
 
 
 async def reset(settings: Settings, accounts: list[str]) -> None:
     registry = EnrolmentRegistry(settings.data_dir / "enrolled-accounts", settings.secret_key)
-    redis = Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3)
+    redis = redis_client(settings.redis)  # the URL's Redis or Sentinel's primary
     try:
         store = SecondFactorStore(redis, settings.secret_key)
         for account in accounts:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from webmail.mail.connection_limits import (
+    UserConnectionLimit,
+    UserSlots,
+    WebmailConnectionLimit,
+)
 from webmail.mail.imap import ImapClient, ImapUnavailable
 from webmail.mail.mailbox import MailboxCache
 from webmail.mail.shared_config import SharedMailboxConfig
@@ -45,6 +51,9 @@ class _Entry:
     user: str = ""
     mailbox: str = ""
     last_used: float = field(default_factory=time.monotonic)
+    # Names this entry's slot in the user's count (connection_limits.UserSlots).
+    holder: str = field(default_factory=lambda: secrets.token_hex(8))
+    slot_renewed: float = 0.0
 
 
 def make_ssl_context(settings: Settings) -> ssl.SSLContext:
@@ -56,8 +65,10 @@ def make_ssl_context(settings: Settings) -> ssl.SSLContext:
 
 
 class ConnectionPool:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, slots: UserSlots | None = None) -> None:
         self.settings = settings
+        # Without slots (domain tests), only the per-process cap applies.
+        self.slots = slots
         self.ssl_context = make_ssl_context(settings)
         self._entries: dict[str, _Entry] = {}
         self._reaper: asyncio.Task[None] | None = None
@@ -111,6 +122,7 @@ class ConnectionPool:
 
     async def _ensure_connected(self, entry: _Entry, user: str, password: str) -> None:
         if entry.imap is not None and entry.imap.alive:
+            await self._renew_slot(entry, user)
             if time.monotonic() - entry.last_used < PROBE_AFTER_SECONDS:
                 return
             try:
@@ -118,15 +130,59 @@ class ConnectionPool:
                 return
             except ImapUnavailable:
                 log.info("IMAP connection dropped by the server; reconnecting")
-        entry.imap = await self.open(user, password)
+        if entry.imap is None:
+            await self._make_room()
+        await self._take_slot(entry, user)
+        try:
+            entry.imap = await self.open(user, password)
+        except BaseException:
+            await self._give_back_slot(entry, user)
+            raise
         entry.user = user
         entry.imap.selected = None
 
+    def open_connections(self) -> int:
+        return sum(1 for entry in self._entries.values() if entry.imap is not None)
+
+    async def _make_room(self) -> None:
+        """Below the per-process cap, or close the least recently used idle connection."""
+        if self.open_connections() < self.settings.connection_limits.per_process:
+            return
+        idle = [
+            (entry.last_used, key)
+            for key, entry in self._entries.items()
+            if entry.imap is not None and not entry.lock.locked()
+        ]
+        if not idle:
+            log.warning("IMAP connections per process at the cap, none idle")
+            raise WebmailConnectionLimit("per-process cap reached")
+        await self.discard(min(idle)[1])
+
+    async def _take_slot(self, entry: _Entry, user: str) -> None:
+        if self.slots is not None and not await self.slots.take(user, entry.holder):
+            raise UserConnectionLimit("the webmail's share of the user's connections")
+        entry.slot_renewed = time.monotonic()
+
+    async def _renew_slot(self, entry: _Entry, user: str) -> None:
+        # A slot lives a little longer than an idle connection: renewed now and then, not on
+        # every request (one Redis round trip saved).
+        if self.slots is not None and time.monotonic() - entry.slot_renewed > 60:
+            await self._take_slot(entry, user)
+
+    async def _give_back_slot(self, entry: _Entry, user: str) -> None:
+        if self.slots is not None and user:
+            with contextlib.suppress(Exception):  # it expires by itself anyway
+                await self.slots.give_back(user, entry.holder)
+
     async def discard(self, session_key: str) -> None:
         entry = self._entries.pop(session_key, None)
-        if entry is not None and entry.imap is not None:
+        if entry is None:
+            return
+        if entry.imap is not None:
             async with entry.lock:
                 await entry.imap.logout()
+                entry.imap = None
+        await self._give_back_slot(entry, entry.user)
 
     async def close_idle(self) -> int:
         limit = time.monotonic() - self.settings.imap_idle_close_seconds
