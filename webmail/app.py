@@ -36,6 +36,7 @@ from webmail.mail.connections import ConnectionPool
 from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapUnavailable
 from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
+from webmail.security.proxy import TrustedProxyMiddleware
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
 from webmail.trust.source import open_source
@@ -151,6 +152,8 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            # First: every later step sees the client's real address and scheme.
+            Middleware(TrustedProxyMiddleware, config=settings.proxy),
             Middleware(SecurityHeadersMiddleware),
             Middleware(LanguageMiddleware, default=settings.default_language),
         ],

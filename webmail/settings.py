@@ -24,6 +24,7 @@ from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, 
 from webmail.auth.throttle import Limits
 from webmail.directory.config import DirectoryConfig, directory_config
 from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
+from webmail.security.proxy import ProxyConfig, parse_networks
 from webmail.trust.policy import OutsidePolicy, TrustConfig
 
 
@@ -92,6 +93,8 @@ class Settings:
     shared: SharedMailboxConfig = dataclasses.field(default_factory=SharedMailboxConfig)
     # The national directory's index (MSS_DIRECTORY_INDEX, default under MSS_DATA_DIR).
     directory: DirectoryConfig | None = None
+    # The reverse proxies whose X-Forwarded-* and client-certificate headers are believed.
+    proxy: ProxyConfig = ProxyConfig()  # noqa: RUF009 (frozen: one shared default is safe)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -139,6 +142,7 @@ class Settings:
             psc_phone=reader.psc_phone(),
             shared=reader.shared_mailboxes(),
             directory=reader.directory(),
+            proxy=reader.proxy(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -266,6 +270,15 @@ class _Reader:
             client_auth=client_auth,
             client_certificate=self.client_certificate() if mutual_tls else None,
         )
+
+    def proxy(self) -> ProxyConfig:
+        value = self.raw("MSS_TRUSTED_PROXIES")
+        if value is None:
+            return ProxyConfig()
+        try:
+            return ProxyConfig(trusted=parse_networks(value))
+        except ValueError as error:
+            raise SettingsError(f"MSS_TRUSTED_PROXIES: {error}") from None
 
     def trust(self) -> TrustConfig:
         outside = self.choice("MSS_TRUST_OUTSIDE", "refuse", tuple(OutsidePolicy))
