@@ -28,7 +28,7 @@ from dev.instances import (
 )
 from dev.stack import Stack
 from tests.conftest import ROOT, MailUser, deliver, new_user, simple_mail, wait_for_messages
-from tests.deploy.browser import Answer, Browser, field_value
+from tests.deploy.browser import Browser, field_value
 from tests.served import free_port, wait_until_responds
 
 HASHED_CSS = "app.0123abcd.css"

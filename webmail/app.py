@@ -43,6 +43,7 @@ from webmail.trust.source import open_source
 from webmail.views import (
     auth,
     compose,
+    cps,
     directory,
     documents,
     mailbox,
@@ -113,6 +114,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/login/psc", psc.start, methods=["GET"]),
         Route("/login/psc/callback", psc.callback, methods=["GET"]),
         Route("/login/psc/logout", psc.logged_out, methods=["GET"]),
+        Route("/login/cps", cps.form_page, methods=["GET"]),
+        Route("/login/cps", cps.sign_in, methods=["POST"]),
         Route("/login/phone", psc_phone.form_page, methods=["GET"]),
         Route("/login/phone", psc_phone.start, methods=["POST"]),
         Route("/login/phone/wait", psc_phone.wait, methods=["GET"]),

@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from webmail.auth.ciba import CibaConfig
+from webmail.auth.cps import ID_ATTRIBUTES, CpsConfig, read_mapping
 from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
 from webmail.auth.oidc import CLIENT_AUTH_METHODS, SECRET_BASIC, TLS_CLIENT_AUTH, PscConfig
 from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, is_https_url
@@ -95,6 +96,8 @@ class Settings:
     directory: DirectoryConfig | None = None
     # The reverse proxies whose X-Forwarded-* and client-certificate headers are believed.
     proxy: ProxyConfig = ProxyConfig()  # noqa: RUF009 (frozen: one shared default is safe)
+    # Sign-in with a CPS card verified by nginx, when enabled (MSS_CPS_ENABLED).
+    cps: CpsConfig | None = None
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -143,6 +146,7 @@ class Settings:
             shared=reader.shared_mailboxes(),
             directory=reader.directory(),
             proxy=reader.proxy(),
+            cps=reader.cps(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -279,6 +283,19 @@ class _Reader:
             return ProxyConfig(trusted=parse_networks(value))
         except ValueError as error:
             raise SettingsError(f"MSS_TRUSTED_PROXIES: {error}") from None
+
+    def cps(self) -> CpsConfig | None:
+        if not self.boolean("MSS_CPS_ENABLED", False):
+            return None
+        attribute = self.choice("MSS_CPS_ID_ATTRIBUTE", "cn", tuple(ID_ATTRIBUTES))
+        if self.text("MSS_CPS_MAPPING", "directory") == "directory":
+            return CpsConfig(mapping=None, id_attribute=attribute)
+        path = self.optional_file("MSS_CPS_MAPPING")
+        assert path is not None  # set, and not "directory"
+        try:
+            return CpsConfig(mapping=read_mapping(path), id_attribute=attribute)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise SettingsError(f"MSS_CPS_MAPPING: {path}: {error}") from None
 
     def trust(self) -> TrustConfig:
         outside = self.choice("MSS_TRUST_OUTSIDE", "refuse", tuple(OutsidePolicy))
