@@ -9,6 +9,7 @@ import json
 import shutil
 import ssl
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +29,15 @@ from dev.instances import (
 )
 from dev.stack import Stack
 from tests.conftest import ROOT, MailUser, deliver, new_user, simple_mail, wait_for_messages
-from tests.deploy.browser import Browser, field_value
+from tests.deploy.browser import Answer, Browser, field_value
 from tests.served import free_port, wait_until_responds
 
 HASHED_CSS = "app.0123abcd.css"
 # Each test speaks from its own loopback address: nginx's sign-in rate limit counts per address.
 _SOURCES = (f"127.0.0.{n}" for n in itertools.count(10))
+
+
+CARD_ID = "810001234567"
 
 
 @dataclass
@@ -43,6 +47,8 @@ class Deployment:
     instances: list[Instance]
     card_authority: CardAuthority
     state: Path
+    # The mailbox the card CARD_ID opens (MSS_CPS_MAPPING).
+    card_user: MailUser
 
     def browser(self, **kwargs: object) -> Browser:
         return Browser("localhost", self.port, self.stack.ca_cert, next(_SOURCES), **kwargs)  # type: ignore[arg-type]
@@ -63,7 +69,16 @@ def _static_root(state: Path) -> Path:
 
 @contextlib.contextmanager
 def deployed(stack: Stack, state: Path, instances: int = 2) -> Iterator[Deployment]:
-    env = webmail_env(stack, MSS_COOKIE_SECURE="true", MSS_TRUSTED_PROXIES="127.0.0.1")
+    card_user = new_user(stack)
+    mapping = state / "cps-mapping.txt"
+    mapping.write_text(f"# national id, mailbox\n{CARD_ID} {card_user.address}\n")
+    env = webmail_env(
+        stack,
+        MSS_COOKIE_SECURE="true",
+        MSS_TRUSTED_PROXIES="127.0.0.1",
+        MSS_CPS_ENABLED="true",
+        MSS_CPS_MAPPING=str(mapping),
+    )
     card_authority = CardAuthority.create(state / "cards")
     started = [start_instance(env, free_port(), state / f"audit-{n}.log") for n in range(instances)]
     try:
@@ -86,7 +101,7 @@ def deployed(stack: Stack, state: Path, instances: int = 2) -> Iterator[Deployme
                 )
             except AssertionError:
                 raise AssertionError(error_log.read_text()) from None
-            yield Deployment(stack, port, started, card_authority, state)
+            yield Deployment(stack, port, started, card_authority, state, card_user)
     finally:
         for instance in started:
             instance.stop()
@@ -315,3 +330,117 @@ def test_an_instance_killed_in_use_leaves_the_next_requests_to_the_other(
         for _ in range(4):
             assert browser.get("/mail").status == 200
         assert time.monotonic() - started < 10
+
+
+# -- CPS card sign-in ----------------------------------------------------------------------
+
+
+def _card(deployment: Deployment, tmp_path: Path, national_id: str = CARD_ID) -> tuple[Path, Path]:
+    return deployment.card_authority.issue_card(
+        tmp_path, f"/C=FR/O=Test/CN={national_id}/GN=Claire/SN=MARTIN"
+    )
+
+
+def _escaped(cert: Path) -> str:
+    return urllib.parse.quote(cert.read_text())
+
+
+def _card_sign_in(browser: Browser, password: str, **headers: str) -> Answer:
+    page = browser.get("/login/cps", **headers)
+    assert page.status == 200, page.text
+    return browser.post(
+        "/login/cps",
+        {
+            "address": field_value(page, "address"),
+            "password": password,
+            "login_token": field_value(page, "login_token"),
+        },
+        **headers,
+    )
+
+
+def test_a_card_signs_in_with_the_password_and_no_second_factor(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    browser = deployment.browser(card=_card(deployment, tmp_path))
+    login = browser.get("/login")
+    assert login.soup().select_one("a#cps-login")["href"] == "/login/cps"
+    page = browser.get("/login/cps")
+    assert page.soup().select_one("#cps-holder").get_text(strip=True) == "Carte de Claire MARTIN"
+    assert page.soup().select_one("#cps-mailbox").get_text() == deployment.card_user.address
+    done = _card_sign_in(browser, deployment.card_user.password)
+    assert done.status == 303
+    assert done.header("Location") == "/mail"
+    assert browser.get("/mail").status == 200
+    logins = [
+        entry
+        for instance in deployment.instances
+        for entry in deployment.audit(instance)
+        if entry["action"] == "login" and entry["account"] == deployment.card_user.address
+    ]
+    assert [e["target"]["method"] for e in logins] == ["cps"]  # type: ignore[index]
+    assert logins[0]["target"]["national_id"] == CARD_ID  # type: ignore[index]
+
+
+def test_a_wrong_password_with_the_card_opens_nothing(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    browser = deployment.browser(card=_card(deployment, tmp_path))
+    refused = _card_sign_in(browser, "not-the-password")
+    assert refused.status == 401
+    assert refused.soup().select_one("#cps-login .alert-error").get_text(strip=True) == (
+        "Adresse ou mot de passe incorrect."
+    )
+    assert browser.get("/mail").status in (302, 303, 401)
+
+
+def test_a_card_mapped_to_no_mailbox_is_told_so(deployment: Deployment, tmp_path: Path) -> None:
+    browser = deployment.browser(card=_card(deployment, tmp_path, "810009999999"))
+    answer = browser.get("/login/cps")
+    assert answer.status == 403
+    assert "aucune messagerie" in answer.soup().select_one(".alert-error").get_text()
+
+
+def test_the_form_cannot_name_another_mailbox(
+    deployment: Deployment, tmp_path: Path, stack: Stack
+) -> None:
+    other = new_user(stack)
+    browser = deployment.browser(card=_card(deployment, tmp_path))
+    page = browser.get("/login/cps")
+    answer = browser.post(
+        "/login/cps",
+        {
+            "address": other.address,
+            "password": other.password,
+            "login_token": field_value(page, "login_token"),
+        },
+    )
+    assert answer.status == 403
+    assert browser.get("/mail").status != 200
+
+
+def test_without_a_card_the_login_page_is_the_usual_one(deployment: Deployment) -> None:
+    browser = deployment.browser()
+    assert browser.get("/login").soup().select_one("#cps-login") is None
+    assert browser.get("/login/cps").status == 401
+
+
+def test_a_forged_card_header_through_nginx_is_overwritten(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """A real, valid card certificate, sent as a header: nginx drops it."""
+    forged = _escaped(_card(deployment, tmp_path)[0])
+    browser = deployment.browser()
+    assert browser.get("/login/cps", X_SSL_Client_Cert=forged).status == 401
+    # With a card of its own, the header names the card presented, not the forged one.
+    own = deployment.browser(card=_card(deployment, tmp_path, "810009999999"))
+    assert own.get("/login/cps", X_SSL_Client_Cert=forged).status == 403
+
+
+def test_a_forged_card_header_from_a_direct_client_is_ignored(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    forged = _escaped(_card(deployment, tmp_path)[0])
+    instance = deployment.instances[0]
+    direct = Browser("127.0.0.1", instance.port, deployment.stack.ca_cert, "127.0.0.3", tls=False)
+    assert direct.get("/login/cps", X_SSL_Client_Cert=forged).status == 401
