@@ -12,6 +12,7 @@ import getpass
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -79,6 +80,7 @@ def local_site(
         if shipped.name != "mss-webmail.conf":
             text = _certificates(shipped.read_text(), stack, card_ca)
             (snippets / shipped.name).write_text(text.replace(SNIPPETS, f"{snippets}/"))
+    shutil.copytree(ROOT / "nginx/errors", snippets / "errors", dirs_exist_ok=True)
     site = (ROOT / "nginx/mss-webmail.conf").read_text()
     site = site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port} ssl http2;")
     site = site.replace("listen [::]:443 ssl http2;\n", "")

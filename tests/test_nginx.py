@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import gzip
 import itertools
 import json
 import shutil
+import signal
 import ssl
 import time
 import urllib.parse
@@ -28,7 +30,15 @@ from dev.instances import (
     start_instance,
 )
 from dev.stack import Stack
-from tests.conftest import ROOT, MailUser, deliver, new_user, simple_mail, wait_for_messages
+from tests.conftest import (
+    ROOT,
+    MailUser,
+    deliver,
+    imap_for,
+    new_user,
+    simple_mail,
+    wait_for_messages,
+)
 from tests.deploy.browser import Answer, Browser, field_value
 from tests.served import free_port, wait_until_responds
 
@@ -444,3 +454,78 @@ def test_a_forged_card_header_from_a_direct_client_is_ignored(
     instance = deployment.instances[0]
     direct = Browser("127.0.0.1", instance.port, deployment.stack.ca_cert, "127.0.0.3", tls=False)
     assert direct.get("/login/cps", X_SSL_Client_Cert=forged).status == 401
+
+
+def _reads(deployment: Deployment, address: str) -> list[int]:
+    return [
+        sum(
+            1
+            for e in deployment.audit(instance)
+            if e["account"] == address and e["action"] == "message_read"
+        )
+        for instance in deployment.instances
+    ]
+
+
+def _inbox_count(stack: Stack, user: MailUser) -> int:
+    imap = imap_for(stack, user)
+    try:
+        _typ, data = imap.select("INBOX", readonly=True)
+        return int(data[0])
+    finally:
+        imap.logout()
+
+
+def test_a_send_in_flight_when_its_instance_dies_is_not_replayed(
+    stack: Stack, tmp_path: Path
+) -> None:
+    with deployed(stack, tmp_path) as fresh:
+        user, colleague = new_user(stack), new_user(stack)
+        deliver(stack, user, simple_mail("a@chu.mssante.test", user.address, "Bilan"))
+        wait_for_messages(stack, user)
+        browser = fresh.browser()
+        sign_in(browser, user)
+        form = browser.get("/compose")
+        fields = {
+            "csrf_token": field_value(form, "csrf_token"),
+            "message_id": field_value(form, "message_id"),
+            "mode": "new",
+            "action": "send",
+            "to": colleague.address,
+            "subject": "Résultats de biologie",
+            "body": "Chère consœur, voici les résultats.",
+        }
+        listing = browser.get("/mail")
+        link = next(
+            str(a["href"])
+            for a in listing.soup().select("a[href]")
+            if str(a["href"]).startswith("/mail/message")
+        )
+        before = _reads(fresh, user.address)
+        browser.get(link)
+        served = [
+            n
+            for n, (a, b) in enumerate(zip(before, _reads(fresh, user.address), strict=True))
+            if b > a
+        ]
+        assert len(served) == 1
+        # Round robin: the next request goes to the other instance. It hangs, then dies.
+        doomed = fresh.instances[1 - served[0]]
+        doomed.process.send_signal(signal.SIGSTOP)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(browser.post, "/compose", fields)
+            time.sleep(2)
+            doomed.kill()
+            answer = sending.result(timeout=30)
+        assert answer.status == 502
+        assert answer.soup().select_one("#upstream-error h1").get_text() == (
+            "Messagerie momentanément indisponible"
+        )
+        time.sleep(2)
+        assert _inbox_count(stack, colleague) == 0  # nginx did not give it to the survivor
+        # The user sends the same form again: the survivor sends it, once.
+        again = browser.post("/compose", fields)
+        assert again.status == 303, again.text
+        wait_for_messages(stack, colleague)
+        time.sleep(1)
+        assert _inbox_count(stack, colleague) == 1
