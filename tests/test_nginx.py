@@ -9,9 +9,11 @@ import itertools
 import json
 import shutil
 import signal
+import socket
 import ssl
 import time
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ from tests.conftest import (
 )
 from tests.deploy.browser import Answer, Browser, field_value
 from tests.served import free_port, wait_until_responds
+from webmail.settings import Settings
 
 HASHED_CSS = "app.0123abcd.css"
 # Each test speaks from its own loopback address: nginx's sign-in rate limit counts per address.
@@ -529,3 +532,71 @@ def test_a_send_in_flight_when_its_instance_dies_is_not_replayed(
         wait_for_messages(stack, colleague)
         time.sleep(1)
         assert _inbox_count(stack, colleague) == 1
+
+
+# -- TLS profile and long requests ---------------------------------------------------------
+
+
+def _handshake(deployment: Deployment, context: ssl.SSLContext) -> ssl.SSLSocket:
+    raw = socket.create_connection(("localhost", deployment.port), timeout=10)
+    return context.wrap_socket(raw, server_hostname="localhost")
+
+
+def test_http2_is_offered_over_tls_1_3_and_1_2(deployment: Deployment) -> None:
+    for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+        context = ssl.create_default_context(cafile=str(deployment.stack.ca_cert))
+        context.minimum_version = context.maximum_version = version
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        with _handshake(deployment, context) as tls:
+            assert tls.version() == version.name.replace("_", ".")
+            assert tls.selected_alpn_protocol() == "h2"
+
+
+def test_tls_1_1_and_weak_suites_are_refused(deployment: Deployment) -> None:
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.load_verify_locations(str(deployment.stack.ca_cert))
+    with warnings.catch_warnings():  # Python deprecates TLS 1.1 too: that is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+    old.set_ciphers("ALL:@SECLEVEL=0")
+    with pytest.raises(ssl.SSLError):
+        _handshake(deployment, old)
+    weak = ssl.create_default_context(cafile=str(deployment.stack.ca_cert))
+    weak.maximum_version = ssl.TLSVersion.TLSv1_2
+    weak.set_ciphers("AES128-SHA:AES256-SHA")  # no forward secrecy, no AEAD
+    with pytest.raises(ssl.SSLError):
+        _handshake(deployment, weak)
+
+
+def _location(block: str) -> dict[str, str]:
+    """The directives of ``location <block> {...}`` in the shipped site."""
+    site = (ROOT / "nginx/mss-webmail.conf").read_text()
+    body = site.split(f"location {block} {{", 1)[1].split("}", 1)[0]
+    lines = [line.split("#")[0].strip().rstrip(";") for line in body.splitlines()]
+    return dict(line.split(None, 1) for line in lines if " " in line)
+
+
+def _seconds(value: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600}
+    return int(value[:-1]) * units[value[-1]] if value[-1] in units else int(value)
+
+
+def test_nginx_waits_longer_for_a_send_than_the_app_waits_for_smtp(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "MSS_IMAP_HOST": "i.example",
+            "MSS_SMTP_HOST": "s.example",
+            "MSS_SECRET_KEY": "k" * 40,
+            "MSS_DATA_DIR": str(tmp_path),
+        }
+    )
+    timeouts = settings.smtp_timeouts
+    # Connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA: commands; then the final dot.
+    app_waits = 7 * timeouts.command + timeouts.data_end
+    assert _seconds(_location("= /compose")["proxy_read_timeout"]) > app_waits
+
+
+def test_live_updates_are_neither_buffered_nor_cut() -> None:
+    events = _location("= /mail/events")
+    assert events["proxy_buffering"] == "off"
+    assert _seconds(events["proxy_read_timeout"]) >= 3600
