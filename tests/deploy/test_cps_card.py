@@ -88,7 +88,7 @@ def test_a_bad_mapping_line_stops_the_start(tmp_path: Path) -> None:
     mapping = tmp_path / "cards.txt"
     mapping.write_text("810001234567 claire@chu.mssante.fr\n810001234568\n")
     env = {**BASE, "MSS_DATA_DIR": str(tmp_path), "MSS_CPS_ENABLED": "true"}
-    with pytest.raises(SettingsError, match="MSS_CPS_MAPPING: .*line 2: expected"):
+    with pytest.raises(SettingsError, match=r"MSS_CPS_MAPPING: .*line 2: expected"):
         Settings.from_env({**env, "MSS_CPS_MAPPING": str(mapping)})
     with pytest.raises(SettingsError, match="MSS_CPS_ID_ATTRIBUTE"):
         Settings.from_env({**env, "MSS_CPS_ID_ATTRIBUTE": "email"})
