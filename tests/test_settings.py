@@ -57,6 +57,10 @@ def test_implicit_tls_ports() -> None:
         ),
         ({"MSS_IPV6_PREFIX": "32"}, "MSS_IPV6_PREFIX: expected a number from 48 to 128"),
         ({"MSS_IPV6_PREFIX": "/64"}, "MSS_IPV6_PREFIX: expected a whole number"),
+        (
+            {"MSS_TRUSTED_PROXIES": "127.0.0.1, nginx.local"},
+            "MSS_TRUSTED_PROXIES: not an address or a CIDR block: 'nginx.local'",
+        ),
     ],
 )
 def test_bad_settings_are_named(changes: dict[str, str], message: str) -> None:
@@ -352,3 +356,10 @@ def test_operating_defaults() -> None:
 def test_bad_operating_settings_are_named(changes: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         Settings.from_env({**BASE, **changes})
+
+
+def test_trusted_proxies_default_to_loopback_and_take_cidr_blocks() -> None:
+    default = Settings.from_env(BASE).proxy.trusted
+    assert [str(n) for n in default] == ["127.0.0.0/8", "::1/128"]
+    proxies = Settings.from_env({**BASE, "MSS_TRUSTED_PROXIES": "10.0.0.0/8 192.0.2.7"})
+    assert [str(n) for n in proxies.proxy.trusted] == ["10.0.0.0/8", "192.0.2.7/32"]

@@ -18,7 +18,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--proxy-headers",
         action="store_true",
-        help="trust X-Forwarded-* from a local reverse proxy (nginx)",
+        help="accepted for older unit files: X-Forwarded-* is believed from MSS_TRUSTED_PROXIES",
     )
     parser.add_argument(
         "--graceful-seconds",
@@ -48,8 +48,9 @@ def serve(args: argparse.Namespace) -> int:
         create_app(settings),
         host=args.host,
         port=args.port,
-        proxy_headers=args.proxy_headers,
-        forwarded_allow_ips="127.0.0.1" if args.proxy_headers else None,
+        # The app itself decides which peers speak for the client (MSS_TRUSTED_PROXIES, in
+        # webmail/security/proxy.py): it must still know the real peer to trust CPS headers.
+        proxy_headers=False,
         access_log=False,  # URLs carry folder names; the audit trail is the record
         server_header=False,
         # Stop accepting, let requests in flight finish, then the lifespan's end logs every

@@ -36,12 +36,14 @@ from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapU
 from webmail.ops.redis_client import redis_client
 from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
+from webmail.security.proxy import TrustedProxyMiddleware
 from webmail.settings import Settings
 from webmail.templating import STATIC_DIR, render
 from webmail.trust.source import open_source
 from webmail.views import (
     auth,
     compose,
+    cps,
     directory,
     documents,
     mailbox,
@@ -123,6 +125,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/login/psc", psc.start, methods=["GET"]),
         Route("/login/psc/callback", psc.callback, methods=["GET"]),
         Route("/login/psc/logout", psc.logged_out, methods=["GET"]),
+        Route("/login/cps", cps.form_page, methods=["GET"]),
+        Route("/login/cps", cps.sign_in, methods=["POST"]),
         Route("/login/phone", psc_phone.form_page, methods=["GET"]),
         Route("/login/phone", psc_phone.start, methods=["POST"]),
         Route("/login/phone/wait", psc_phone.wait, methods=["GET"]),
@@ -163,6 +167,8 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            # First: every later step sees the client's real address and scheme.
+            Middleware(TrustedProxyMiddleware, config=settings.proxy),
             *measured,
             Middleware(SecurityHeadersMiddleware),
             Middleware(LanguageMiddleware, default=settings.default_language),

@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from webmail.auth.ciba import CibaConfig
+from webmail.auth.cps import ID_ATTRIBUTES, CpsConfig, read_mapping
 from webmail.auth.networks import DEFAULT_IPV6_PREFIX, MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
 from webmail.auth.oidc import CLIENT_AUTH_METHODS, SECRET_BASIC, TLS_CLIENT_AUTH, PscConfig
 from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, is_https_url
@@ -27,6 +28,7 @@ from webmail.mail.connection_limits import ConnectionLimits, LimitsError, connec
 from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
 from webmail.ops.metrics_config import MetricsConfig, MetricsConfigError, metrics_config
 from webmail.ops.redis_client import RedisConfig, RedisConfigError, redis_config
+from webmail.security.proxy import ProxyConfig, parse_networks
 from webmail.trust.policy import OutsidePolicy, TrustConfig
 
 
@@ -101,6 +103,10 @@ class Settings:
     connection_limits: ConnectionLimits = ConnectionLimits()  # noqa: RUF009 (frozen)
     # The Prometheus metrics listener, off unless MSS_METRICS_LISTEN is set.
     metrics: MetricsConfig = MetricsConfig()  # noqa: RUF009 (frozen)
+    # The reverse proxies whose X-Forwarded-* and client-certificate headers are believed.
+    proxy: ProxyConfig = ProxyConfig()  # noqa: RUF009 (frozen: one shared default is safe)
+    # Sign-in with a CPS card verified by nginx, when enabled (MSS_CPS_ENABLED).
+    cps: CpsConfig | None = None
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -152,6 +158,8 @@ class Settings:
             redis=redis,
             connection_limits=reader.connection_limits(),
             metrics=reader.metrics(),
+            proxy=reader.proxy(),
+            cps=reader.cps(),
         )
         return settings
 
@@ -277,6 +285,28 @@ class _Reader:
             client_auth=client_auth,
             client_certificate=self.client_certificate() if mutual_tls else None,
         )
+
+    def proxy(self) -> ProxyConfig:
+        value = self.raw("MSS_TRUSTED_PROXIES")
+        if value is None:
+            return ProxyConfig()
+        try:
+            return ProxyConfig(trusted=parse_networks(value))
+        except ValueError as error:
+            raise SettingsError(f"MSS_TRUSTED_PROXIES: {error}") from None
+
+    def cps(self) -> CpsConfig | None:
+        if not self.boolean("MSS_CPS_ENABLED", False):
+            return None
+        attribute = self.choice("MSS_CPS_ID_ATTRIBUTE", "cn", tuple(ID_ATTRIBUTES))
+        if self.text("MSS_CPS_MAPPING", "directory") == "directory":
+            return CpsConfig(mapping=None, id_attribute=attribute)
+        path = self.optional_file("MSS_CPS_MAPPING")
+        assert path is not None  # set, and not "directory"
+        try:
+            return CpsConfig(mapping=read_mapping(path), id_attribute=attribute)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise SettingsError(f"MSS_CPS_MAPPING: {path}: {error}") from None
 
     def trust(self) -> TrustConfig:
         outside = self.choice("MSS_TRUST_OUTSIDE", "refuse", tuple(OutsidePolicy))

@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
 from webmail.auth import psc_tokens
+from webmail.auth.cps import CERT_HEADER
 from webmail.auth.oidc import PscUnavailable
 from webmail.auth.sessions import Session, SessionCookie
 from webmail.auth.throttle import Lock
@@ -60,6 +63,9 @@ def _login_page(
             "login_token": token,
             "notice": _notice(request.query_params.get("notice")),
             "psc_enabled": services(request).psc is not None,
+            # A card nginx verified (the header only survives from a trusted proxy).
+            "cps_card": services(request).settings.cps is not None
+            and CERT_HEADER in request.headers,
         },
         status_code=status,
     )
@@ -96,56 +102,11 @@ async def login(request: Request) -> Response:
             status=400,
             error=N_("Saisissez votre adresse de messagerie et votre mot de passe."),
         )
+    refused = await password_refused(request, address, password)
+    if refused is not None:
+        return refused
     app = services(request)
     ip = client_ip(request)
-    # Counted before it is tried: a burst of simultaneous guesses cannot all pass the lock.
-    lock = await app.password_throttle.begin(address, ip)
-    if lock is not None:
-        return _locked(request, address, lock)
-    try:
-        imap = await app.pool.open(address, password, ip or None)
-    except ImapAuthFailed:
-        app.audit.record("login", account=address, client_ip=ip, result="refused")
-        lock = await app.password_throttle.begun_failed(address, ip)
-        if lock is not None:
-            app.audit.record(
-                "login_locked",
-                account=address,
-                client_ip=ip,
-                result="locked",
-                seconds=lock.seconds_left,
-            )
-            return _locked(request, address, lock)
-        # Same answer whether the mailbox exists or not.
-        return _login_page(
-            request, address=address, status=401, error=N_("Adresse ou mot de passe incorrect.")
-        )
-    except ImapConnectionLimit:
-        # The password was right: neither a failure to count nor "incorrect" to show.
-        await app.password_throttle.abandoned(address, ip)
-        app.audit.record("login", account=address, client_ip=ip, result="connection_limit")
-        return _login_page(
-            request,
-            address=address,
-            status=503,
-            error=TOO_MANY_CONNECTIONS,
-        )
-    except ImapUnavailable as error:
-        await app.password_throttle.abandoned(address, ip)
-        log.warning("login: IMAP server unreachable: %s", error)
-        return _login_page(
-            request,
-            address=address,
-            status=503,
-            error=N_("Le serveur de messagerie est injoignable. Réessayez dans quelques minutes."),
-        )
-    except BaseException:
-        await app.password_throttle.abandoned(address, ip)
-        raise
-    await app.password_throttle.succeeded(address, ip, begun=True)
-    # A password-only session holds no IMAP connection: a crowd of them must not use up the
-    # account's connection limit on the server. The full session opens its own.
-    await imap.logout()
     # First factor done: a short-lived session that opens nothing until the second factor.
     cookie, session = await app.sessions.create(
         address,
@@ -161,8 +122,61 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _locked(request: Request, address: str, lock: Lock) -> Response:
-    return _login_page(request, address=address, status=429, error=locked_message(lock))
+async def password_refused(
+    request: Request,
+    address: str,
+    password: str,
+    page: Callable[[str, int], Response] | None = None,
+) -> Response | None:
+    """Try ``password`` on the IMAP server, through the password throttle: ``page(error,
+    status)`` (by default the login form) saying why when it fails, None when it is accepted."""
+    if page is None:
+        page = partial(_error_page, request, address)
+    app = services(request)
+    ip = client_ip(request)
+    # Counted before it is tried: a burst of simultaneous guesses cannot all pass the lock.
+    lock = await app.password_throttle.begin(address, ip)
+    if lock is not None:
+        return page(locked_message(lock), 429)
+    try:
+        imap = await app.pool.open(address, password, ip or None)
+    except ImapAuthFailed:
+        app.audit.record("login", account=address, client_ip=ip, result="refused")
+        lock = await app.password_throttle.begun_failed(address, ip)
+        if lock is not None:
+            app.audit.record(
+                "login_locked",
+                account=address,
+                client_ip=ip,
+                result="locked",
+                seconds=lock.seconds_left,
+            )
+            return page(locked_message(lock), 429)
+        # Same answer whether the mailbox exists or not.
+        return page(N_("Adresse ou mot de passe incorrect."), 401)
+    except ImapConnectionLimit:
+        # The password was right: neither a failure to count nor "incorrect" to show.
+        await app.password_throttle.abandoned(address, ip)
+        app.audit.record("login", account=address, client_ip=ip, result="connection_limit")
+        return page(TOO_MANY_CONNECTIONS, 503)
+    except ImapUnavailable as error:
+        await app.password_throttle.abandoned(address, ip)
+        log.warning("login: IMAP server unreachable: %s", error)
+        return page(
+            N_("Le serveur de messagerie est injoignable. Réessayez dans quelques minutes."), 503
+        )
+    except BaseException:
+        await app.password_throttle.abandoned(address, ip)
+        raise
+    await app.password_throttle.succeeded(address, ip, begun=True)
+    # A password-only session holds no IMAP connection: a crowd of them must not use up the
+    # account's connection limit on the server. The full session opens its own.
+    await imap.logout()
+    return None
+
+
+def _error_page(request: Request, address: str, error: str, status: int) -> Response:
+    return _login_page(request, address=address, status=status, error=error)
 
 
 def locked_message(lock: Lock, *, account_wide: bool = False) -> str:
