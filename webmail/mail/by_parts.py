@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import email
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from email.message import Message
 
 from webmail.mail import imap_syntax, mime, structure
 from webmail.mail.imap import ImapClient
-from webmail.mail.parts import POLICY, decode_text, part_bytes
+from webmail.mail.parts import POLICY, Attachment, decode_text, part_bytes
 from webmail.mail.structure import Node, Unsupported
 
 log = logging.getLogger(__name__)
@@ -89,45 +90,57 @@ async def read(imap: ImapClient, overviews: Overviews, uid: int) -> mime.ParsedM
         planned = structure.plan(found.root)
         if sum(node.size for _kind, node in planned.bodies) > MAX_BODY_BYTES:
             return None
-        sections = await fetch_sections(imap, uid, [node for _kind, node in planned.bodies])
+        sections = await fetch_sections(imap, uid, found, [node for _kind, node in planned.bodies])
     except (Unsupported, imap_syntax.ImapSyntaxError) as error:
         log.info("message read whole: %s", error)
         return None
     if sections is None:
         return None
-    bodies = [
-        # A lone body's MIME header is the message's own header.
-        (kind, found.header if node is found.root else sections[node.part_id][0], body)
-        for kind, node in planned.bodies
-        for body in (sections[node.part_id][1],)
-    ]
-    headers = email.message_from_bytes(found.header, policy=POLICY)
-    if sum(len(body) for _kind, _head, body in bodies) > OFF_LOOP_BYTES:
-        texts, htmls = await asyncio.to_thread(_decode_bodies, bodies)
-    else:
-        texts, htmls = _decode_bodies(bodies)
+    bodies = [(kind, *sections[node.part_id]) for kind, node in planned.bodies]
+    try:
+        if sum(len(body) for _kind, _head, body in bodies) > OFF_LOOP_BYTES:
+            return await asyncio.to_thread(_assemble, found.header, bodies, planned)
+        return _assemble(found.header, bodies, planned)
+    except Exception as error:  # hostile mail breaks the stdlib in unlisted ways: read it whole
+        log.warning("message read whole after %s", type(error).__name__)
+        return None
+
+
+def _assemble(
+    header: bytes, bodies: list[tuple[str, bytes, bytes]], planned: structure.Plan
+) -> mime.ParsedMessage:
+    texts, htmls = _decode_bodies(bodies)
+    headers = email.message_from_bytes(header, policy=POLICY)
     return mime.assemble(headers, texts, htmls, planned.attachments)
 
 
 async def fetch_sections(
-    imap: ImapClient, uid: int, nodes: list[Node]
+    imap: ImapClient, uid: int, found: Overview, nodes: list[Node]
 ) -> dict[str, tuple[bytes, bytes]] | None:
-    """The MIME header and the (still encoded) body of each part, in one FETCH."""
+    """The MIME header and the (still encoded) body of each part, in one FETCH. A lone
+    body's MIME header is the message's own header."""
     if not nodes:
         return {}
-    wanted = " ".join(f"BODY.PEEK[{n.part_id}.MIME] BODY.PEEK[{n.part_id}]" for n in nodes)
+    wanted = " ".join(
+        f"BODY.PEEK[{n.part_id}]"
+        if n is found.root
+        else f"BODY.PEEK[{n.part_id}.MIME] BODY.PEEK[{n.part_id}]"
+        for n in nodes
+    )
     items = await imap.fetch([uid], f"(UID {wanted})")
     item = next((item for item in items if item.uid == uid), None)
     if item is None:
         return None
-    found: dict[str, tuple[bytes, bytes]] = {}
+    sections: dict[str, tuple[bytes, bytes]] = {}
     for node in nodes:
         head = item.data.get(f"BODY[{node.part_id}.MIME]")
         body = item.data.get(f"BODY[{node.part_id}]")
         if not isinstance(body, bytes):
             return None
-        found[node.part_id] = (head if isinstance(head, bytes) else b"", body)
-    return found
+        if node is found.root:
+            head = found.header
+        sections[node.part_id] = (head if isinstance(head, bytes) else b"", body)
+    return sections
 
 
 def section_message(mime_header: bytes, body: bytes) -> Message:
@@ -146,3 +159,39 @@ def _decode_bodies(bodies: list[tuple[str, bytes, bytes]]) -> tuple[list[str], l
 
 def decoded_part(head: bytes, body: bytes) -> bytes:
     return part_bytes(section_message(head, body))
+
+
+_PART_ID = re.compile(r"\d{1,3}(\.\d{1,3}){0,19}")
+
+
+async def locate(
+    imap: ImapClient, overviews: Overviews, uid: int, part_id: str
+) -> tuple[Overview, Node] | None:
+    """The part with this id, as listed by ``read``; None when there is none or the structure
+    is one this path does not read (the caller then reads the message whole)."""
+    if not _PART_ID.fullmatch(part_id):
+        return None
+    try:
+        found = await overview(imap, overviews, uid)
+        if found is None:
+            return None
+        structure.plan(found.root)  # the same structures as the reading view, or none
+    except (Unsupported, imap_syntax.ImapSyntaxError):
+        return None
+    node = found.root.find(part_id)
+    return (found, node) if node is not None and not node.multipart else None
+
+
+async def extract(
+    imap: ImapClient, uid: int, found: Overview, node: Node
+) -> tuple[Attachment, bytes] | None:
+    """One part, described as listed and decoded (off the loop when big)."""
+    sections = await fetch_sections(imap, uid, found, [node])
+    if sections is None:
+        return None
+    head, body = sections[node.part_id]
+    if len(body) > OFF_LOOP_BYTES:
+        content = await asyncio.to_thread(decoded_part, head, body)
+    else:
+        content = decoded_part(head, body)
+    return structure.describe(node), content
