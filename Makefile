@@ -24,6 +24,7 @@ lint: install
 bench: install
 	$(PY) -m bench.inbox
 	$(PY) -m bench.directory
+	$(PY) -m bench.reading
 
 # Refresh the catalog after changing French source strings, then translate webmail/locale/en.
 translations: install
