@@ -51,6 +51,10 @@ def with_attachment(pdf: bytes, *, encoding: str = "base64") -> bytes:
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    return record_every_command(monkeypatch)
+
+
+def record_every_command(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
     """Every command any connection of the process sends, still sent to the real server."""
     commands: list[tuple[str, ...]] = []
     real = ImapClient._command
