@@ -38,12 +38,18 @@ log = logging.getLogger(__name__)
 _INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
-async def fetch_raw(session: MailSession, folder: str, uid: int) -> bytes:
-    folder = await inside(session, folder)  # never a folder of another mailbox
+async def selected(session: MailSession, folder: str) -> str:
+    """The folder selected, within the session's mailbox (never a folder of another one)."""
+    folder = await inside(session, folder)
     try:
         await session.imap.ensure_selected(folder)
     except MailboxNotFound:
         raise NotFound("Ce dossier n'existe pas.") from None
+    return folder
+
+
+async def fetch_raw(session: MailSession, folder: str, uid: int) -> bytes:
+    await selected(session, folder)
     raw = await session.imap.fetch_message(uid)
     if raw is None:
         # Mail that arrived since the folder was selected is outside the server's view of it
@@ -80,11 +86,7 @@ class Opened:
 
 async def open_message(session: MailSession, folder: str, uid: int) -> Opened:
     """The reading view's message: BODYSTRUCTURE and the parts shown, never the attachments."""
-    folder = await inside(session, folder)  # never a folder of another mailbox
-    try:
-        await session.imap.ensure_selected(folder)
-    except MailboxNotFound:
-        raise NotFound("Ce dossier n'existe pas.") from None
+    folder = await selected(session, folder)
     message = await by_parts.read(session.imap, session.cache.overviews, uid)
     if message is not None:
         return Opened(message, None)
@@ -98,11 +100,7 @@ async def part_of(
     """One part, described and decoded: fetched alone where the structure allows, else cut
     from the whole message (off the loop)."""
     if raw is None:
-        folder = await inside(session, folder)
-        try:
-            await session.imap.ensure_selected(folder)
-        except MailboxNotFound:
-            raise NotFound("Ce dossier n'existe pas.") from None
+        folder = await selected(session, folder)
         located = await by_parts.locate(session.imap, session.cache.overviews, uid, part_id)
         if located is not None:
             return await by_parts.extract(session.imap, uid, *located)
@@ -264,10 +262,7 @@ async def _streamable(
 ) -> structure.Node | None:
     """The part, when it is a file the server can hand over in slices and we can decode as
     they come; None for the others (attached messages, unusual encodings, odd structures)."""
-    try:
-        await session.imap.ensure_selected(folder)
-    except MailboxNotFound:
-        raise NotFound("Ce dossier n'existe pas.") from None
+    await selected(session, folder)
     located = await by_parts.locate(session.imap, session.cache.overviews, uid, part_id)
     if located is None:
         return None
