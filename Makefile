@@ -25,6 +25,7 @@ bench: install
 	$(PY) -m bench.inbox
 	$(PY) -m bench.directory
 	$(PY) -m bench.sessions
+	$(PY) -m bench.reading
 
 # Refresh the catalog after changing French source strings, then translate webmail/locale/en.
 translations: install

@@ -197,14 +197,14 @@ def section(results: dict[str, Any]) -> str:
     )
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replaces this section of the benchmarks page, or adds it at the end."""
+def write_section(text: str, path: Path, title: str = SECTION) -> None:
+    """Replaces this section (``title``) of the benchmarks page, or adds it at the end."""
     current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = current.find(SECTION)
+    start = current.find(title)
     if start < 0:
         updated = current.rstrip("\n") + "\n\n" + text
     else:
-        end = current.find("\n## ", start + len(SECTION))
+        end = current.find("\n## ", start + len(title))
         updated = current[:start] + text + (current[end + 1 :] if end >= 0 else "")
     path.write_text(updated, encoding="utf-8")
 

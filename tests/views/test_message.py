@@ -389,6 +389,7 @@ def test_a_message_the_parser_cannot_read_is_shown_as_raw_text(
     uid = deliver(stack, user, message)
     # The fault a real message brought (a surrogate reaching the renderer), injected here.
     monkeypatch.setattr(mime, "parse_message", broken_parser)
+    monkeypatch.setattr(mime, "assemble", lambda *parts: broken_parser(b""))  # by parts too
     page = logged_in.get(f"/mail/message?folder=INBOX&uid={uid}")
     assert page.status_code == 200
     html = soup(page.text)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from webmail.mail import mime
+from webmail.mail.by_parts import Overviews
 from webmail.mail.drafts import OUTCOME_UNKNOWN
 from webmail.mail.imap import Folder, ImapClient, MailboxState
 from webmail.mail.imap_syntax import FetchItem, Namespace, as_text
@@ -94,6 +95,8 @@ class MailboxCache:
         # ACL rights per folder with the time they were read.
         self.other_namespaces: list[Namespace] | None = None
         self.rights: dict[str, tuple[float, str | None]] = {}
+        # Headers and BODYSTRUCTUREs of the messages opened last (mail/by_parts.py).
+        self.overviews = Overviews()
 
     def forget(self, folder: str) -> None:
         self.folders.pop(folder, None)

@@ -47,6 +47,7 @@ __all__ = [
     "Encapsulated",
     "ParsedMessage",
     "addresses",
+    "assemble",
     "decode_words",
     "display_subject",
     "extract_part",
@@ -123,24 +124,33 @@ def parse_message(raw: bytes) -> ParsedMessage:
         # The stdlib parser recurses once per MIME level: a nesting bomb gets headers only.
         message = email.message_from_bytes(_header_block(raw) + b"\r\n\r\n", policy=POLICY)
         walker = _BodyWalker()
-    html = walker.html_text()
-    attachments = [
-        attachment
-        for attachment in walker.attachments
-        if not (attachment.content_id and html and _references_cid(html, attachment.content_id))
-    ]
-    inline_images = {
-        attachment.content_id: attachment.part_id
-        for attachment in walker.attachments
-        if attachment.content_id
-    }
-    parsed = _header_fields(message)
-    parsed.text = walker.plain_text()
-    parsed.html = html
-    parsed.attachments = attachments
-    parsed.inline_images = inline_images
+    parsed = assemble(message, walker.texts, walker.htmls, walker.attachments)
     parsed.encapsulated = walker.encapsulated
     return parsed
+
+
+def assemble(
+    headers: Message, texts: list[str], htmls: list[str], found: list[Attachment]
+) -> ParsedMessage:
+    """The message to show from its headers, its body texts and the files found in it
+    (by this module's walk of the whole message, or by ``structure`` from BODYSTRUCTURE)."""
+    html = _joined(htmls, "\n<hr>\n")
+    attachments = [
+        attachment
+        for attachment in found
+        if not (attachment.content_id and html and _references_cid(html, attachment.content_id))
+    ]
+    parsed = _header_fields(headers)
+    parsed.text = _joined(texts, "\n\n")
+    parsed.html = html
+    parsed.attachments = attachments
+    parsed.inline_images = {a.content_id: a.part_id for a in found if a.content_id}
+    return parsed
+
+
+def _joined(texts: list[str], separator: str) -> str | None:
+    kept = [text for text in texts if text.strip()]
+    return separator.join(kept) if kept else None
 
 
 def parse_or_plain(raw: bytes) -> ParsedMessage:
@@ -317,14 +327,6 @@ class _BodyWalker:
         inside = _BodyWalker(bodies=False)
         inside.visit_message(inner, part_id)
         self.attachments.append(describe(part, part_id, contents=tuple(inside.attachments)))
-
-    def plain_text(self) -> str | None:
-        texts = [text for text in self.texts if text.strip()]
-        return "\n\n".join(texts) if texts else None
-
-    def html_text(self) -> str | None:
-        htmls = [html for html in self.htmls if html.strip()]
-        return "\n<hr>\n".join(htmls) if htmls else None
 
 
 def _encapsulated_headers(message: Message) -> Encapsulated:

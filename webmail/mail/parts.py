@@ -91,14 +91,20 @@ def has_filename(part: Message) -> bool:
     return bool(raw_filename(part).strip())
 
 
-def safe_filename(name: str, content_type: str, part: Message | None = None) -> str:
-    """A filename that is only a name: no path, no control or bidi character, never empty."""
+def safe_filename(
+    name: str, content_type: str, part: Message | None = None, *, subject: str | None = None
+) -> str:
+    """A filename that is only a name: no path, no control or bidi character, never empty.
+
+    An attached message without a name is named after its subject: the one given, else the
+    one read from ``part``."""
     name = unicodedata.normalize("NFC", one_line(_INVISIBLE.sub("", name)))
     name = re.sub(r"[\x00-\x1f\x7f]", "", name)
     name = re.split(r"[\\/]", name)[-1].strip().lstrip(".").strip()
-    if not name and content_type == "message/rfc822" and part is not None:
-        inner = encapsulated(part)
-        subject = header_text(inner, "subject") if inner is not None else ""
+    if not name and content_type == "message/rfc822":
+        if subject is None and part is not None:
+            inner = encapsulated(part)
+            subject = header_text(inner, "subject") if inner is not None else ""
         name = safe_filename(subject, "text/plain") + ".eml" if subject else ""
     if not name:
         extension = mimetypes.guess_extension(content_type) or ".bin"

@@ -8,6 +8,7 @@ is handed to the browser's own viewer, sandboxed; every document can be download
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -25,7 +26,7 @@ from webmail.trust.xdm import Archive, Document, is_xdm_attachment, read_archive
 from webmail.trust.zipsafe import ArchiveRefused
 from webmail.urls import message_url
 from webmail.views.common import audit, authenticated, folder_param, services, uid_param
-from webmail.views.message import _ascii_name, _download_type, fetch_raw
+from webmail.views.message import _ascii_name, _download_type, part_of
 from webmail.views.shared_mailboxes import inside
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,19 @@ class StructuredBlock:
     reason: str = ""  # a French constant, translated where shown
 
 
-async def structured_blocks(raw: bytes, message: mime.ParsedMessage) -> list[StructuredBlock]:
-    """The message's XDM archives, read; a bad one says why, and never stops the message."""
+PartSource = Callable[[str], Awaitable[tuple[mime.Attachment, bytes] | None]]
+
+
+async def structured_blocks(message: mime.ParsedMessage, part: PartSource) -> list[StructuredBlock]:
+    """The message's XDM archives, read; a bad one says why, and never stops the message.
+    ``part`` fetches one part of the message: the archive alone, not the whole message."""
     blocks = []
     for attachment in message.attachments:
         if not is_xdm_attachment(attachment.filename, attachment.content_type):
             continue
         try:
-            blocks.append(StructuredBlock(attachment.part_id, await _read(raw, attachment.part_id)))
+            archive = await _read(part, attachment.part_id)
+            blocks.append(StructuredBlock(attachment.part_id, archive))
         except NotFound:
             blocks.append(StructuredBlock(attachment.part_id, None, UNREADABLE))
         except ArchiveRefused as refused:
@@ -57,11 +63,8 @@ async def structured_blocks(raw: bytes, message: mime.ParsedMessage) -> list[Str
     return blocks
 
 
-async def _read(raw: bytes, part_id: str) -> Archive:
-    try:
-        found = mime.extract_part(raw, part_id)
-    except Exception:  # a part the parser cannot reach is a part that is not there
-        found = None
+async def _read(part: PartSource, part_id: str) -> Archive:
+    found = await part(part_id)
     if found is None or not is_xdm_attachment(found[0].filename, found[0].content_type):
         raise NotFound("Ce document structuré n'existe pas.")
     try:
@@ -89,11 +92,10 @@ async def _locate(request: Request, action: str) -> Located:
     part_id = request.query_params.get("part", "")[:100]
     number = request.query_params.get("doc", "")
     app = services(request)
-    async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        folder = await inside(session, folder)  # within the mailbox the session is on
-        raw = await fetch_raw(session, folder, uid)
     try:
-        archive = await _read(raw, part_id)
+        async with app.pool.use(auth.key, auth.user, auth.password) as session:
+            folder = await inside(session, folder)  # within the mailbox the session is on
+            archive = await _read(lambda part: part_of(session, folder, uid, part), part_id)
     except ArchiveRefused as refused:
         raise WebmailError(
             i18n._("Ce document structuré ne peut pas être ouvert : {reason}.").format(

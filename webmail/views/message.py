@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from markupsafe import escape
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from webmail import i18n
 from webmail.errors import NotFound
-from webmail.mail import mailbox, mailboxes, mime
-from webmail.mail.connections import MailSession
+from webmail.mail import by_parts, mailbox, mailboxes, mime, structure
+from webmail.mail.connections import ConnectionPool, MailSession
 from webmail.mail.imap import MailboxNotFound
-from webmail.mail.sanitize import frame_csp, sanitize_html
+from webmail.mail.sanitize import SanitizedHtml, frame_csp, sanitize_html
+from webmail.mail.streaming import STREAMED_ENCODINGS, decoded_slices, fetch_slice
 from webmail.templating import render
 from webmail.urls import mail_url
-from webmail.views.common import audit, authenticated, folder_param, services, uid_param
+from webmail.views.common import (
+    Authenticated,
+    audit,
+    authenticated,
+    folder_param,
+    services,
+    uid_param,
+)
 from webmail.views.shared_mailboxes import inside, links
 
 log = logging.getLogger(__name__)
@@ -27,12 +38,18 @@ log = logging.getLogger(__name__)
 _INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
-async def fetch_raw(session: MailSession, folder: str, uid: int) -> bytes:
-    folder = await inside(session, folder)  # never a folder of another mailbox
+async def selected(session: MailSession, folder: str) -> str:
+    """The folder selected, within the session's mailbox (never a folder of another one)."""
+    folder = await inside(session, folder)
     try:
         await session.imap.ensure_selected(folder)
     except MailboxNotFound:
         raise NotFound("Ce dossier n'existe pas.") from None
+    return folder
+
+
+async def fetch_raw(session: MailSession, folder: str, uid: int) -> bytes:
+    await selected(session, folder)
     raw = await session.imap.fetch_message(uid)
     if raw is None:
         # Mail that arrived since the folder was selected is outside the server's view of it
@@ -47,8 +64,52 @@ async def fetch_raw(session: MailSession, folder: str, uid: int) -> bytes:
 async def fetch_parsed(
     session: MailSession, folder: str, uid: int
 ) -> tuple[bytes, mime.ParsedMessage]:
+    """The whole message and what it shows: for replies, forwards and drafts, which need it."""
     raw = await fetch_raw(session, folder, uid)
-    return raw, mime.parse_or_plain(raw)
+    return raw, await _parse(raw)
+
+
+async def _parse(raw: bytes) -> mime.ParsedMessage:
+    if len(raw) > by_parts.OFF_LOOP_BYTES:
+        return await asyncio.to_thread(mime.parse_or_plain, raw)
+    return mime.parse_or_plain(raw)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A message to show: read by its parts (``raw`` None), or whole where its structure
+    defeats the parts path."""
+
+    message: mime.ParsedMessage
+    raw: bytes | None
+
+
+async def open_message(session: MailSession, folder: str, uid: int) -> Opened:
+    """The reading view's message: BODYSTRUCTURE and the parts shown, never the attachments."""
+    folder = await selected(session, folder)
+    message = await by_parts.read(session.imap, session.cache.overviews, uid)
+    if message is not None:
+        return Opened(message, None)
+    raw, message = await fetch_parsed(session, folder, uid)
+    return Opened(message, raw)
+
+
+async def part_of(
+    session: MailSession, folder: str, uid: int, part_id: str, raw: bytes | None = None
+) -> tuple[mime.Attachment, bytes] | None:
+    """One part, described and decoded: fetched alone where the structure allows, else cut
+    from the whole message (off the loop)."""
+    if raw is None:
+        folder = await selected(session, folder)
+        located = await by_parts.locate(session.imap, session.cache.overviews, uid, part_id)
+        if located is not None:
+            return await by_parts.extract(session.imap, uid, *located)
+        raw = await fetch_raw(session, folder, uid)
+    try:
+        return await asyncio.to_thread(mime.extract_part, raw, part_id)
+    except Exception as error:  # a part the parser cannot reach is a part that is not there
+        log.warning("attachment unreadable: %s", type(error).__name__)
+        return None
 
 
 async def show_message(request: Request) -> Response:
@@ -56,20 +117,25 @@ async def show_message(request: Request) -> Response:
     folder = folder_param(request.query_params.get("folder"))
     uid = uid_param(request.query_params.get("uid"))
     app = services(request)
+    from webmail.views.documents import structured_blocks  # documents builds on this module
+
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
         folder = await inside(session, folder)
-        raw, message = await fetch_parsed(session, folder, uid)
+        opened = await open_message(session, folder, uid)
+        message = opened.message
         granted = await mailboxes.rights(session, folder)
         if granted.mark_seen:  # a read-only share opens read-only: nothing to mark
             await session.imap.store_flags([uid], ["\\Seen"], add=True)
         audit(request, "message_read", auth, folder=folder, uid=uid)
         mailbox.update_cached_flags(session.cache, folder, uid, {"\\Seen"}, True)
+        structured = await structured_blocks(
+            message, lambda part_id: part_of(session, folder, uid, part_id, opened.raw)
+        )
         folders = await mailboxes.entries(session)
         boxes = await links(session)
-    from webmail.views.documents import structured_blocks  # documents builds on this module
 
     context = {
-        "structured": await structured_blocks(raw, message),
+        "structured": structured,
         "folder": folder,
         "uid": uid,
         "folders": folders,
@@ -82,18 +148,26 @@ async def show_message(request: Request) -> Response:
         "folder_label": next((e.label for e in folders if e.name == folder), folder),
     }
     try:
-        return _render_message(request, message, context)
+        return await _render_message(request, message, context)
     except Exception as error:  # one broken message must not cost the user the others
         log.warning("message view degraded to raw text: %s", type(error).__name__)
-        return _render_message(request, mime.plain_message(raw), context)
+        raw = opened.raw or await _whole(request, folder, uid)
+        return await _render_message(request, mime.plain_message(raw), context)
 
 
-def _render_message(
+async def _whole(request: Request, folder: str, uid: int) -> bytes:
+    """The whole message, for the raw-text last resort of a message read by parts."""
+    auth = await authenticated(request)
+    async with services(request).pool.use(auth.key, auth.user, auth.password) as session:
+        return await fetch_raw(session, folder, uid)
+
+
+async def _render_message(
     request: Request, message: mime.ParsedMessage, context: dict[str, Any]
 ) -> Response:
     blocked = 0
     if message.html:
-        blocked = sanitize_html(message.html, lambda cid: "").blocked_remote
+        blocked = (await _sanitize(message.html, lambda cid: "")).blocked_remote
     subject = mime.display_subject(message.subject) or i18n._("(sans objet)")
     return render(
         request,
@@ -110,7 +184,8 @@ async def message_frame(request: Request) -> Response:
     remote = request.query_params.get("remote") == "1"
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        raw, message = await fetch_parsed(session, folder, uid)
+        opened = await open_message(session, folder, uid)
+    message = opened.message
     # The frame URL shows the body on its own: reading it is reading the message.
     audit(request, "message_read", auth, folder=folder, uid=uid, via="frame")
 
@@ -123,10 +198,11 @@ async def message_frame(request: Request) -> Response:
         )
 
     try:
-        body = sanitize_html(message.html or "", cid_url, allow_remote_images=remote).html
+        body = (await _sanitize(message.html or "", cid_url, allow_remote_images=remote)).html
         document = render(request, "pages/mail_frame.html", {"body": body})
     except Exception as error:  # the frame shows the raw text rather than failing
         log.warning("message frame degraded to raw text: %s", type(error).__name__)
+        raw = opened.raw or await _whole(request, folder, uid)
         text = mime.plain_message(raw).text or ""
         body = str(escape(text)).join(('<pre class="text-body">', "</pre>"))
         document = render(request, "pages/mail_frame.html", {"body": body})
@@ -150,30 +226,76 @@ async def _part_response(request: Request, *, inline: bool) -> Response:
     part_id = request.query_params.get("part", "")
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        raw = await fetch_raw(session, folder, uid)
-    try:
-        found = mime.extract_part(raw, part_id)
-    except Exception as error:  # a part the parser cannot reach is a part that is not there
-        log.warning("attachment unreadable: %s", type(error).__name__)
-        found = None
-    if found is None:
+        folder = await inside(session, folder)
+        located = await _streamable(session, folder, uid, part_id)
+        found = None if located is not None else await part_of(session, folder, uid, part_id)
+    if located is not None:
+        described = structure.describe(located)
+    elif found is not None:
+        described = found[0]
+    else:
         raise NotFound("Cette pièce jointe n'existe pas.")
-    described, content = found
     if inline and described.content_type not in _INLINE_IMAGE_TYPES:
         raise NotFound("Cette image n'existe pas.")
     if not inline:
         audit(request, "attachment_download", auth, folder=folder, uid=uid, part=part_id)
     disposition = "inline" if inline else "attachment"
-    return Response(
-        content,
-        media_type=described.content_type if inline else _download_type(described.content_type),
-        headers={
-            "content-disposition": f'{disposition}; filename="{_ascii_name(described.filename)}"; '
-            f"filename*=UTF-8''{quote(described.filename, safe='')}",
-            "x-content-type-options": "nosniff",
-            "content-security-policy": "default-src 'none'; sandbox",
-        },
+    headers = {
+        "content-disposition": f'{disposition}; filename="{_ascii_name(described.filename)}"; '
+        f"filename*=UTF-8''{quote(described.filename, safe='')}",
+        "x-content-type-options": "nosniff",
+        "content-security-policy": "default-src 'none'; sandbox",
+    }
+    media_type = described.content_type if inline else _download_type(described.content_type)
+    if found is not None:
+        return Response(found[1], media_type=media_type, headers=headers)
+    assert located is not None
+    return StreamingResponse(
+        _slices(services(request).pool, auth, folder, uid, located),
+        media_type=media_type,
+        headers=headers,
     )
+
+
+async def _streamable(
+    session: MailSession, folder: str, uid: int, part_id: str
+) -> structure.Node | None:
+    """The part, when it is a file the server can hand over in slices and we can decode as
+    they come; None for the others (attached messages, unusual encodings, odd structures)."""
+    await selected(session, folder)
+    located = await by_parts.locate(session.imap, session.cache.overviews, uid, part_id)
+    if located is None:
+        return None
+    node = located[1]
+    if node.content_type == "message/rfc822" or node.encoding not in STREAMED_ENCODINGS:
+        return None
+    return node
+
+
+async def _slices(
+    pool: ConnectionPool, auth: Authenticated, folder: str, uid: int, node: structure.Node
+) -> AsyncIterator[bytes]:
+    """The file, slice by slice: the connection is taken for each slice only, so that the
+    user's other pages are not kept waiting by a slow download."""
+
+    async def read_slice(offset: int, length: int) -> bytes | None:
+        async with pool.use(auth.key, auth.user, auth.password) as session:
+            await session.imap.ensure_selected(folder)
+            return await fetch_slice(session.imap, uid, node.part_id, offset, length)
+
+    async for data in decoded_slices(read_slice, node.encoding, node.size):
+        yield data
+
+
+async def _sanitize(
+    html: str, cid_url: Callable[[str], str | None], *, allow_remote_images: bool = False
+) -> SanitizedHtml:
+    """Big HTML is cleaned in a thread: nh3 on a megabyte holds the loop for milliseconds."""
+    if len(html) > by_parts.OFF_LOOP_BYTES:
+        return await asyncio.to_thread(
+            sanitize_html, html, cid_url, allow_remote_images=allow_remote_images
+        )
+    return sanitize_html(html, cid_url, allow_remote_images=allow_remote_images)
 
 
 def _download_type(content_type: str) -> str:
