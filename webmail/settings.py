@@ -61,6 +61,13 @@ class SmtpTimeouts:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    # A search across folders stops starting new folders after this long (what was found
+    # is shown, said to be partial).
+    seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class Settings:
     imap: ServerSettings
     smtp: ServerSettings
@@ -92,6 +99,8 @@ class Settings:
     shared: SharedMailboxConfig = dataclasses.field(default_factory=SharedMailboxConfig)
     # The national directory's index (MSS_DIRECTORY_INDEX, default under MSS_DATA_DIR).
     directory: DirectoryConfig | None = None
+    # Search in the mail (MSS_SEARCH_*).
+    search: SearchConfig = SearchConfig()
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -139,6 +148,7 @@ class Settings:
             psc_phone=reader.psc_phone(),
             shared=reader.shared_mailboxes(),
             directory=reader.directory(),
+            search=reader.search(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -325,6 +335,9 @@ class _Reader:
                 f"MSS_DIRECTORY_INDEX: the directory of {config.index} does not exist"
             )
         return config
+
+    def search(self) -> SearchConfig:
+        return SearchConfig(seconds=float(self.integer("MSS_SEARCH_SECONDS", 5, 1, 60)))
 
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"

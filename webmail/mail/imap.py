@@ -342,6 +342,19 @@ class ImapClient:
         # Without SORT, UIDs ascend with arrival in practice: newest first is the reverse.
         return sorted(syntax.search_numbers(lines, b"SEARCH"), reverse=True)
 
+    async def search(self, criteria: Sequence[str], *, utf8: bool = False) -> list[int]:
+        """UIDs of the selected mailbox matching ``criteria`` (already-quoted arguments), in
+        no particular order; ESEARCH's compact answer (RFC 4731) where the server offers it.
+        A server that cannot search in UTF-8 answers NO [BADCHARSET]: ImapCommandFailed."""
+        charset = ["CHARSET", "UTF-8"] if utf8 else []
+        if self.has_capability("ESEARCH"):
+            lines = await self._command(
+                "SEARCH", "RETURN", "(ALL COUNT)", *charset, *criteria, uid=True
+            )
+            return syntax.esearch_all(lines)
+        lines = await self._command("SEARCH", *charset, *criteria, uid=True)
+        return syntax.search_numbers(lines, b"SEARCH")
+
     async def fetch(self, uids: Sequence[int], items: str) -> list[syntax.FetchItem]:
         if not uids:
             return []

@@ -84,6 +84,9 @@ class _FolderCache:
     previous: list[int] = field(default_factory=list)
     # Without SORT: each UID's RFC 5256 date (Date header, else INTERNALDATE), in UTC seconds.
     dates: dict[int, float] = field(default_factory=dict)
+    # The folder's (UIDVALIDITY, UIDNEXT, EXISTS) when ``uids`` was sorted; ``state`` is
+    # what the flags shown were read with.
+    sorted_at: tuple[int, ...] = ()
 
 
 @dataclass
@@ -142,18 +145,58 @@ async def list_page(
     that follow that UID in the list, so that mail arriving meanwhile shifts nothing."""
     state = await imap.refresh(folder)
     entry = await _sorted(imap, cache, state, order)
-    total = len(entry.uids)
+    return await _page_of(imap, entry, state, entry.uids, page, page_size, after)
+
+
+async def sorted_folder(
+    imap: ImapClient, cache: MailboxCache, folder: str, order: str = BY_DATE
+) -> list[int]:
+    """The folder's UIDs in the list's order, newest first (cached like the list), selected."""
+    state = await imap.refresh(folder)
+    return (await _sorted(imap, cache, state, order)).uids
+
+
+async def page_of(
+    imap: ImapClient,
+    cache: MailboxCache,
+    folder: str,
+    uids: list[int],
+    page: int,
+    page_size: int,
+    *,
+    after: int | None = None,
+) -> Page:
+    """A page of some of the folder's messages (a search's matches) in the order given,
+    right after ``sorted_folder`` selected it."""
+    state = imap.selected
+    entry = cache.folders.get(folder)
+    if state is None or state.name != folder or entry is None:
+        state = await imap.refresh(folder)
+        entry = await _sorted(imap, cache, state, BY_DATE)
+    return await _page_of(imap, entry, state, uids, page, page_size, after)
+
+
+async def _page_of(
+    imap: ImapClient,
+    entry: _FolderCache,
+    state: MailboxState,
+    uids: list[int],
+    page: int,
+    page_size: int,
+    after: int | None,
+) -> Page:
+    total = len(uids)
     pages = max(1, -(-total // page_size))
     if after is not None:
-        start = _start_after(entry, after)
+        start = _start_after(uids, entry.previous, after)
     else:
         start = (min(max(1, page), pages) - 1) * page_size
-    page_uids = entry.uids[start : start + page_size]
+    page_uids = uids[start : start + page_size]
     messages = await _summaries(imap, entry, page_uids)
     entry.state = state
     more = start + page_size < total and bool(page_uids)
     return Page(
-        folder=folder,
+        folder=state.name,
         number=start // page_size + 1,
         pages=pages,
         total=total,
@@ -163,26 +206,16 @@ async def list_page(
     )
 
 
-async def sorted_folder(
-    imap: ImapClient, cache: MailboxCache, folder: str, order: str = BY_DATE
-) -> list[int]:
-    """The folder's UIDs in the list's order, newest first (cached like the list)."""
-    state = await imap.refresh(folder)
-    entry = await _sorted(imap, cache, state, order)
-    entry.state = state
-    return entry.uids
-
-
-def _start_after(entry: _FolderCache, after: int) -> int:
-    if after in entry.uids:
-        return entry.uids.index(after) + 1
+def _start_after(uids: list[int], previous: list[int], after: int) -> int:
+    if after in uids:
+        return uids.index(after) + 1
     # The anchor went (deleted, moved): start at the first message that followed it then.
-    present = set(entry.uids)
-    if after in entry.previous:
-        for uid in entry.previous[entry.previous.index(after) + 1 :]:
+    present = set(uids)
+    if after in previous:
+        for uid in previous[previous.index(after) + 1 :]:
             if uid in present:
-                return entry.uids.index(uid)
-        return len(entry.uids)
+                return uids.index(uid)
+        return len(uids)
     return 0
 
 
@@ -194,10 +227,11 @@ async def _sorted(
         entry = _FolderCache(state=state, uids=[], order=order)
         entry.uids = await _sorted_uids(imap, entry, order)
         cache.folders[state.name] = entry
-    elif entry.state.cache_key[:3] != state.cache_key[:3] or entry.order != order:
+    elif entry.sorted_at != state.cache_key[:3] or entry.order != order:
         entry.previous = entry.uids
         entry.uids = await _sorted_uids(imap, entry, order)
         entry.order = order
+    entry.sorted_at = state.cache_key[:3]
     return entry
 
 

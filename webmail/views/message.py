@@ -19,6 +19,7 @@ from webmail.mail.sanitize import frame_csp, sanitize_html
 from webmail.templating import render
 from webmail.urls import mail_url
 from webmail.views.common import audit, authenticated, folder_param, services, uid_param
+from webmail.views.search import message_nav
 from webmail.views.shared_mailboxes import inside, links
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ async def show_message(request: Request) -> Response:
         mailbox.update_cached_flags(session.cache, folder, uid, {"\\Seen"}, True)
         folders = await mailboxes.entries(session)
         boxes = await links(session)
+        nav = await message_nav(request, session, folder, uid)
     from webmail.views.documents import structured_blocks  # documents builds on this module
 
     context = {
@@ -78,7 +80,8 @@ async def show_message(request: Request) -> Response:
         "roles": {entry.role: entry.name for entry in folders if entry.role},
         "frame_url": _frame_url(folder, uid, remote=False),
         "frame_remote_url": _frame_url(folder, uid, remote=True),
-        "back_url": mail_url(folder),
+        "back_url": nav.back_url if nav is not None else mail_url(folder),
+        "nav": nav,
         "folder_label": next((e.label for e in folders if e.name == folder), folder),
     }
     try:
