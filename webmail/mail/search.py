@@ -50,7 +50,10 @@ class Query:
 
     @property
     def empty(self) -> bool:
-        return not any(getattr(self, f.name) for f in fields(self))
+        """Nothing to look for: a field of spaces or control characters is no criterion
+        (it must not become ``ALL``)."""
+        values = [getattr(self, f.name) for f in fields(self)]
+        return not any(clean(value) if isinstance(value, str) else value for value in values)
 
 
 @dataclass(frozen=True)
