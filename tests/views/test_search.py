@@ -284,3 +284,23 @@ def test_a_message_outside_the_list_has_no_neighbours(
     opened = logged_in.get(other)
     assert opened.status_code == 200
     assert soup(opened.text).select_one("nav.message-nav") is None
+
+
+def test_a_server_without_utf8_search_is_said_with_the_words_left_out(
+    logged_in: TestClient, stack: Stack, user: MailUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append(stack, user, ["Rééducation Dupont", "Martin"])
+    real = ImapClient.search
+
+    async def ascii_only(self: ImapClient, criteria: Any, *, utf8: bool = False) -> list[int]:
+        if utf8:  # what test_search_badcharset.py's fake server answers
+            raise ImapCommandFailed("UID SEARCH", "NO", "[BADCHARSET (US-ASCII)] unsupported")
+        return await real(self, criteria, utf8=utf8)
+
+    monkeypatch.setattr(ImapClient, "search", ascii_only)
+    page = logged_in.get("/search", params={"q": "rééducation dupont"})
+    assert page.status_code == 200
+    assert subjects(page.text) == ["Rééducation Dupont"]
+    warning = soup(page.text).select_one(".alert-warning").get_text(" ", strip=True)
+    assert warning.startswith("Ce serveur ne cherche pas les caractères accentués")
+    assert warning.endswith(": rééducation")
