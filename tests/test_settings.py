@@ -312,3 +312,11 @@ def test_the_directory_index_defaults_to_the_data_directory(tmp_path: Path) -> N
 def test_a_directory_index_in_a_missing_directory_is_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="MSS_DIRECTORY_INDEX"):
         Settings.from_env({**BASE, "MSS_DIRECTORY_INDEX": str(tmp_path / "no" / "x.sqlite")})
+
+
+def test_search_across_folders_is_bounded_in_time() -> None:
+    assert Settings.from_env(BASE).search.seconds == 5.0
+    assert Settings.from_env({**BASE, "MSS_SEARCH_SECONDS": "12"}).search.seconds == 12.0
+    for value in ("0", "61", "2.5"):
+        with pytest.raises(SettingsError, match="MSS_SEARCH_SECONDS"):
+            Settings.from_env({**BASE, "MSS_SEARCH_SECONDS": value})

@@ -17,6 +17,7 @@ from webmail.htmx import vary_on_htmx, wants_fragment
 from webmail.i18n import N_
 from webmail.mail import mailbox, mailboxes, search
 from webmail.mail.connections import MailSession
+from webmail.mail.folders import FolderEntry
 from webmail.mail.imap import ImapCommandFailed, MailboxNotFound
 from webmail.settings import Settings
 from webmail.templating import render
@@ -139,11 +140,9 @@ async def search_page(request: Request) -> Response:
         else:
             if not wanted.empty:
                 run = _everywhere if everywhere else _in_folder
+                asked = Asked(folder, wanted, order, number, after, entries)
                 try:
-                    found = await run(
-                        session, app.settings, folder, wanted, order, entries, number, after
-                    )
-                    context.update(found)
+                    context.update(await run(session, app.settings, asked))
                 except MailboxNotFound:
                     raise NotFound("Ce dossier n'existe pas.") from None
                 except ImapCommandFailed:
@@ -158,45 +157,47 @@ async def search_page(request: Request) -> Response:
     return vary_on_htmx(render(request, name, context, status_code=status))
 
 
-async def _in_folder(
-    session: MailSession,
-    settings: Settings,
-    folder: str,
-    wanted: search.Query,
-    order: str,
-    entries: list[Any],
-    number: int,
-    after: int | None,
-) -> dict[str, Any]:
-    result, dropped = await search.search_folder(session.imap, session.cache, folder, wanted, order)
+@dataclass(frozen=True)
+class Asked:
+    """One search as the page asked it, inside the session's mailbox."""
+
+    folder: str
+    wanted: search.Query
+    order: str
+    number: int
+    after: int | None
+    entries: list[FolderEntry]
+
+
+async def _in_folder(session: MailSession, settings: Settings, asked: Asked) -> dict[str, Any]:
+    imap, cache = session.imap, session.cache
+    result, dropped = await search.search_folder(
+        imap, cache, asked.folder, asked.wanted, asked.order
+    )
     page = await mailbox.page_of(
-        session.imap, session.cache, folder, result.uids, number, settings.page_size, after=after
+        imap, cache, asked.folder, result.uids, asked.number, settings.page_size, after=asked.after
     )
     return {"page": page, "dropped": dropped}
 
 
-async def _everywhere(
-    session: MailSession,
-    settings: Settings,
-    folder: str,
-    wanted: search.Query,
-    order: str,
-    entries: list[Any],
-    number: int,
-    after: int | None,
-) -> dict[str, Any]:
-    names = [entry.name for entry in entries if entry.selectable]
+async def _everywhere(session: MailSession, settings: Settings, asked: Asked) -> dict[str, Any]:
+    names = [entry.name for entry in asked.entries if entry.selectable]
     # The folder on screen first: what the user most likely looks for is there.
-    names.sort(key=lambda name: name != folder)
+    names.sort(key=lambda name: name != asked.folder)
     outcome = await search.search_folders(
-        session.imap, session.cache, names, wanted, order, budget=settings.search.seconds
+        session.imap,
+        session.cache,
+        names,
+        asked.wanted,
+        asked.order,
+        budget=settings.search.seconds,
     )
     groups = []
     for result in outcome.results:
         first = await mailbox.page_of(
             session.imap, session.cache, result.folder, result.uids, 1, PER_FOLDER
         )
-        label = _label(entries, result.folder)
+        label = _label(asked.entries, result.folder)
         groups.append(Group(result.folder, label, len(result.uids), first.messages))
     return {"groups": groups, "outcome": outcome, "dropped": outcome.dropped}
 
@@ -209,7 +210,7 @@ def _number(value: str | None) -> int:
     return int(value)
 
 
-def _label(entries: list[Any], name: str) -> str:
+def _label(entries: list[FolderEntry], name: str) -> str:
     """The folder's name as shown: a special folder's in the user's language."""
     for entry in entries:
         if entry.name == name:
