@@ -304,3 +304,19 @@ def test_a_server_without_utf8_search_is_said_with_the_words_left_out(
     warning = soup(page.text).select_one(".alert-warning").get_text(" ", strip=True)
     assert warning.startswith("Ce serveur ne cherche pas les caractères accentués")
     assert warning.endswith(": rééducation")
+
+
+def test_a_message_opens_even_when_its_search_is_refused(
+    logged_in: TestClient, stack: Stack, user: MailUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append(stack, user, ["Dupont A"])
+    link = soup(logged_in.get("/search", params={"q": "dupont"}).text).select_one("a.row-link")
+
+    async def refuse(self: ImapClient, criteria: Any, *, utf8: bool = False) -> list[int]:
+        raise ImapCommandFailed("UID SEARCH", "BAD", "Error in IMAP command")
+
+    monkeypatch.setattr(ImapClient, "search", refuse)
+    opened = logged_in.get(link["href"])
+    assert opened.status_code == 200
+    assert soup(opened.text).select_one(".message-subject").get_text(strip=True) == "Dupont A"
+    assert soup(opened.text).select_one("nav.message-nav") is None

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
+from webmail.auth.sessions import redis_errors
 from webmail.errors import BadRequest, NotFound
 from webmail.htmx import vary_on_htmx, wants_fragment
 from webmail.i18n import N_
@@ -56,7 +57,8 @@ async def choose_order(request: Request) -> Response:
     order = text_field(form, "order")
     if order not in mailbox.ORDERS:
         raise BadRequest("Ordre de tri inconnu.")
-    await services(request).sessions.redis.hset(PREFERENCES_PREFIX + auth.user, "order", order)
+    with redis_errors():  # the same page as any other Redis failure, not a stack trace
+        await services(request).sessions.redis.hset(PREFERENCES_PREFIX + auth.user, "order", order)
     return RedirectResponse(local_path(text_field(form, "next")), status_code=303)
 
 
@@ -244,9 +246,12 @@ async def message_nav(
         typed = {}
         uids = await mailbox.sorted_folder(session.imap, session.cache, folder, order)
     else:
-        found, _dropped = await search.search_folder(
-            session.imap, session.cache, folder, wanted, order
-        )
+        try:
+            found, _dropped = await search.search_folder(
+                session.imap, session.cache, folder, wanted, order
+            )
+        except ImapCommandFailed:
+            return None  # the message still opens, without neighbours
         uids = found.uids
     if uid not in uids:
         return None
