@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 
+from webmail.i18n import N_
 from webmail.mail import mailbox
 from webmail.mail.imap import ImapClient, ImapCommandFailed
 from webmail.mail.imap_syntax import quote
@@ -29,6 +30,10 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _SPACES = re.compile(r"\s+")
 # Text criteria of the form, each with its IMAP search key; the free text looks in all four.
 TEXT_KEYS = {"sender": "FROM", "recipient": "TO", "subject": "SUBJECT", "body": "BODY"}
+
+
+TOO_LONG = N_("Recherche trop longue : 200 caractères au plus par champ.")
+BAD_DAY = N_("Date invalide : utilisez le format jj/mm/aaaa.")
 
 
 class QueryError(ValueError):
@@ -101,7 +106,7 @@ def clean(value: str) -> str:
 
 def check_length(value: str) -> None:
     if len(value) > MAX_LENGTH:
-        raise QueryError("Recherche trop longue : 200 caractères au plus par champ.")
+        raise QueryError(TOO_LONG)
 
 
 def parse_day(value: str) -> date | None:
@@ -116,13 +121,13 @@ def parse_day(value: str) -> date | None:
     elif french is not None:
         day, month, year = french.groups()
     else:
-        raise QueryError("Date invalide : utilisez le format jj/mm/aaaa.")
+        raise QueryError(BAD_DAY)
     try:
         found = date(int(year), int(month), int(day))
     except ValueError:
-        raise QueryError("Date invalide : utilisez le format jj/mm/aaaa.") from None
+        raise QueryError(BAD_DAY) from None
     if not 1900 <= found.year <= 2999:
-        raise QueryError("Date invalide : utilisez le format jj/mm/aaaa.")
+        raise QueryError(BAD_DAY)
     return found
 
 
