@@ -363,3 +363,11 @@ def test_trusted_proxies_default_to_loopback_and_take_cidr_blocks() -> None:
     assert [str(n) for n in default] == ["127.0.0.0/8", "::1/128"]
     proxies = Settings.from_env({**BASE, "MSS_TRUSTED_PROXIES": "10.0.0.0/8 192.0.2.7"})
     assert [str(n) for n in proxies.proxy.trusted] == ["10.0.0.0/8", "192.0.2.7/32"]
+
+
+def test_search_across_folders_is_bounded_in_time() -> None:
+    assert Settings.from_env(BASE).search.seconds == 5.0
+    assert Settings.from_env({**BASE, "MSS_SEARCH_SECONDS": "12"}).search.seconds == 12.0
+    for value in ("0", "61", "2.5"):
+        with pytest.raises(SettingsError, match="MSS_SEARCH_SECONDS"):
+            Settings.from_env({**BASE, "MSS_SEARCH_SECONDS": value})

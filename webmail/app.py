@@ -50,6 +50,7 @@ from webmail.views import (
     message,
     psc,
     psc_phone,
+    search,
     second_factor,
     shared_mailboxes,
 )
@@ -143,6 +144,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/language", auth.choose_language, methods=["GET"]),
         Route("/mail", mailbox.message_list, methods=["GET"]),
         Route("/mail/folders", mailbox.folders_page, methods=["GET"]),
+        Route("/mail/order", search.choose_order, methods=["POST"]),
+        Route("/search", search.search_page, methods=["GET"]),
         Route("/mail/mailbox", shared_mailboxes.switch, methods=["POST"]),
         Route("/mail/flag", mailbox.toggle_flag, methods=["POST"]),
         Route("/mail/move", mailbox.move_message, methods=["POST"]),

@@ -66,6 +66,13 @@ class SmtpTimeouts:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    # A search across folders stops starting new folders after this long (what was found
+    # is shown, said to be partial).
+    seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class Settings:
     imap: ServerSettings
     smtp: ServerSettings
@@ -107,6 +114,8 @@ class Settings:
     proxy: ProxyConfig = ProxyConfig()  # noqa: RUF009 (frozen: one shared default is safe)
     # Sign-in with a CPS card verified by nginx, when enabled (MSS_CPS_ENABLED).
     cps: CpsConfig | None = None
+    # Search in the mail (MSS_SEARCH_*).
+    search: SearchConfig = SearchConfig()
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -160,6 +169,7 @@ class Settings:
             metrics=reader.metrics(),
             proxy=reader.proxy(),
             cps=reader.cps(),
+            search=reader.search(),
         )
         return settings
 
@@ -384,6 +394,9 @@ class _Reader:
                 f"MSS_DIRECTORY_INDEX: the directory of {config.index} does not exist"
             )
         return config
+
+    def search(self) -> SearchConfig:
+        return SearchConfig(seconds=float(self.integer("MSS_SEARCH_SECONDS", 5, 1, 60)))
 
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"

@@ -327,17 +327,33 @@ class ImapClient:
             return self.selected
         return await self.select(name)
 
-    async def sorted_uids(self, *criteria: str) -> list[int]:
-        """UIDs of the selected mailbox, newest arrival first, matching ``criteria``."""
+    async def sorted_uids(self, *criteria: str, by_date: bool = False) -> list[int]:
+        """UIDs of the selected mailbox, newest first, matching ``criteria``: by arrival, or
+        with ``by_date`` by the Date header where the server sorts (``SORT (DATE)``, RFC 5256).
+        Without SORT the order is by arrival whatever ``by_date``: mail/mailbox.py sorts."""
         search = list(criteria) or ["ALL"]
         if self.has_capability("SORT"):
-            # Ascending, then reversed here: with (REVERSE ARRIVAL) the server would still list
-            # messages that arrived in the same second oldest first.
-            lines = await self._command("SORT", "(ARRIVAL)", "UTF-8", *search, uid=True)
+            # Ascending, then reversed here: with REVERSE the server would still list
+            # messages of the same second (or date) oldest first.
+            key = "(DATE)" if by_date else "(ARRIVAL)"
+            lines = await self._command("SORT", key, "UTF-8", *search, uid=True)
             return syntax.search_numbers(lines, b"SORT")[::-1]
         lines = await self._command("SEARCH", *search, uid=True)
         # Without SORT, UIDs ascend with arrival in practice: newest first is the reverse.
         return sorted(syntax.search_numbers(lines, b"SEARCH"), reverse=True)
+
+    async def search(self, criteria: Sequence[str], *, utf8: bool = False) -> list[int]:
+        """UIDs of the selected mailbox matching ``criteria`` (already-quoted arguments), in
+        no particular order; ESEARCH's compact answer (RFC 4731) where the server offers it.
+        A server that cannot search in UTF-8 answers NO [BADCHARSET]: ImapCommandFailed."""
+        charset = ["CHARSET", "UTF-8"] if utf8 else []
+        if self.has_capability("ESEARCH"):
+            lines = await self._command(
+                "SEARCH", "RETURN", "(ALL COUNT)", *charset, *criteria, uid=True
+            )
+            return syntax.esearch_all(lines)
+        lines = await self._command("SEARCH", *charset, *criteria, uid=True)
+        return syntax.search_numbers(lines, b"SEARCH")
 
     async def fetch(self, uids: Sequence[int], items: str) -> list[syntax.FetchItem]:
         if not uids:
@@ -455,7 +471,17 @@ def _text(response: aioimaplib.Response) -> str:
 
 
 def _uid_set(uids: Sequence[int]) -> str:
-    return ",".join(str(int(uid)) for uid in uids)
+    """``1:4,7,9:10``: runs of consecutive UIDs as ranges, so a whole folder fits a line."""
+    ordered = sorted({int(uid) for uid in uids})
+    runs: list[str] = []
+    start = previous = ordered[0] if ordered else 0
+    for uid in [*ordered[1:], 0]:  # 0 ends the last run
+        if uid == previous + 1:
+            previous = uid
+            continue
+        runs.append(str(start) if start == previous else f"{start}:{previous}")
+        start = previous = uid
+    return ",".join(runs)
 
 
 def _pairs(values: list[syntax.Value]) -> dict[str, int]:

@@ -255,6 +255,33 @@ def search_numbers(lines: Iterable[bytes | bytearray], keyword: bytes) -> list[i
     return numbers
 
 
+def esearch_all(lines: Iterable[bytes | bytearray]) -> list[int]:
+    """The UIDs of ``* ESEARCH (TAG "x") UID COUNT n ALL 1:3,7`` (RFC 4731); none when
+    nothing matched (the server then leaves ALL out)."""
+    numbers: list[int] = []
+    for line in lines:
+        words = bytes(line).split()
+        if words and words[0] == b"*":
+            words = words[1:]
+        if not words or words[0].upper() != b"ESEARCH":
+            continue
+        for index, word in enumerate(words[:-1]):
+            if word.upper() == b"ALL":
+                numbers.extend(sequence_set(words[index + 1].decode("ascii", "replace")))
+    return numbers
+
+
+def sequence_set(text: str) -> list[int]:
+    """``1:3,7`` as [1, 2, 3, 7]; anything unreadable is left out."""
+    numbers: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition(":")
+        if low.isdigit() and (not high or high.isdigit()):
+            first, last = sorted((int(low), int(high or low)))
+            numbers.extend(range(first, last + 1))
+    return numbers
+
+
 _RESP_CODE = re.compile(rb"\[(?P<code>[A-Z-]+)(?: (?P<value>[^\]]*))?\]")
 
 

@@ -20,6 +20,13 @@ from webmail.mail.imap_syntax import FetchItem, Namespace, as_text
 
 SUMMARY_HEADERS = "DATE FROM TO CC SUBJECT CONTENT-TYPE MESSAGE-ID X-MSS-INS X-MSS-CODECDA"
 SUMMARY_ITEMS = f"(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({SUMMARY_HEADERS})])"
+# What sorting by date needs of each message when the server cannot sort (RFC 5256's key).
+DATE_ITEMS = "(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE)])"
+
+# The list's orders: by the Date header (what the list shows), or by arrival.
+BY_DATE = "date"
+BY_ARRIVAL = "arrival"
+ORDERS = (BY_DATE, BY_ARRIVAL)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class Page:
     total: int
     messages: list[Summary]
     state: MailboxState
+    # The last UID shown when more follow: "load more" asks for what comes after it.
+    next_after: int | None = None
 
 
 @dataclass
@@ -71,6 +80,14 @@ class _FolderCache:
     state: MailboxState
     uids: list[int]
     envelopes: OrderedDict[int, Summary] = field(default_factory=OrderedDict)
+    order: str = BY_DATE
+    # The order before the last change: where a vanished "load more" anchor used to be.
+    previous: list[int] = field(default_factory=list)
+    # Without SORT: each UID's RFC 5256 date (Date header, else INTERNALDATE), in UTC seconds.
+    dates: dict[int, float] = field(default_factory=dict)
+    # The folder's (UIDVALIDITY, UIDNEXT, EXISTS) when ``uids`` was sorted; ``state`` is
+    # what the flags shown were read with.
+    sorted_at: tuple[int, ...] = ()
 
 
 @dataclass
@@ -118,29 +135,132 @@ async def folder_list(
 
 
 async def list_page(
-    imap: ImapClient, cache: MailboxCache, folder: str, page: int, page_size: int
+    imap: ImapClient,
+    cache: MailboxCache,
+    folder: str,
+    page: int,
+    page_size: int,
+    *,
+    order: str = BY_DATE,
+    after: int | None = None,
 ) -> Page:
+    """One page of the folder: the ``page``-th, or with ``after`` the ``page_size`` messages
+    that follow that UID in the list, so that mail arriving meanwhile shifts nothing."""
     state = await imap.refresh(folder)
-    entry = await _sorted(imap, cache, state)
-    total = len(entry.uids)
+    entry = await _sorted(imap, cache, state, order)
+    return await _page_of(imap, entry, state, entry.uids, page, page_size, after)
+
+
+async def sorted_folder(
+    imap: ImapClient, cache: MailboxCache, folder: str, order: str = BY_DATE
+) -> list[int]:
+    """The folder's UIDs in the list's order, newest first (cached like the list), selected."""
+    state = await imap.refresh(folder)
+    return (await _sorted(imap, cache, state, order)).uids
+
+
+async def page_of(
+    imap: ImapClient,
+    cache: MailboxCache,
+    folder: str,
+    uids: list[int],
+    page: int,
+    page_size: int,
+    *,
+    after: int | None = None,
+) -> Page:
+    """A page of some of the folder's messages (a search's matches) in the order given,
+    right after ``sorted_folder`` selected it."""
+    state = imap.selected
+    entry = cache.folders.get(folder)
+    if state is None or state.name != folder or entry is None:
+        state = await imap.refresh(folder)
+        entry = await _sorted(imap, cache, state, BY_DATE)
+    return await _page_of(imap, entry, state, uids, page, page_size, after)
+
+
+async def _page_of(
+    imap: ImapClient,
+    entry: _FolderCache,
+    state: MailboxState,
+    uids: list[int],
+    page: int,
+    page_size: int,
+    after: int | None,
+) -> Page:
+    total = len(uids)
     pages = max(1, -(-total // page_size))
-    number = min(max(1, page), pages)
-    page_uids = entry.uids[(number - 1) * page_size : number * page_size]
+    if after is not None:
+        start = _start_after(uids, entry.previous, after)
+    else:
+        start = (min(max(1, page), pages) - 1) * page_size
+    page_uids = uids[start : start + page_size]
     messages = await _summaries(imap, entry, page_uids)
     entry.state = state
+    more = start + page_size < total and bool(page_uids)
     return Page(
-        folder=folder, number=number, pages=pages, total=total, messages=messages, state=state
+        folder=state.name,
+        number=start // page_size + 1,
+        pages=pages,
+        total=total,
+        messages=messages,
+        state=state,
+        next_after=page_uids[-1] if more else None,
     )
 
 
-async def _sorted(imap: ImapClient, cache: MailboxCache, state: MailboxState) -> _FolderCache:
+def _start_after(uids: list[int], previous: list[int], after: int) -> int:
+    if after in uids:
+        return uids.index(after) + 1
+    # The anchor went (deleted, moved): start at the first message that followed it then.
+    present = set(uids)
+    if after in previous:
+        for uid in previous[previous.index(after) + 1 :]:
+            if uid in present:
+                return uids.index(uid)
+        return len(uids)
+    return 0
+
+
+async def _sorted(
+    imap: ImapClient, cache: MailboxCache, state: MailboxState, order: str
+) -> _FolderCache:
     entry = cache.folders.get(state.name)
     if entry is None or entry.state.uidvalidity != state.uidvalidity:
-        entry = _FolderCache(state=state, uids=await imap.sorted_uids())
+        entry = _FolderCache(state=state, uids=[], order=order)
+        entry.uids = await _sorted_uids(imap, entry, order)
         cache.folders[state.name] = entry
-    elif entry.state.cache_key[:3] != state.cache_key[:3]:
-        entry.uids = await imap.sorted_uids()
+    elif entry.sorted_at != state.cache_key[:3] or entry.order != order:
+        entry.previous = entry.uids
+        entry.uids = await _sorted_uids(imap, entry, order)
+        entry.order = order
+    entry.sorted_at = state.cache_key[:3]
     return entry
+
+
+async def _sorted_uids(imap: ImapClient, entry: _FolderCache, order: str) -> list[int]:
+    by_date = order == BY_DATE
+    uids = await imap.sorted_uids(by_date=by_date)
+    if not by_date or imap.has_capability("SORT"):
+        return uids
+    # No SORT: each message's date is fetched once, then sorted here the way RFC 5256 does
+    # (ties by arrival), so the list's order is the order of the dates it shows.
+    missing = [uid for uid in uids if uid not in entry.dates]
+    for item in await imap.fetch(missing, DATE_ITEMS):
+        if item.uid is not None:
+            entry.dates[item.uid] = _sort_date(item)
+    present = set(uids)
+    entry.dates = {uid: when for uid, when in entry.dates.items() if uid in present}
+    return sorted(uids, key=lambda uid: (entry.dates.get(uid, 0.0), uid), reverse=True)
+
+
+def _sort_date(item: FetchItem) -> float:
+    header_block = next(
+        (value for key, value in item.data.items() if key.startswith("BODY[HEADER")), None
+    )
+    headers = mime.parse_headers(header_block if isinstance(header_block, bytes) else b"")
+    when = mime.header_date(headers) or _internal_date(item)
+    return when.timestamp() if when is not None else 0.0
 
 
 async def _summaries(imap: ImapClient, entry: _FolderCache, uids: list[int]) -> list[Summary]:

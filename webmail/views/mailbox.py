@@ -25,6 +25,7 @@ from webmail.views.common import (
     text_field,
     uid_param,
 )
+from webmail.views.search import list_order
 from webmail.views.shared_mailboxes import inside, links, require_delete
 
 NOTICES = {
@@ -74,12 +75,20 @@ async def message_list(request: Request) -> Response:
     auth = await authenticated(request)
     folder = folder_param(request.query_params.get("folder", "INBOX"))
     page_number = _page(request.query_params.get("page"))
+    after = _after(request.query_params.get("after"))
+    order = await list_order(request, auth.user)
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
         folder = await inside(session, folder)
         try:
             page = await mailbox.list_page(
-                session.imap, session.cache, folder, page_number, app.settings.page_size
+                session.imap,
+                session.cache,
+                folder,
+                page_number,
+                app.settings.page_size,
+                order=order,
+                after=after,
             )
         except MailboxNotFound:
             raise NotFound("Ce dossier n'existe pas.") from None
@@ -91,6 +100,9 @@ async def message_list(request: Request) -> Response:
         "folders": folders,
         "mailboxes": boxes,
         "folder_label": _label(folders, folder),
+        "order": order,
+        # "Plus de messages" asked by htmx: only the rows that follow, appended in place.
+        "more_only": after is not None and wants_fragment(request),
         "notice": NOTICES.get(request.query_params.get("notice", "")),
         "warning": WARNINGS.get(request.query_params.get("notice", "")),
     }
@@ -223,6 +235,10 @@ def _page(value: str | None) -> int:
     if not is_ascii_number(value, 6) or int(value) == 0:
         raise BadRequest("Numéro de page invalide.")
     return int(value)
+
+
+def _after(value: str | None) -> int | None:
+    return None if value is None or value == "" else uid_param(value)
 
 
 def _label(folders: list[FolderEntry], name: str) -> str:

@@ -30,6 +30,7 @@ from webmail.views.common import (
     services,
     uid_param,
 )
+from webmail.views.search import message_nav
 from webmail.views.shared_mailboxes import inside, links
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ async def show_message(request: Request) -> Response:
         )
         folders = await mailboxes.entries(session)
         boxes = await links(session)
+        nav = await message_nav(request, session, folder, uid)
 
     context = {
         "structured": structured,
@@ -144,7 +146,8 @@ async def show_message(request: Request) -> Response:
         "roles": {entry.role: entry.name for entry in folders if entry.role},
         "frame_url": _frame_url(folder, uid, remote=False),
         "frame_remote_url": _frame_url(folder, uid, remote=True),
-        "back_url": mail_url(folder),
+        "back_url": nav.back_url if nav is not None else mail_url(folder),
+        "nav": nav,
         "folder_label": next((e.label for e in folders if e.name == folder), folder),
     }
     try:
