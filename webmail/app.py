@@ -34,6 +34,7 @@ from webmail.htmx import client_redirect, is_htmx
 from webmail.i18n import N_
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapUnavailable
+from webmail.mail.watch import WatcherLeases, Watchers
 from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.settings import Settings
@@ -44,6 +45,7 @@ from webmail.views import (
     compose,
     directory,
     documents,
+    events,
     mailbox,
     message,
     psc,
@@ -94,10 +96,13 @@ def create_app(settings: Settings) -> Starlette:
         app.state.psc_phone = (
             PhoneSignIn(psc_client, redis, settings.psc_phone) if psc_client is not None else None
         )
+        live = settings.live
+        app.state.watchers = Watchers(pool, WatcherLeases(redis, live.watchers_per_user), live)
         pool.start_reaper()
         try:
             yield
         finally:
+            await app.state.watchers.close_all()
             await pool.close_all()
             await redis.aclose()
             audit.close()
@@ -128,6 +133,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/language", auth.choose_language, methods=["GET"]),
         Route("/mail", mailbox.message_list, methods=["GET"]),
         Route("/mail/folders", mailbox.folders_page, methods=["GET"]),
+        Route("/mail/events", events.events, methods=["GET"]),
         Route("/mail/mailbox", shared_mailboxes.switch, methods=["POST"]),
         Route("/mail/flag", mailbox.toggle_flag, methods=["POST"]),
         Route("/mail/move", mailbox.move_message, methods=["POST"]),

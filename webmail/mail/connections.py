@@ -7,7 +7,7 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from webmail.mail.imap import ImapClient, ImapUnavailable
@@ -61,6 +61,9 @@ class ConnectionPool:
         self.ssl_context = make_ssl_context(settings)
         self._entries: dict[str, _Entry] = {}
         self._reaper: asyncio.Task[None] | None = None
+        # Called with the session key when a session's connection is discarded (logout,
+        # session end): what else the session holds (its live-inbox watcher) goes too.
+        self.on_discard: list[Callable[[str], Awaitable[None]]] = []
 
     async def open(self, user: str, password: str, client_ip: str | None = None) -> ImapClient:
         """A new logged-in connection (raises ImapAuthFailed / ImapUnavailable)."""
@@ -122,7 +125,11 @@ class ConnectionPool:
         entry.user = user
         entry.imap.selected = None
 
-    async def discard(self, session_key: str) -> None:
+    async def discard(self, session_key: str, *, session_ended: bool = True) -> None:
+        """Close the session's connection; ``session_ended`` False when only unused."""
+        if session_ended:
+            for hook in self.on_discard:
+                await hook(session_key)
         entry = self._entries.pop(session_key, None)
         if entry is not None and entry.imap is not None:
             async with entry.lock:
@@ -136,7 +143,7 @@ class ConnectionPool:
             if entry.last_used < limit and not entry.lock.locked()
         ]
         for key in idle:
-            await self.discard(key)
+            await self.discard(key, session_ended=False)
         return len(idle)
 
     def start_reaper(self) -> None:
@@ -152,4 +159,4 @@ class ConnectionPool:
         if self._reaper is not None:
             self._reaper.cancel()
         for key in list(self._entries):
-            await self.discard(key)
+            await self.discard(key, session_ended=False)
