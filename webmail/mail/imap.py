@@ -395,6 +395,11 @@ class ImapClient:
         # Without SORT, UIDs ascend with arrival in practice: newest first is the reverse.
         return sorted(syntax.search_numbers(lines, b"SEARCH"), reverse=True)
 
+    async def threads(self, algorithm: str) -> list[bytes | bytearray]:
+        """UID THREAD (RFC 5256) of the whole selected mailbox, as the server answered it
+        (webmail.mail.threads reads it); only where THREAD=<algorithm> is advertised."""
+        return await self._command("THREAD", algorithm, "UTF-8", "ALL", uid=True)
+
     async def fetch(self, uids: Sequence[int], items: str) -> list[syntax.FetchItem]:
         if not uids:
             return []
