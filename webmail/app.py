@@ -43,6 +43,7 @@ from webmail.trust.source import open_source
 from webmail.views import (
     auth,
     compose,
+    conversation,
     directory,
     documents,
     events,
@@ -134,6 +135,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail", mailbox.message_list, methods=["GET"]),
         Route("/mail/folders", mailbox.folders_page, methods=["GET"]),
         Route("/mail/events", events.events, methods=["GET"]),
+        Route("/mail/conversation", conversation.show_conversation, methods=["GET"]),
+        Route("/mail/conversations/mode", conversation.choose_mode, methods=["POST"]),
         Route("/mail/mailbox", shared_mailboxes.switch, methods=["POST"]),
         Route("/mail/flag", mailbox.toggle_flag, methods=["POST"]),
         Route("/mail/move", mailbox.move_message, methods=["POST"]),
