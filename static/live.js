@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  var source = null, polling = null, live = null, title = "";
+  var source = null, polling = null, live = null, title = "", reloading = null;
 
   function say(count) {
     var status = document.getElementById("live-status");
@@ -78,6 +78,7 @@
   }
 
   function stop() {
+    if (reloading) { clearTimeout(reloading); reloading = null; }
     if (source) { source.close(); source = null; }
     if (polling) { clearInterval(polling); polling = null; }
   }
@@ -102,7 +103,12 @@
     source = new EventSource(url);
     source.addEventListener("unread", counts);
     source.addEventListener("mail", function (event) { counts(event); refresh(); });
-    source.addEventListener("reload", function () { stop(); window.location.reload(); });
+    // The session ended. When this page ended it (logout), its own navigation is under way
+    // and must win: the reload waits a moment, and a page swapped in meanwhile cancels it.
+    source.addEventListener("reload", function () {
+      stop();
+      reloading = setTimeout(function () { window.location.reload(); }, 1500);
+    });
     source.addEventListener("error", function () {
       if (source && source.readyState === EventSource.CLOSED) { source = null; poll(); }
     });
