@@ -371,3 +371,26 @@ def test_search_across_folders_is_bounded_in_time() -> None:
     for value in ("0", "61", "2.5"):
         with pytest.raises(SettingsError, match="MSS_SEARCH_SECONDS"):
             Settings.from_env({**BASE, "MSS_SEARCH_SECONDS": value})
+
+
+def test_live_inbox_settings() -> None:
+    live = Settings.from_env(BASE).live
+    assert live.idle and live.watchers_per_user == 4
+    assert live.idle_renew_seconds == 29 * 60  # RFC 2177: re-issue IDLE within 29 minutes
+    changed = Settings.from_env(
+        {**BASE, "MSS_LIVE_IDLE": "false", "MSS_LIVE_WATCHERS_PER_USER": "0"}
+    ).live
+    assert not changed.idle and changed.watchers_per_user == 0
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("MSS_LIVE_IDLE_RENEW_SECONDS", "1741"),  # past 29 minutes: servers drop such an IDLE
+        ("MSS_LIVE_WATCHERS_PER_USER", "11"),  # past the operators' limit on its own
+        ("MSS_LIVE_HEARTBEAT_SECONDS", "0"),
+    ],
+)
+def test_bad_live_inbox_settings_are_named(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({**BASE, name: value})

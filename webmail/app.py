@@ -33,6 +33,7 @@ from webmail.i18n import N_
 from webmail.mail.connection_limits import UserSlots
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapUnavailable
+from webmail.mail.watch import WatcherLeases, Watchers
 from webmail.ops.redis_client import redis_client
 from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
@@ -43,9 +44,11 @@ from webmail.trust.source import open_source
 from webmail.views import (
     auth,
     compose,
+    conversation,
     cps,
     directory,
     documents,
+    events,
     mailbox,
     message,
     psc,
@@ -105,6 +108,8 @@ def create_app(settings: Settings) -> Starlette:
         app.state.psc_phone = (
             PhoneSignIn(psc_client, redis, settings.psc_phone) if psc_client is not None else None
         )
+        live = settings.live
+        app.state.watchers = Watchers(pool, WatcherLeases(redis, live.watchers_per_user), live)
         pool.start_reaper()
         try:
             yield
@@ -112,6 +117,7 @@ def create_app(settings: Settings) -> Starlette:
             if listener is not None:
                 listener.shutdown()
                 listener.server_close()
+            await app.state.watchers.close_all()
             await pool.close_all()
             await redis.aclose()
             audit.close()
@@ -146,6 +152,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/folders", mailbox.folders_page, methods=["GET"]),
         Route("/mail/order", search.choose_order, methods=["POST"]),
         Route("/search", search.search_page, methods=["GET"]),
+        Route("/mail/events", events.events, methods=["GET"]),
+        Route("/mail/conversation", conversation.show_conversation, methods=["GET"]),
+        Route("/mail/conversations/mode", conversation.choose_mode, methods=["POST"]),
         Route("/mail/mailbox", shared_mailboxes.switch, methods=["POST"]),
         Route("/mail/flag", mailbox.toggle_flag, methods=["POST"]),
         Route("/mail/move", mailbox.move_message, methods=["POST"]),

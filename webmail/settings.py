@@ -73,6 +73,25 @@ class SearchConfig:
 
 
 @dataclass(frozen=True)
+class LiveConfig:
+    """The live inbox: one IMAP IDLE watcher per open session, polling as the fallback."""
+
+    # IDLE (RFC 2177) on a second connection; off: every session polls on its own one.
+    idle: bool = True
+    # Watchers (each an IMAP connection) one account may hold across all app instances; the
+    # operator allows about 10 connections per user and each session also holds its own.
+    watchers_per_user: int = 4
+    # How often a watcher without IDLE, or showing several folders, looks again.
+    poll_seconds: int = 30
+    # IDLE is re-issued before servers drop it (29 minutes at most, RFC 2177).
+    idle_renew_seconds: int = 29 * 60
+    # A comment on the open stream so that proxies do not close it.
+    heartbeat_seconds: int = 25
+    # How long a watcher outlives its last page (a reload should not reopen it).
+    grace_seconds: int = 10
+
+
+@dataclass(frozen=True)
 class Settings:
     imap: ServerSettings
     smtp: ServerSettings
@@ -116,6 +135,8 @@ class Settings:
     cps: CpsConfig | None = None
     # Search in the mail (MSS_SEARCH_*).
     search: SearchConfig = SearchConfig()
+    # New mail shown without reloading (MSS_LIVE_*).
+    live: LiveConfig = LiveConfig()
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -170,6 +191,7 @@ class Settings:
             proxy=reader.proxy(),
             cps=reader.cps(),
             search=reader.search(),
+            live=reader.live(),
         )
         return settings
 
@@ -397,6 +419,16 @@ class _Reader:
 
     def search(self) -> SearchConfig:
         return SearchConfig(seconds=float(self.integer("MSS_SEARCH_SECONDS", 5, 1, 60)))
+
+    def live(self) -> LiveConfig:
+        return LiveConfig(
+            idle=self.boolean("MSS_LIVE_IDLE", True),
+            watchers_per_user=self.integer("MSS_LIVE_WATCHERS_PER_USER", 4, 0, 10),
+            poll_seconds=self.integer("MSS_LIVE_POLL_SECONDS", 30, 1, 600),
+            idle_renew_seconds=self.integer("MSS_LIVE_IDLE_RENEW_SECONDS", 29 * 60, 1, 29 * 60),
+            heartbeat_seconds=self.integer("MSS_LIVE_HEARTBEAT_SECONDS", 25, 1, 120),
+            grace_seconds=self.integer("MSS_LIVE_GRACE_SECONDS", 10, 0, 300),
+        )
 
     def server(self, kind: str) -> ServerSettings:
         prefix = f"MSS_{kind.upper()}"

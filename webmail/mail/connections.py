@@ -8,7 +8,7 @@ import logging
 import secrets
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from webmail.mail.connection_limits import (
@@ -72,6 +72,9 @@ class ConnectionPool:
         self.ssl_context = make_ssl_context(settings)
         self._entries: dict[str, _Entry] = {}
         self._reaper: asyncio.Task[None] | None = None
+        # Called with the session key when a session's connection is discarded (logout,
+        # session end): what else the session holds (its live-inbox watcher) goes too.
+        self.on_discard: list[Callable[[str], Awaitable[None]]] = []
 
     async def open(self, user: str, password: str, client_ip: str | None = None) -> ImapClient:
         """A new logged-in connection (raises ImapAuthFailed / ImapUnavailable)."""
@@ -156,7 +159,7 @@ class ConnectionPool:
         if not idle:
             log.warning("IMAP connections per process at the cap, none idle")
             raise WebmailConnectionLimit("per-process cap reached")
-        await self.discard(min(idle)[1])
+        await self.discard(min(idle)[1], session_ended=False)
 
     async def _take_slot(self, entry: _Entry, user: str) -> None:
         if self.slots is not None and not await self.slots.take(user, entry.holder):
@@ -174,7 +177,11 @@ class ConnectionPool:
             with contextlib.suppress(Exception):  # it expires by itself anyway
                 await self.slots.give_back(user, entry.holder)
 
-    async def discard(self, session_key: str) -> None:
+    async def discard(self, session_key: str, *, session_ended: bool = True) -> None:
+        """Close the session's connection; ``session_ended`` False when only unused."""
+        if session_ended:
+            for hook in self.on_discard:
+                await hook(session_key)
         entry = self._entries.pop(session_key, None)
         if entry is None:
             return
@@ -192,7 +199,7 @@ class ConnectionPool:
             if entry.last_used < limit and not entry.lock.locked()
         ]
         for key in idle:
-            await self.discard(key)
+            await self.discard(key, session_ended=False)
         return len(idle)
 
     def start_reaper(self) -> None:
@@ -208,4 +215,4 @@ class ConnectionPool:
         if self._reaper is not None:
             self._reaper.cancel()
         for key in list(self._entries):
-            await self.discard(key)
+            await self.discard(key, session_ended=False)

@@ -276,6 +276,62 @@ class ImapClient:
                 return int(counts.get("MESSAGES", 0)), int(counts.get("UNSEEN", 0))
         return 0, 0
 
+    async def counts(self, name: str) -> tuple[int, int, int]:
+        """MESSAGES, UNSEEN and UIDNEXT of a folder: what tells new mail from read mail."""
+        lines = await self._command("STATUS", self._mailbox(name), "(MESSAGES UNSEEN UIDNEXT)")
+        for response in syntax.parse_lines(lines):
+            if response and response[0] == b"STATUS" and isinstance(response[-1], list):
+                found = _pairs(response[-1])
+                return found.get("MESSAGES", 0), found.get("UNSEEN", 0), found.get("UIDNEXT", 0)
+        return 0, 0, 0
+
+    async def idle(self, seconds: float, interrupt: asyncio.Event) -> bool:
+        """Wait in IDLE (RFC 2177) on the selected mailbox until the server tells of a change,
+        ``interrupt`` is set or ``seconds`` pass; then DONE. True when the server spoke."""
+        if not self.has_capability("IDLE"):
+            raise ImapCommandFailed("IDLE", "BAD", "server has no IDLE")
+        protocol = self._protocol
+        while not protocol.idle_queue.empty():
+            protocol.idle_queue.get_nowait()  # what a previous IDLE left behind
+        command = asyncio.ensure_future(protocol.idle())
+        try:
+            await self._idle_started(command)
+            pushed = asyncio.ensure_future(protocol.idle_queue.get())
+            woken = asyncio.ensure_future(interrupt.wait())
+            try:
+                await asyncio.wait(
+                    {pushed, woken, command}, timeout=seconds, return_when="FIRST_COMPLETED"
+                )
+            finally:
+                pushed.cancel()
+                woken.cancel()
+            spoke = pushed.done() and not pushed.cancelled()
+            if not command.done():
+                protocol.idle_done()
+            response = await self._guard(command)
+        except asyncio.CancelledError:
+            self.close()  # stopped in the middle of IDLE: the connection is of no further use
+            raise
+        if response.result != "OK":
+            raise ImapCommandFailed("IDLE", response.result, _text(response))
+        return spoke or bool(response.lines[:-1])
+
+    async def _idle_started(self, command: asyncio.Future[Any]) -> None:
+        """Wait for the server's "+ idling" (or its refusal)."""
+        started = asyncio.ensure_future(self._protocol.wait_for_idle_response())
+        try:
+            await asyncio.wait(
+                {started, command}, timeout=self.timeout, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            started.cancel()
+        if command.done() and command.exception() is None:
+            response = command.result()
+            raise ImapCommandFailed("IDLE", response.result, _text(response))
+        if command.done() or not started.done() or started.cancelled():
+            self.close()
+            raise ImapUnavailable("no answer to IDLE")
+
     # -- one mailbox -----------------------------------------------------------------------
 
     async def select(self, name: str) -> MailboxState:
@@ -354,6 +410,11 @@ class ImapClient:
             return syntax.esearch_all(lines)
         lines = await self._command("SEARCH", *charset, *criteria, uid=True)
         return syntax.search_numbers(lines, b"SEARCH")
+
+    async def threads(self, algorithm: str) -> list[bytes | bytearray]:
+        """UID THREAD (RFC 5256) of the whole selected mailbox, as the server answered it
+        (webmail.mail.threads reads it); only where THREAD=<algorithm> is advertised."""
+        return await self._command("THREAD", algorithm, "UTF-8", "ALL", uid=True)
 
     async def fetch(self, uids: Sequence[int], items: str) -> list[syntax.FetchItem]:
         if not uids:

@@ -25,6 +25,7 @@ from webmail.views.common import (
     text_field,
     uid_param,
 )
+from webmail.views.conversation import list_grouping
 from webmail.views.search import list_order
 from webmail.views.shared_mailboxes import inside, links, require_delete
 
@@ -94,7 +95,9 @@ async def message_list(request: Request) -> Response:
             raise NotFound("Ce dossier n'existe pas.") from None
         folders = [] if wants_fragment(request) else await folder_list(session, page)
         boxes = [] if wants_fragment(request) else await links(session)
+        grouping = await list_grouping(request, auth.user, session, page)
     context = {
+        "conversations": grouping,
         "page": page,
         "folder": folder,
         "folders": folders,
