@@ -24,6 +24,7 @@ from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, 
 from webmail.auth.throttle import Limits
 from webmail.directory.config import DirectoryConfig, directory_config
 from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
+from webmail.mail.undo_config import UndoConfig
 from webmail.trust.policy import OutsidePolicy, TrustConfig
 
 
@@ -92,6 +93,8 @@ class Settings:
     shared: SharedMailboxConfig = dataclasses.field(default_factory=SharedMailboxConfig)
     # The national directory's index (MSS_DIRECTORY_INDEX, default under MSS_DATA_DIR).
     directory: DirectoryConfig | None = None
+    # How long a move or a deletion can be undone (MSS_UNDO_SECONDS).
+    undo: UndoConfig = UndoConfig()  # noqa: RUF009 (frozen: one shared default is safe)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -138,6 +141,7 @@ class Settings:
             trust=reader.trust(),
             psc_phone=reader.psc_phone(),
             shared=reader.shared_mailboxes(),
+            undo=UndoConfig(seconds=reader.integer("MSS_UNDO_SECONDS", 10, 1, 120)),
             directory=reader.directory(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):

@@ -99,17 +99,6 @@ async def message_list(request: Request) -> Response:
     return vary_on_htmx(render(request, "pages/mailbox.html", context))
 
 
-async def folders_page(request: Request) -> Response:
-    auth = await authenticated(request)
-    app = services(request)
-    async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        folders = await folder_list(session)
-        boxes = await links(session)
-    return render(
-        request, "pages/folders.html", {"folders": folders, "folder": None, "mailboxes": boxes}
-    )
-
-
 async def toggle_flag(request: Request) -> Response:
     auth, form = await state_change(request)
     folder = folder_param(text_field(form, "folder"))
