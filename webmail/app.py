@@ -51,6 +51,7 @@ from webmail.views import (
     psc_phone,
     second_factor,
     shared_mailboxes,
+    triage,
 )
 from webmail.views.common import (
     LANGUAGE_COOKIE,
@@ -136,8 +137,13 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/folders/delete", folders_admin.delete_folder, methods=["POST"]),
         Route("/mail/mailbox", shared_mailboxes.switch, methods=["POST"]),
         Route("/mail/flag", mailbox.toggle_flag, methods=["POST"]),
-        Route("/mail/move", mailbox.move_message, methods=["POST"]),
-        Route("/mail/delete", mailbox.delete_message, methods=["POST"]),
+        Route("/mail/move", triage.move_message, methods=["POST"]),
+        Route("/mail/archive", triage.archive_message, methods=["POST"]),
+        Route("/mail/delete", triage.delete_message, methods=["POST"]),
+        Route("/mail/selection", triage.selection, methods=["POST"]),
+        Route("/mail/read-all", triage.mark_all_read, methods=["POST"]),
+        Route("/mail/empty-trash", triage.empty_trash, methods=["POST"]),
+        Route("/mail/undo", triage.undo_action, methods=["POST"]),
         Route("/mail/message", message.show_message, methods=["GET"]),
         Route("/mail/message/frame", message.message_frame, methods=["GET"]),
         Route("/mail/attachment", message.download_attachment, methods=["GET"]),
