@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from dev.other_imap import InboxPrefixStack
 from dev.stack import Stack
 from tests.conftest import MailUser, csrf_token, deliver, imap_for, login, simple_mail, soup
+from tests.other_servers import other_client, other_imap_for, user_on_other_server
 from webmail.app import create_app
 from webmail.settings import Settings
 
@@ -216,3 +218,57 @@ def test_the_undo_record_holds_no_folder_name_in_clear(
 
     stored = asyncio.run(values())
     assert stored and not any(b"Durand" in value for value in stored)
+
+
+# -- the other flavour: INBOX. namespace, no SPECIAL-USE, Trash and Archive made on demand --
+
+
+def test_delete_archive_and_undo_under_an_inbox_prefix(
+    stack: Stack, other_imap: InboxPrefixStack
+) -> None:
+    account = user_on_other_server(stack, other_imap)
+    imap = other_imap_for(other_imap, account)
+    try:
+        for subject, flags in (("Un", "(\\Flagged)"), ("Deux", "(\\Seen $Label1)")):
+            raw = simple_mail("a@chu-demo.mssante.test", account.address, subject).as_bytes()
+            assert imap.append("INBOX", flags, None, raw)[0] == "OK"
+        before = state(imap, "INBOX")
+    finally:
+        imap.logout()
+    with other_client(stack, other_imap) as client:
+        login(client, account)
+        uids = sorted(m.uid for m in client.get("/mail").context["page"].messages)
+        for action, where in (("delete", "INBOX.Trash"), ("archive", "INBOX.Archive")):
+            done = post(client, "/mail/selection", folder="INBOX", action=action, uid=uids)
+            assert done.status_code == 303
+            imap = other_imap_for(other_imap, account)
+            try:
+                assert len(state(imap, where)) == 2
+            finally:
+                imap.logout()
+            assert post(client, "/mail/undo", token=undo_token(client)).status_code == 303
+            imap = other_imap_for(other_imap, account)
+            try:
+                assert state(imap, "INBOX") == before
+                assert state(imap, where) == {}
+            finally:
+                imap.logout()
+            uids = sorted(m.uid for m in client.get("/mail").context["page"].messages)
+
+
+def test_undo_says_so_when_a_message_is_gone_meanwhile(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
+    ids = delivered(stack, user)
+    post(logged_in, "/mail/selection", folder="INBOX", action="delete", uid=sorted(ids.values()))
+    token = undo_token(logged_in)
+    imap = imap_for(stack, user)  # another client removes one from Trash meanwhile
+    imap.select("Trash")
+    imap.uid("STORE", "1", "+FLAGS.SILENT", "(\\Deleted)")
+    imap.expunge()
+    imap.logout()
+    undone = post(logged_in, "/mail/undo", token=token)
+    assert undone.headers["location"].endswith("notice=undone-partial")
+    page = soup(logged_in.get(undone.headers["location"]).text)
+    assert page.select_one(".alert-warning").get_text(strip=True)
+    assert len(held(stack, user, "INBOX")) == 2

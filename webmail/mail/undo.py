@@ -124,8 +124,12 @@ async def restore(imap: ImapClient, record: UndoRecord) -> int:
     await imap.select(record.target)
     if record.kind == FLAGS:
         await imap.store_flags(record.uids, [record.flag], add=not record.added)
-        return len(record.uids)
-    uids = record.uids or await _find(imap, record.message_ids)
+        return record.count
+    if record.uids:
+        # Only those still there: another client may have moved or removed some meanwhile.
+        uids = await imap.search_uids("UID", ",".join(str(uid) for uid in record.uids))
+    else:
+        uids = await _find(imap, record.message_ids)
     if uids:
         await imap.move(uids, record.source)
     return len(uids)

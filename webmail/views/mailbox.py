@@ -56,6 +56,10 @@ WARNINGS = {
         "Message envoyé, mais aucune copie n'a pu être gardée dans Envoyés et son brouillon "
         "n'a pas pu être supprimé."
     ),
+    "undone-partial": N_(
+        "Certains messages n'ont pas été retrouvés pour être remis à leur place : ils sont "
+        "restés dans le dossier où ils avaient été placés."
+    ),
     "already-sent": N_(
         "Ce message avait déjà été envoyé : il n'a pas été envoyé une seconde fois."
     ),

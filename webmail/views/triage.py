@@ -142,7 +142,9 @@ async def undo_action(request: Request) -> Response:
         session.cache.forget(record.source)
         session.cache.forget(record.target)
     audit(request, "undone", auth, folder=record.target, to_folder=record.source, count=restored)
-    return RedirectResponse(mail_url(record.source, notice="undone"), status_code=303)
+    # Some may no longer be found (another client moved them meanwhile): said, not hidden.
+    notice = "undone" if restored >= record.count else "undone-partial"
+    return RedirectResponse(mail_url(record.source, notice=notice), status_code=303)
 
 
 async def pending_undo(request: Request, auth: Authenticated) -> dict[str, Any] | None:
