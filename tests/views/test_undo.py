@@ -272,3 +272,33 @@ def test_undo_says_so_when_a_message_is_gone_meanwhile(
     page = soup(logged_in.get(undone.headers["location"]).text)
     assert page.select_one(".alert-warning").get_text(strip=True)
     assert len(held(stack, user, "INBOX")) == 2
+
+
+def test_two_annuler_at_once_restore_once(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = delivered(stack, user)
+    post(logged_in, "/mail/delete", folder="INBOX", uid=min(ids.values()))
+    token = undo_token(logged_in)
+    csrf = csrf_token(logged_in)
+
+    def press() -> int:
+        answer = logged_in.post("/mail/undo", data={"csrf_token": csrf, "token": token})
+        return int(answer.status_code)
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = sorted(pool.map(lambda _n: press(), range(2)))
+    assert answers == [303, 410]
+    assert len(held(stack, user, "INBOX")) == 3
+
+
+@pytest.mark.parametrize("token", ["", "x" * 200, "a b", "../latest", "latest"])
+def test_hostile_tokens_find_nothing(
+    logged_in: TestClient, stack: Stack, user: MailUser, token: str
+) -> None:
+    ids = delivered(stack, user)
+    post(logged_in, "/mail/delete", folder="INBOX", uid=min(ids.values()))
+    assert post(logged_in, "/mail/undo", token=token).status_code == 410
+    assert len(held(stack, user, "Trash")) == 1

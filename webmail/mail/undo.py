@@ -26,6 +26,8 @@ from webmail.mail.imap import ImapClient
 KEY_PREFIX = "mss:undo:"
 MOVE = "move"
 FLAGS = "flags"
+TOKEN_BYTES = 16
+TOKEN_CHARS = 22  # token_urlsafe(16)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class UndoStore:
     async def keep(
         self, session_key: str, record: UndoRecord, seal: Callable[[str], str]
     ) -> Pending:
-        token = secrets.token_urlsafe(16)
+        token = secrets.token_urlsafe(TOKEN_BYTES)
         pending = Pending(token=token, label=record.label, count=record.count)
         with redis_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -92,8 +94,8 @@ class UndoStore:
         self, session_key: str, token: str, unseal: Callable[[str], str | None]
     ) -> UndoRecord | None:
         """The record, once; None after the window, when already taken, or another session's."""
-        if not token or len(token) > 64 or not token.replace("-", "").replace("_", "").isalnum():
-            return None
+        if len(token) != TOKEN_CHARS or not token.replace("-", "").replace("_", "").isalnum():
+            return None  # never one of ours, nor the "latest" pointer's key
         with redis_errors():
             raw = await self.redis.getdel(_key(session_key, token))
             await self.redis.delete(_latest(session_key))

@@ -165,7 +165,7 @@ async def _page_context(session: MailSession) -> dict[str, Any]:
         "folder": None,
         "mailboxes": await links(session),
         # Any listed folder may hold a new one, except where the server has no levels.
-        "parents": [entry for entry in folders if where.delimiter] if where.delimiter else [],
+        "parents": folders if where.delimiter else [],
         "delimiter": where.delimiter,
     }
 
