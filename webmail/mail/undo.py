@@ -94,7 +94,11 @@ class UndoStore:
         self, session_key: str, token: str, unseal: Callable[[str], str | None]
     ) -> UndoRecord | None:
         """The record, once; None after the window, when already taken, or another session's."""
-        if len(token) != TOKEN_CHARS or not token.replace("-", "").replace("_", "").isalnum():
+        if (
+            len(token) != TOKEN_CHARS
+            or not token.isascii()
+            or not token.replace("-", "").replace("_", "").isalnum()
+        ):
             return None  # never one of ours, nor the "latest" pointer's key
         with redis_errors():
             raw = await self.redis.getdel(_key(session_key, token))
