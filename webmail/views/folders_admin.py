@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from webmail import i18n
 from webmail.i18n import N_
 from webmail.mail import folder_admin
 from webmail.mail.connections import MailSession
@@ -28,13 +29,7 @@ REASONS: dict[str, tuple[str, int]] = {
     "empty": (N_("Donnez un nom au dossier."), 400),
     "too_long": (N_("Ce nom est trop long : 80 caractères au plus."), 400),
     "characters": (N_("Un nom de dossier ne peut contenir ni « % » ni « * »."), 400),
-    "separator": (
-        N_(
-            "Le caractère « {sep} » sépare les niveaux de dossiers sur ce serveur : pour "
-            "créer un sous-dossier, choisissez son dossier parent."
-        ),
-        400,
-    ),
+    "separator": ("", 400),  # says the server's separator: _message_for
     "reserved": (N_("Ce nom est réservé : choisissez-en un autre."), 400),
     "no_nesting": (N_("Ce serveur ne permet pas les sous-dossiers."), 400),
     "exists": (N_("Un dossier porte déjà ce nom."), 409),
@@ -177,12 +172,16 @@ def _refusal(
     refused: FolderRefused,
     typed: str = "",
 ) -> Response:
-    message, status = REASONS.get(refused.reason, REASONS["server"])
+    status = REASONS.get(refused.reason, REASONS["server"])[1]
     # The typed name comes back in the field: nothing to type again.
-    context = {
-        **context,
-        "typed": typed,
-        "error_message": message,
-        "error_separator": context.get("delimiter") or "",
-    }
+    context = {**context, "typed": typed, "error_text": _message_for(refused.reason, context)}
     return render(request, template, context, status_code=status)
+
+
+def _message_for(reason: str, context: dict[str, Any]) -> str:
+    if reason == "separator":
+        return i18n._(
+            "Le caractère « {sep} » sépare les niveaux de dossiers sur ce serveur : pour "
+            "créer un sous-dossier, choisissez son dossier parent."
+        ).format(sep=context.get("delimiter") or "")
+    return i18n.shown(REASONS.get(reason, REASONS["server"])[0])
