@@ -29,6 +29,7 @@ def test_defaults_follow_mssante() -> None:
     assert settings.cookie_secure is True
     assert settings.default_language == "fr"
     assert settings.login_limits.ipv6_prefix == 64  # one subscriber's network
+    assert settings.undo.seconds == 10
 
 
 def test_implicit_tls_ports() -> None:
@@ -61,6 +62,7 @@ def test_implicit_tls_ports() -> None:
             {"MSS_TRUSTED_PROXIES": "127.0.0.1, nginx.local"},
             "MSS_TRUSTED_PROXIES: not an address or a CIDR block: 'nginx.local'",
         ),
+        ({"MSS_UNDO_SECONDS": "0"}, "MSS_UNDO_SECONDS: expected a number from 1 to 120"),
     ],
 )
 def test_bad_settings_are_named(changes: dict[str, str], message: str) -> None:

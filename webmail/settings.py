@@ -26,6 +26,7 @@ from webmail.auth.throttle import Limits
 from webmail.directory.config import DirectoryConfig, directory_config
 from webmail.mail.connection_limits import ConnectionLimits, LimitsError, connection_limits
 from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
+from webmail.mail.undo_config import UndoConfig
 from webmail.ops.metrics_config import MetricsConfig, MetricsConfigError, metrics_config
 from webmail.ops.redis_client import RedisConfig, RedisConfigError, redis_config
 from webmail.security.proxy import ProxyConfig, parse_networks
@@ -137,6 +138,8 @@ class Settings:
     search: SearchConfig = SearchConfig()
     # New mail shown without reloading (MSS_LIVE_*).
     live: LiveConfig = LiveConfig()
+    # How long a move or a deletion can be undone (MSS_UNDO_SECONDS).
+    undo: UndoConfig = UndoConfig()  # noqa: RUF009 (frozen: one shared default is safe)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -184,6 +187,7 @@ class Settings:
             trust=reader.trust(),
             psc_phone=reader.psc_phone(),
             shared=reader.shared_mailboxes(),
+            undo=UndoConfig(seconds=reader.integer("MSS_UNDO_SECONDS", 10, 1, 120)),
             directory=reader.directory(),
             redis=redis,
             connection_limits=reader.connection_limits(),

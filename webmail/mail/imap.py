@@ -268,6 +268,33 @@ class ImapClient:
             # Subscribed, so that other mail clients of the account show it as well.
             await self._command("SUBSCRIBE", self._mailbox(name))
 
+    async def create_folder(self, name: str) -> None:
+        await self._command("CREATE", self._mailbox(name))
+        with contextlib.suppress(ImapCommandFailed):
+            await self._command("SUBSCRIBE", self._mailbox(name))
+
+    async def rename_folder(self, name: str, new_name: str) -> None:
+        await self._command(
+            "RENAME", self._mailbox(name), self._mailbox(new_name), missing=MailboxNotFound
+        )
+        self.selected = None  # the selected folder may be the one renamed
+        with contextlib.suppress(ImapCommandFailed):
+            await self._command("UNSUBSCRIBE", self._mailbox(name))
+        with contextlib.suppress(ImapCommandFailed):
+            await self._command("SUBSCRIBE", self._mailbox(new_name))
+
+    async def delete_folder(self, name: str) -> None:
+        if self.selected is not None and self.selected.name == name:
+            # Some servers refuse to delete the selected folder: leave it first (never with
+            # CLOSE, which would also expunge it).
+            if self.has_capability("UNSELECT"):
+                with contextlib.suppress(ImapCommandFailed):
+                    await self._command("UNSELECT")
+            self.selected = None
+        await self._command("DELETE", self._mailbox(name), missing=MailboxNotFound)
+        with contextlib.suppress(ImapCommandFailed):
+            await self._command("UNSUBSCRIBE", self._mailbox(name))
+
     async def status(self, name: str) -> tuple[int, int]:
         lines = await self._command("STATUS", self._mailbox(name), "(MESSAGES UNSEEN)")
         for response in syntax.parse_lines(lines):
@@ -437,14 +464,35 @@ class ImapClient:
                 "STORE", _uid_set(uids), operation, "(" + " ".join(flags) + ")", uid=True
             )
 
-    async def move(self, uids: Sequence[int], target: str) -> None:
+    async def move(self, uids: Sequence[int], target: str) -> dict[int, int]:
+        """Move, flags kept; returns each moved UID's new UID in ``target`` where the server
+        tells it (COPYUID, RFC 4315), an empty mapping where it does not."""
         mailbox = self._mailbox(target)
         if self.has_capability("MOVE"):
-            await self._command("MOVE", _uid_set(uids), mailbox, uid=True, missing=MailboxNotFound)
-            return
-        await self._command("COPY", _uid_set(uids), mailbox, uid=True, missing=MailboxNotFound)
+            lines = await self._command(
+                "MOVE", _uid_set(uids), mailbox, uid=True, missing=MailboxNotFound
+            )
+            return self._copied_uids(lines)
+        lines = await self._command(
+            "COPY", _uid_set(uids), mailbox, uid=True, missing=MailboxNotFound
+        )
         await self.store_flags(uids, ["\\Deleted"], add=True)
         await self.expunge_uids(uids)
+        return self._copied_uids(lines)
+
+    def _copied_uids(self, lines: Sequence[bytes | bytearray]) -> dict[int, int]:
+        if not self.has_capability("UIDPLUS"):
+            return {}
+        words = syntax.response_codes(lines).get("COPYUID", b"").split()
+        if len(words) != 3:
+            return {}
+        sources, targets = _expand_uid_set(words[1]), _expand_uid_set(words[2])
+        return dict(zip(sources, targets, strict=True)) if len(sources) == len(targets) else {}
+
+    async def search_uids(self, *criteria: str) -> list[int]:
+        """UIDs of the selected mailbox matching ``criteria``, ascending."""
+        lines = await self._command("SEARCH", *criteria, uid=True)
+        return sorted(syntax.search_numbers(lines, b"SEARCH"))
 
     async def expunge_uids(self, uids: Sequence[int]) -> None:
         """Remove these messages, already marked \\Deleted, and no others."""
@@ -543,6 +591,19 @@ def _uid_set(uids: Sequence[int]) -> str:
         runs.append(str(start) if start == previous else f"{start}:{previous}")
         start = previous = uid
     return ",".join(runs)
+
+
+def _expand_uid_set(text: bytes) -> list[int]:
+    """``4,7:9`` as [4, 7, 8, 9], in the order given (COPYUID pairs them by position)."""
+    uids: list[int] = []
+    for part in text.split(b","):
+        low, _, high = part.partition(b":")
+        if not low.isdigit() or (high and not high.isdigit()):
+            return []
+        first, last = int(low), int(high or low)
+        step = 1 if last >= first else -1
+        uids.extend(range(first, last + step, step))
+    return uids
 
 
 def _pairs(values: list[syntax.Value]) -> dict[str, int]:

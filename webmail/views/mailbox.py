@@ -12,11 +12,10 @@ from webmail.mail import mailbox, mailboxes
 from webmail.mail.connections import MailSession
 from webmail.mail.folders import FolderEntry
 from webmail.mail.imap import MailboxNotFound
-from webmail.mail.special_folders import FolderUnavailable
 from webmail.templating import render
-from webmail.urls import local_path, mail_url, message_url
+from webmail.urls import local_path, mail_url
+from webmail.views import triage
 from webmail.views.common import (
-    audit,
     authenticated,
     folder_param,
     is_ascii_number,
@@ -27,7 +26,7 @@ from webmail.views.common import (
 )
 from webmail.views.conversation import list_grouping
 from webmail.views.search import list_order
-from webmail.views.shared_mailboxes import inside, links, require_delete
+from webmail.views.shared_mailboxes import inside, links
 
 NOTICES = {
     "sent": N_("Message envoyé."),
@@ -35,6 +34,8 @@ NOTICES = {
     "moved": N_("Message déplacé."),
     "deleted": N_("Message supprimé."),
     "trashed": N_("Message placé dans la corbeille."),
+    "archived": N_("Message archivé."),
+    "undone": N_("C'est annulé : les messages sont revenus à leur place."),
     "recovery": N_(
         "Connexion avec un code de secours : il ne servira plus. "
         "Vous pouvez en générer de nouveaux depuis la page Compte."
@@ -56,6 +57,10 @@ WARNINGS = {
     "sent-nocopy-draft": N_(
         "Message envoyé, mais aucune copie n'a pu être gardée dans Envoyés et son brouillon "
         "n'a pas pu être supprimé."
+    ),
+    "undone-partial": N_(
+        "Certains messages n'ont pas été retrouvés pour être remis à leur place : ils sont "
+        "restés dans le dossier où ils avaient été placés."
     ),
     "already-sent": N_(
         "Ce message avait déjà été envoyé : il n'a pas été envoyé une seconde fois."
@@ -106,23 +111,14 @@ async def message_list(request: Request) -> Response:
         "order": order,
         # "Plus de messages" asked by htmx: only the rows that follow, appended in place.
         "more_only": after is not None and wants_fragment(request),
+        "folder_role": next((e.role for e in folders if e.name == folder), None),
         "notice": NOTICES.get(request.query_params.get("notice", "")),
         "warning": WARNINGS.get(request.query_params.get("notice", "")),
+        "undo": await triage.pending_undo(request, auth),
     }
     if wants_fragment(request):
         return vary_on_htmx(render(request, "partials/_rows.html", context))
     return vary_on_htmx(render(request, "pages/mailbox.html", context))
-
-
-async def folders_page(request: Request) -> Response:
-    auth = await authenticated(request)
-    app = services(request)
-    async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        folders = await folder_list(session)
-        boxes = await links(session)
-    return render(
-        request, "pages/folders.html", {"folders": folders, "folder": None, "mailboxes": boxes}
-    )
 
 
 async def toggle_flag(request: Request) -> Response:
@@ -141,80 +137,6 @@ async def toggle_flag(request: Request) -> Response:
         await session.imap.store_flags([uid], [flag], add=add)
         mailbox.update_cached_flags(session.cache, folder, uid, {flag}, add)
     return RedirectResponse(local_path(text_field(form, "next"), mail_url(folder)), status_code=303)
-
-
-async def move_message(request: Request) -> Response:
-    auth, form = await state_change(request)
-    folder = folder_param(text_field(form, "folder"))
-    uid = uid_param(text_field(form, "uid"))
-    target = folder_param(text_field(form, "target"))
-    app = services(request)
-    async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        folder = await _select(session, folder)
-        target = await inside(session, target)
-        await require_delete(session, folder)
-        try:
-            await session.imap.move([uid], target)
-        except MailboxNotFound:
-            raise NotFound("Le dossier de destination n'existe pas.") from None
-        session.cache.forget(folder)
-        session.cache.forget(target)
-    audit(request, "message_moved", auth, folder=folder, uid=uid, to_folder=target)
-    return RedirectResponse(mail_url(folder, notice="moved"), status_code=303)
-
-
-async def delete_message(request: Request) -> Response:
-    """Delete moves to Trash, created when the account has none. Deleting from Trash removes
-    for good, and so does deleting where no Trash can be created: both only once confirmed."""
-    auth, form = await state_change(request)
-    folder = folder_param(text_field(form, "folder"))
-    uid = uid_param(text_field(form, "uid"))
-    confirmed = text_field(form, "confirm") == "permanent"
-    app = services(request)
-    async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        folder = await _select(session, folder)
-        await require_delete(session, folder)
-        trash = await _trash(session)
-        # Removing for good is asked on the server too: a browser without script, or a
-        # confirm() it skipped, must not lose a message without a question.
-        if (trash is None or trash == folder) and not confirmed:
-            return render(
-                request,
-                "pages/confirm_delete.html",
-                {
-                    "folder": folder,
-                    "uid": uid,
-                    "back_url": message_url(folder, uid),
-                    "no_trash": trash is None,
-                },
-            )
-        if trash is not None and trash != folder:
-            await session.imap.move([uid], trash)
-            notice = "trashed"
-            session.cache.forget(trash)
-        else:
-            await session.imap.store_flags([uid], ["\\Deleted"], add=True)
-            await session.imap.expunge_uids([uid])
-            notice = "deleted"
-        session.cache.forget(folder)
-    audit(
-        request,
-        "message_deleted",
-        auth,
-        folder=folder,
-        uid=uid,
-        mode="trash" if notice == "trashed" else "expunge",
-    )
-    return RedirectResponse(mail_url(folder, notice=notice), status_code=303)
-
-
-async def _trash(session: MailSession) -> str | None:
-    """The Trash folder, created when missing; None when the server refuses to create it."""
-    try:
-        # An organisational mailbox's own Trash, never the user's: its messages stay in it.
-        return await mailboxes.role_folder(session, "trash", fallback=False)
-    except FolderUnavailable:
-        return None
 
 
 async def _select(session: MailSession, folder: str) -> str:
