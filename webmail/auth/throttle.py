@@ -56,24 +56,52 @@ redis.call('EXPIRE', KEYS[5], ARGV[5])
 return '0'
 """
 
-# KEYS: pair failures, address failures, pair attempts under way.
-# ARGV: "failed" (the count stands), "succeeded" (the pair's failures forgotten) or
-# "abandoned" (the attempt proved nothing: taken back). Counts never go below 0.
-# Returns the pair's failures settled (those still under way left out) and the address's.
+# KEYS: pair failures, address failures, pair attempts under way, pair lock, address lock.
+# ARGV: the outcome, now, failures before lock, first and longest lock, window seconds,
+# failures per address. Outcomes: "failed" (an attempt begun failed: its count stands),
+# "counted" (a failure counted after it was tried: second-factor codes), "succeeded" (the
+# pair's failures forgotten), "abandoned" (the attempt proved nothing: taken back).
+# After a failure, in the same step, the lock it triggers: the failures settled (attempts
+# still under way left out) reaching the limit lock the pair for 60 s, 120 s, 240 s ... up to
+# the longest, and the address's failures reaching theirs lock the address for the window.
+# No attempt can begin between a failure and its lock. Returns the lock's end, or 0.
 _SETTLE = """
 local function count(key) return tonumber(redis.call('GET', key) or 0) end
 local function take_one(key)
   if count(key) > 0 then redis.call('DECR', key) end
 end
-take_one(KEYS[3])
-if ARGV[1] == 'succeeded' then
-  redis.call('DEL', KEYS[1])
-  take_one(KEYS[2])
-elseif ARGV[1] == 'abandoned' then
-  take_one(KEYS[1])
-  take_one(KEYS[2])
+local outcome = ARGV[1]
+local window = tonumber(ARGV[6])
+if outcome == 'counted' then
+  redis.call('INCR', KEYS[1])
+  redis.call('EXPIRE', KEYS[1], window)
+  redis.call('INCR', KEYS[2])
+  if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], window) end
+else
+  take_one(KEYS[3])
+  if outcome == 'succeeded' then
+    redis.call('DEL', KEYS[1])
+    take_one(KEYS[2])
+    return '0'
+  elseif outcome == 'abandoned' then
+    take_one(KEYS[1])
+    take_one(KEYS[2])
+    return '0'
+  end
 end
-return {math.max(count(KEYS[1]) - count(KEYS[3]), 0), count(KEYS[2])}
+local now, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local ends = 0
+local settled = count(KEYS[1]) - count(KEYS[3])
+if settled >= limit then
+  local seconds = math.min(tonumber(ARGV[4]) * 2 ^ (settled - limit), tonumber(ARGV[5]))
+  ends = now + seconds
+  redis.call('SET', KEYS[4], string.format('%.6f', ends), 'EX', math.floor(seconds) + 1)
+end
+if count(KEYS[2]) >= tonumber(ARGV[7]) then
+  ends = math.max(ends, now + window)
+  redis.call('SET', KEYS[5], string.format('%.6f', now + window), 'EX', window)
+end
+return string.format('%.6f', ends)
 """
 # An attempt that never settles (its process died) stops holding others back after this.
 UNDER_WAY_SECONDS = 120
@@ -160,47 +188,15 @@ class Throttle:
 
     async def begun_failed(self, account: str, address: str) -> Lock | None:
         """The attempt ``begin`` counted failed; returns the lock it triggers, if any."""
-        pair, per_address = await self._settle(account, address, "failed")
-        return await self._lock_after(account, address, pair, per_address)
+        return await self._settle(account, address, "failed")
 
     async def abandoned(self, account: str, address: str) -> None:
         """The attempt ``begin`` counted proved nothing (the server was unreachable)."""
         await self._settle(account, address, "abandoned")
 
     async def failed(self, account: str, address: str) -> Lock | None:
-        """Count a failure; returns the lock it triggers, if any."""
-        limits = self.limits
-        pair_key = self._key("fail", account, address)
-        address_key = self._key("addr-fail", "", address)
-        with redis_errors():
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(pair_key)
-                pipe.expire(pair_key, limits.window_seconds)
-                pipe.incr(address_key)
-                pipe.expire(address_key, limits.window_seconds, nx=True)
-                pair_failures, _, address_failures, _ = await pipe.execute()
-            return await self._lock_after(account, address, pair_failures, address_failures)
-
-    async def _lock_after(
-        self, account: str, address: str, pair_failures: int, address_failures: int
-    ) -> Lock | None:
-        limits = self.limits
-        with redis_errors():
-            lock: Lock | None = None
-            if pair_failures >= limits.failures_before_lock:
-                # 60 s, 120 s, 240 s ... for each further failure, up to the maximum.
-                extra = pair_failures - limits.failures_before_lock
-                seconds = min(limits.first_lock_seconds * 2**extra, limits.max_lock_seconds)
-                lock = Lock(time.time() + seconds)
-                await self.redis.set(
-                    self._key("lock", account, address), lock.until, ex=int(seconds) + 1
-                )
-            if address_failures >= limits.failures_per_address:
-                lock = Lock(time.time() + limits.window_seconds)
-                await self.redis.set(
-                    self._key("addr-lock", "", address), lock.until, ex=limits.window_seconds
-                )
-            return lock
+        """Count a failure after it was tried; returns the lock it triggers, if any."""
+        return await self._settle(account, address, "counted")
 
     async def succeeded(self, account: str, address: str, begun: bool = False) -> None:
         """The account's failures from this address are forgotten; ``begun``: the attempt
@@ -211,18 +207,29 @@ class Throttle:
         with redis_errors():
             await self.redis.delete(self._key("fail", account, address))
 
-    async def _settle(self, account: str, address: str, outcome: str) -> tuple[int, int]:
-        """Ends an attempt ``begin`` counted; the pair's settled failures and the address's."""
+    async def _settle(self, account: str, address: str, outcome: str) -> Lock | None:
+        limits = self.limits
         with redis_errors():
-            pair, per_address = await self._end(
+            ends = await self._end(
                 keys=[
                     self._key("fail", account, address),
                     self._key("addr-fail", "", address),
                     self._key("trying", account, address),
+                    self._key("lock", account, address),
+                    self._key("addr-lock", "", address),
                 ],
-                args=[outcome],
+                args=[
+                    outcome,
+                    time.time(),
+                    limits.failures_before_lock,
+                    limits.first_lock_seconds,
+                    limits.max_lock_seconds,
+                    limits.window_seconds,
+                    limits.failures_per_address,
+                ],
             )
-        return int(pair), int(per_address)
+        until = float(ends)
+        return Lock(until) if until > 0 else None
 
     def _key(self, kind: str, account: str, address: str) -> str:
         digest = account_network_digest(account, address, self.limits.ipv6_prefix)
