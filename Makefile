@@ -2,13 +2,17 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test install install-browser lint bench translations clean
+.PHONY: demo test failover-test install install-browser lint bench translations clean
 
 demo: install
 	$(PY) -m dev.demo
 
 test: install-browser
 	$(PY) -m pytest
+
+# The Redis Sentinel failover alone (a primary, a replica, three sentinels; also in `make test`).
+failover-test: install
+	$(PY) -m pytest tests/ops/test_failover.py -q
 
 install:
 	bash dev/install.sh

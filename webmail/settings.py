@@ -11,11 +11,12 @@ import ipaddress
 import os
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from webmail.auth.ciba import CibaConfig
 from webmail.auth.cps import ID_ATTRIBUTES, CpsConfig, read_mapping
@@ -31,6 +32,8 @@ from webmail.ops.metrics_config import MetricsConfig, MetricsConfigError, metric
 from webmail.ops.redis_client import RedisConfig, RedisConfigError, redis_config
 from webmail.security.proxy import ProxyConfig, parse_networks
 from webmail.trust.policy import OutsidePolicy, TrustConfig
+
+_T = TypeVar("_T")
 
 
 class SettingsError(Exception):
@@ -151,7 +154,7 @@ class Settings:
         reader = _Reader(os.environ if env is None else env)
         imap = reader.server("imap")
         smtp = reader.server("smtp")
-        redis = reader.redis()
+        redis = reader.feature(redis_config, RedisConfigError)
         settings = cls(
             imap=imap,
             smtp=smtp,
@@ -190,8 +193,8 @@ class Settings:
             undo=UndoConfig(seconds=reader.integer("MSS_UNDO_SECONDS", 10, 1, 120)),
             directory=reader.directory(),
             redis=redis,
-            connection_limits=reader.connection_limits(),
-            metrics=reader.metrics(),
+            connection_limits=reader.feature(connection_limits, LimitsError),
+            metrics=reader.feature(metrics_config, MetricsConfigError),
             proxy=reader.proxy(),
             cps=reader.cps(),
             search=reader.search(),
@@ -393,22 +396,11 @@ class _Reader:
             identities=tuple(identities),
         )
 
-    def redis(self) -> RedisConfig:
+    def feature(self, read: Callable[[Mapping[str, str]], _T], errors: type[ValueError]) -> _T:
+        """A feature's own settings (MSS_REDIS_*...): its ValueError becomes a SettingsError."""
         try:
-            return redis_config(self.env)
-        except RedisConfigError as error:
-            raise SettingsError(str(error)) from None
-
-    def metrics(self) -> MetricsConfig:
-        try:
-            return metrics_config(self.env)
-        except MetricsConfigError as error:
-            raise SettingsError(str(error)) from None
-
-    def connection_limits(self) -> ConnectionLimits:
-        try:
-            return connection_limits(self.env)
-        except LimitsError as error:
+            return read(self.env)
+        except errors as error:
             raise SettingsError(str(error)) from None
 
     def directory(self) -> DirectoryConfig:
