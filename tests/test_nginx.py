@@ -197,7 +197,7 @@ def test_the_apps_security_headers_and_secure_cookies_pass_through(
 
 def test_sign_in_is_rate_limited_per_address(deployment: Deployment) -> None:
     browser = deployment.browser()
-    statuses = [browser.get("/login/otp").status for _ in range(15)]
+    statuses = [browser.get("/login/otp").status for _ in range(90)]
     assert 429 in statuses
     assert statuses[0] != 429
     # Another address is not held back, nor are other pages from this one.
