@@ -158,7 +158,7 @@ class Watchers:
         if folder in watcher.known:
             queue.put_nowait(Change(folder, watcher.known[folder][1], new=False))
         watcher.wake.set()
-        if watcher.task is None:
+        if watcher.task is None or watcher.task.done():  # a watcher that failed starts again
             watcher.task = asyncio.get_running_loop().create_task(self._run(watcher))
         try:
             yield queue
