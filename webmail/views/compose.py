@@ -212,6 +212,9 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
             try:
                 draft.attachments = await _kept_uploads(session, origin, draft, kept) + uploads
             except KeptFilesMissing:
+                if await sending.already_sent(request, auth, draft):
+                    # The draft went with the sending: a form sent again, not files lost.
+                    return RedirectResponse(mail_url("INBOX", notice="already-sent"), 303)
                 return await _kept_missing(request, session, draft, origin, uploads)
             if wrong := await structured.attach(request, session, form, draft, origin, kept):
                 return wrong  # the structured document's section is filled wrongly
