@@ -41,6 +41,7 @@ from webmail.templating import STATIC_DIR, render
 from webmail.trust.source import open_source
 from webmail.views import (
     auth,
+    autosave,
     compose,
     directory,
     documents,
@@ -145,6 +146,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/compose/draft", drafts_open.open_draft, methods=["GET"]),
         Route("/compose/recipients", directory.recipient_suggestions, methods=["GET"]),
         Route("/compose", keeping_the_text(compose.send_or_save), methods=["POST"]),
+        Route("/compose/autosave", autosave.autosave, methods=["POST"]),
         Route("/compose/recipients", recipients_marked, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/session/keepalive", keepalive, methods=["POST"]),
