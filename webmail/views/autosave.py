@@ -77,7 +77,7 @@ async def _settle_race(session: MailSession, draft: Draft, record: Record) -> No
         await compose.remove_draft(session, draft.message_id)
     elif record.state is State.UNKNOWN:
         # Its own copy carried the warning flag: ours may have replaced it.
-        await compose.save_draft(session, draft, drafts.DRAFT_FLAGS + (drafts.OUTCOME_UNKNOWN,))
+        await compose.save_draft(session, draft, (*drafts.DRAFT_FLAGS, drafts.OUTCOME_UNKNOWN))
     # Still sending (or scheduled): that send removes or replaces the draft when it ends.
 
 
