@@ -68,11 +68,30 @@
     });
   }
 
-  window.mssCompose = bind;
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { bind(document); });
-  } else {
-    bind(document);
+  // "Envoi dans 10 s — Annuler": count down, then ask the server what became of it.
+  function countDown(root) {
+    var line = root.querySelector ? root.querySelector(".undo-send-countdown") : null;
+    if (!line || line.mssCounting) { return; }
+    line.mssCounting = true;
+    var left = parseInt(line.getAttribute("data-seconds"), 10) || 0;
+    var status = document.querySelector("a.undo-send-status");
+    var tick = setInterval(function () {
+      left -= 1;
+      if (!document.body.contains(line)) { clearInterval(tick); return; }
+      if (left > 0) {
+        line.textContent = line.getAttribute("data-template").replace("{n}", String(left));
+        return;
+      }
+      clearInterval(tick);
+      if (status) { window.location.assign(status.href); }
+    }, 1000);
   }
-  document.addEventListener("htmx:load", function (event) { bind(event.target); });
+
+  window.mssCompose = function (root) { bind(root); countDown(root); };
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { window.mssCompose(document); });
+  } else {
+    window.mssCompose(document);
+  }
+  document.addEventListener("htmx:load", function (event) { window.mssCompose(event.target); });
 })();

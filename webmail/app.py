@@ -52,6 +52,7 @@ from webmail.views import (
     psc_phone,
     second_factor,
     shared_mailboxes,
+    undo_send,
 )
 from webmail.views.common import (
     LANGUAGE_COOKIE,
@@ -98,7 +99,9 @@ def create_app(settings: Settings) -> Starlette:
         )
         pool.start_reaper()
         try:
-            yield
+            async with undo_send.running(app.state.services) as scheduled_sends:
+                app.state.scheduled_sends = scheduled_sends
+                yield
         finally:
             await pool.close_all()
             await redis.aclose()
@@ -147,6 +150,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/compose/recipients", directory.recipient_suggestions, methods=["GET"]),
         Route("/compose", keeping_the_text(compose.send_or_save), methods=["POST"]),
         Route("/compose/autosave", autosave.autosave, methods=["POST"]),
+        Route("/compose/undo", undo_send.waiting_page, methods=["GET"]),
+        Route("/compose/undo", undo_send.cancel, methods=["POST"]),
         Route("/compose/recipients", recipients_marked, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/session/keepalive", keepalive, methods=["POST"]),

@@ -23,6 +23,7 @@ from webmail.auth.oidc import CLIENT_AUTH_METHODS, SECRET_BASIC, TLS_CLIENT_AUTH
 from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, is_https_url
 from webmail.auth.throttle import Limits
 from webmail.directory.config import DirectoryConfig, directory_config
+from webmail.mail.scheduled import UndoSendConfig
 from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
 from webmail.trust.policy import OutsidePolicy, TrustConfig
 
@@ -92,6 +93,8 @@ class Settings:
     shared: SharedMailboxConfig = dataclasses.field(default_factory=SharedMailboxConfig)
     # The national directory's index (MSS_DIRECTORY_INDEX, default under MSS_DATA_DIR).
     directory: DirectoryConfig | None = None
+    # Undo send: how long Envoyer can be taken back (MSS_UNDO_SEND_SECONDS).
+    undo_send: UndoSendConfig = UndoSendConfig()  # noqa: RUF009 (frozen: one shared default)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -139,6 +142,7 @@ class Settings:
             psc_phone=reader.psc_phone(),
             shared=reader.shared_mailboxes(),
             directory=reader.directory(),
+            undo_send=reader.undo_send(),
         )
         if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("MSS_REDIS_URL: expected redis://, rediss:// or unix:// URL")
@@ -315,6 +319,11 @@ class _Reader:
             organisational_only=tuple(p.strip() for p in patterns.split(",") if p.strip()),
             identities=tuple(identities),
         )
+
+    def undo_send(self) -> UndoSendConfig:
+        # At most a minute: the credentials wait in memory for that long, and a Pro Santé
+        # Connect access token taken at Envoyer lives two minutes.
+        return UndoSendConfig(seconds=self.integer("MSS_UNDO_SEND_SECONDS", 10, 0, 60))
 
     def directory(self) -> DirectoryConfig:
         config = directory_config(self.env)
