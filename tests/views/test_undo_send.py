@@ -168,6 +168,10 @@ def test_the_instance_dies_during_the_delay_it_is_not_sent_and_says_so(
         time.sleep(2)
         assert count_in(stack, other_user) == 0
         assert len(drafts_uids(stack, user)) == 1
+        # The next mailbox page says so too, once (the browser may have been closed).
+        inbox = soup(survivor.get("/mail").text).select_one(".alert-warning")
+        assert inbox is not None and "n'est pas parti" in inbox.get_text()
+        assert soup(survivor.get("/mail").text).select_one(".alert-warning") is None
         # Sent again by hand from the draft: it goes, once.
         [uid] = drafts_uids(stack, user)
         reopened = survivor.get(f"/compose/draft?folder=Drafts&uid={uid}").text

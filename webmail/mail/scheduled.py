@@ -138,11 +138,16 @@ class Schedule:
                 recovered.append((account, message_id))
         return recovered
 
-    async def note_not_sent(self, account: str, message_id: str, reason: str = "") -> None:
+    async def note_not_sent(
+        self, account: str, message_id: str, reason: str = "", *, notify: bool = True
+    ) -> None:
+        """Why it did not leave, for its status page; with ``notify``, also for the
+        account's next mailbox page (the user may have closed the browser)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(NOT_SENT_PREFIX + _digest(account, message_id), reason, ex=NOTE_SECONDS)
-            pipe.rpush(NOTICES_PREFIX + _digest(account), message_id)
-            pipe.expire(NOTICES_PREFIX + _digest(account), NOTE_SECONDS)
+            if notify:
+                pipe.rpush(NOTICES_PREFIX + _digest(account), message_id)
+                pipe.expire(NOTICES_PREFIX + _digest(account), NOTE_SECONDS)
             await pipe.execute()
 
     async def not_sent(self, account: str, message_id: str) -> str | None:

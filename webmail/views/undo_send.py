@@ -155,9 +155,12 @@ async def _transmit(job: Job, store: Schedule, claim: Claim) -> None:
         )
     except smtp.SmtpError as error:
         await sending.record_failure(store.outbox, claim, error)
-        await store.note_not_sent(job.auth.user, draft.message_id, _reason(error))
+        unknown = isinstance(error, smtp.SmtpOutcomeUnknown)  # flagged in Drafts instead
+        await store.note_not_sent(
+            job.auth.user, draft.message_id, _reason(error), notify=not unknown
+        )
         _audit(job, type(error).__name__)
-        if isinstance(error, smtp.SmtpOutcomeUnknown):
+        if unknown:
             await _after(job, lambda session: _flag_unknown(session, draft))
         return
     retry = sending.retry_draft(draft, result) if result.refused else None
@@ -234,6 +237,19 @@ REASONS = {
     ),
 }
 TOO_LATE = N_("Trop tard : le message est parti.")
+LOST = N_(
+    "Un message dont vous aviez demandé l'envoi n'est pas parti : il est dans vos "
+    "brouillons. Ouvrez-le pour l'envoyer de nouveau."
+)
+
+
+async def lost_sends_warning(auth: Authenticated, app: Services) -> str | None:
+    """For the mailbox page, once: scheduled sends that did not leave since last seen."""
+    try:
+        lost = await schedule_store(app).pop_notices(auth.user)
+    except RedisError:
+        return None
+    return LOST if lost else None
 
 
 async def waiting_page(request: Request) -> Response:
