@@ -12,6 +12,7 @@ from dev.stack import Stack
 from tests.conftest import MailUser, wait_for_messages
 from tests.served import served_webmail
 from tests.test_browser import browser, no_horizontal_scroll, phone, sign_in
+from tests.views.forms import parse
 from tests.views.test_drafts_open import drafts_uids
 
 pytestmark = pytest.mark.browser
@@ -54,3 +55,41 @@ def test_type_autosave_send_then_cancel_on_a_phone(
     assert len(drafts_uids(stack, user)) == 1
     csp_violations = [p for p in page.problems if "Content Security Policy" in p]  # type: ignore[attr-defined]
     assert csp_violations == []
+
+
+def pdf(name: str, size: int) -> dict[str, object]:
+    return {"name": name, "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n" + b"0" * size}
+
+
+def test_several_files_one_removed_progress_then_sent_once(
+    undo_server: str, phone: object, stack: Stack, user: MailUser, other_user: MailUser
+) -> None:
+    page = phone
+    sign_in(page, undo_server, user)
+    page.goto(undo_server + "/compose")  # type: ignore[attr-defined]
+    page.fill("#to", other_user.address)  # type: ignore[attr-defined]
+    page.fill("#subject", "Trois fichiers, deux envoyés")  # type: ignore[attr-defined]
+    page.set_input_files("#attachments", [pdf("a.pdf", 1000), pdf("b.pdf", 2000)])  # type: ignore[attr-defined]
+    page.set_input_files("#attachments", [pdf("c.pdf", 3000)])  # type: ignore[attr-defined]
+    chosen = page.locator("#chosen-files .chosen-file")  # type: ignore[attr-defined]
+    assert chosen.count() == 3  # choosing again adds to the list
+    page.locator("button.chosen-file-remove").nth(1).tap()  # type: ignore[attr-defined]
+    assert chosen.count() == 2
+    assert page.evaluate("document.querySelector('#attachments').files.length") == 2  # type: ignore[attr-defined]
+    assert no_horizontal_scroll(page)
+
+    # Too big as soon as it is chosen: said at once, and nothing is sent.
+    page.set_input_files("#attachments", [pdf("scanner.pdf", 11 * 1024 * 1024)])  # type: ignore[attr-defined]
+    assert page.locator("#upload-error").is_visible()  # type: ignore[attr-defined]
+    page.locator("button.chosen-file-remove").nth(2).tap()  # type: ignore[attr-defined]
+    assert not page.locator("#upload-error").is_visible()  # type: ignore[attr-defined]
+
+    page.click("button[value=send]")  # type: ignore[attr-defined]
+    page.wait_for_url("**/compose/undo?**")  # type: ignore[attr-defined]
+    [received] = wait_for_messages(stack, other_user, timeout=30)
+    message = parse(received)
+    names = [part.get_filename() for part in message.iter_attachments()]
+    assert names == ["a.pdf", "c.pdf"]
+    time.sleep(2)
+    assert len(wait_for_messages(stack, other_user)) == 1
+    assert drafts_uids(stack, user) == []
