@@ -312,3 +312,10 @@ def test_the_directory_index_defaults_to_the_data_directory(tmp_path: Path) -> N
 def test_a_directory_index_in_a_missing_directory_is_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="MSS_DIRECTORY_INDEX"):
         Settings.from_env({**BASE, "MSS_DIRECTORY_INDEX": str(tmp_path / "no" / "x.sqlite")})
+
+
+def test_undo_send_delay_defaults_to_ten_seconds_and_is_bounded() -> None:
+    assert Settings.from_env(BASE).undo_send.seconds == 10
+    assert Settings.from_env({**BASE, "MSS_UNDO_SEND_SECONDS": "0"}).undo_send.seconds == 0
+    with pytest.raises(SettingsError, match="MSS_UNDO_SEND_SECONDS"):
+        Settings.from_env({**BASE, "MSS_UNDO_SEND_SECONDS": "61"})

@@ -52,6 +52,7 @@ from webmail.views import (
     psc_phone,
     second_factor,
     shared_mailboxes,
+    signature,
     undo_send,
 )
 from webmail.views.common import (
@@ -126,6 +127,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/login/otp/email", second_factor.send_email_code, methods=["POST"]),
         Route("/account/recovery-email", second_factor.set_recovery_email, methods=["POST"]),
         Route("/account", second_factor.account_view, methods=["GET"]),
+        Route("/account/signature", signature.signature_page, methods=["GET"]),
+        Route("/account/signature", signature.save_signature, methods=["POST"]),
         Route("/account/recovery-codes", second_factor.regenerate_codes, methods=["POST"]),
         Route("/account/otp/reenrol", second_factor.start_reenrolment, methods=["POST"]),
         Route("/account/otp/enrol", second_factor.confirm_reenrolment, methods=["POST"]),

@@ -26,7 +26,7 @@ from webmail.mail.special_folders import FolderUnavailable
 from webmail.templating import render
 from webmail.trust.recipients import CONFIRM_FIELD
 from webmail.urls import mail_url
-from webmail.views import shared_mailboxes
+from webmail.views import shared_mailboxes, signature
 from webmail.views.common import (
     Authenticated,
     audit,
@@ -120,6 +120,7 @@ async def compose_form(request: Request) -> Response:
         if mode == "forward":
             kept = kept_from(raw, "origin")
     draft.message_id = compose.new_message_id(auth.user)
+    draft.body = await signature.with_signature(request, auth, draft, mode)
     return form_page(request, draft, origin, kept)
 
 
