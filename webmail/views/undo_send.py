@@ -264,7 +264,8 @@ async def waiting_page(request: Request) -> Response:
         reason = await store.not_sent(auth.user, message_id)
         if reason is None:  # cancelled, or long gone
             return RedirectResponse(mail_url("INBOX"), status_code=303)
-        return _page(request, "not-sent", message_id, error=i18n._(REASONS.get(reason, "")))
+        shown = REASONS.get(reason, REASONS[""])
+        return _page(request, "not-sent", message_id, error=i18n._(shown))
     if record.state is State.SCHEDULED:
         due = max(0, round(record.deadline - store.config.grace_seconds - time.time()))
         return _page(request, "scheduled", message_id, seconds=due)
