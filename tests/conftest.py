@@ -94,7 +94,8 @@ def psc(stack: Stack) -> Iterator[PscProvider]:
 
 @pytest.fixture(scope="session")
 def env(stack: Stack) -> dict[str, str]:
-    return webmail_env(stack)
+    # Sending at once: tests/views/test_undo_send.py sets its own delay.
+    return webmail_env(stack, MSS_UNDO_SEND_SECONDS="0")
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ def other_env(stack: Stack, other: InboxPrefixStack, **overrides: str) -> dict[s
         "MSS_IMAP_PORT": str(other.imap),
         "MSS_CA_BUNDLE": str(bundle),
         "MSS_LOGIN_FORMAT": "localpart",
+        "MSS_UNDO_SEND_SECONDS": "0",  # sent at once, as the tests read it
         **overrides,
     }
     return webmail_env(stack, **settings)

@@ -275,7 +275,11 @@ class HostileSmtp:
 def hostile_smtp_client(stack: Stack, user: MailUser) -> Iterator[tuple[TestClient, HostileSmtp]]:
     server = HostileSmtp()
     env = webmail_env(
-        stack, MSS_SMTP_HOST="127.0.0.1", MSS_SMTP_PORT=str(server.port), MSS_SMTP_TLS="none"
+        stack,
+        MSS_SMTP_HOST="127.0.0.1",
+        MSS_SMTP_PORT=str(server.port),
+        MSS_SMTP_TLS="none",
+        MSS_UNDO_SEND_SECONDS="0",  # the refusal is shown on the form's answer
     )
     try:
         with TestClient(create_app(Settings.from_env(env)), follow_redirects=False) as client:

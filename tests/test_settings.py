@@ -396,3 +396,10 @@ def test_live_inbox_settings() -> None:
 def test_bad_live_inbox_settings_are_named(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({**BASE, name: value})
+
+
+def test_undo_send_delay_defaults_to_ten_seconds_and_is_bounded() -> None:
+    assert Settings.from_env(BASE).undo_send.seconds == 10
+    assert Settings.from_env({**BASE, "MSS_UNDO_SEND_SECONDS": "0"}).undo_send.seconds == 0
+    with pytest.raises(SettingsError, match="MSS_UNDO_SEND_SECONDS"):
+        Settings.from_env({**BASE, "MSS_UNDO_SEND_SECONDS": "61"})

@@ -43,11 +43,13 @@ from webmail.templating import STATIC_DIR, render
 from webmail.trust.source import open_source
 from webmail.views import (
     auth,
+    autosave,
     compose,
     conversation,
     cps,
     directory,
     documents,
+    drafts_open,
     events,
     folders_admin,
     mailbox,
@@ -57,7 +59,9 @@ from webmail.views import (
     search,
     second_factor,
     shared_mailboxes,
+    signature,
     triage,
+    undo_send,
 )
 from webmail.views.common import (
     LANGUAGE_COOKIE,
@@ -114,7 +118,9 @@ def create_app(settings: Settings) -> Starlette:
         app.state.watchers = Watchers(pool, WatcherLeases(redis, live.watchers_per_user), live)
         pool.start_reaper()
         try:
-            yield
+            async with undo_send.running(app.state.services) as scheduled_sends:
+                app.state.scheduled_sends = scheduled_sends
+                yield
         finally:
             if listener is not None:
                 listener.shutdown()
@@ -145,6 +151,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/login/otp/email", second_factor.send_email_code, methods=["POST"]),
         Route("/account/recovery-email", second_factor.set_recovery_email, methods=["POST"]),
         Route("/account", second_factor.account_view, methods=["GET"]),
+        Route("/account/signature", signature.signature_page, methods=["GET"]),
+        Route("/account/signature", signature.save_signature, methods=["POST"]),
         Route("/account/recovery-codes", second_factor.regenerate_codes, methods=["POST"]),
         Route("/account/otp/reenrol", second_factor.start_reenrolment, methods=["POST"]),
         Route("/account/otp/enrol", second_factor.confirm_reenrolment, methods=["POST"]),
@@ -180,8 +188,12 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/xdm/file", documents.document_file, methods=["GET"]),
         Route("/directory", directory.directory_page, methods=["GET"]),
         Route("/compose", compose.compose_form, methods=["GET"]),
+        Route("/compose/draft", drafts_open.open_draft, methods=["GET"]),
         Route("/compose/recipients", directory.recipient_suggestions, methods=["GET"]),
         Route("/compose", keeping_the_text(compose.send_or_save), methods=["POST"]),
+        Route("/compose/autosave", autosave.autosave, methods=["POST"]),
+        Route("/compose/undo", undo_send.waiting_page, methods=["GET"]),
+        Route("/compose/undo", undo_send.cancel, methods=["POST"]),
         Route("/compose/recipients", recipients_marked, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/session/keepalive", keepalive, methods=["POST"]),

@@ -26,6 +26,7 @@ from webmail.auth.oidc_http import ClientCertificate, check_client_certificate, 
 from webmail.auth.throttle import Limits
 from webmail.directory.config import DirectoryConfig, directory_config
 from webmail.mail.connection_limits import ConnectionLimits, LimitsError, connection_limits
+from webmail.mail.scheduled import UndoSendConfig
 from webmail.mail.shared_config import SharedIdentity, SharedMailboxConfig
 from webmail.mail.undo_config import UndoConfig
 from webmail.ops.metrics_config import MetricsConfig, MetricsConfigError, metrics_config
@@ -143,6 +144,8 @@ class Settings:
     live: LiveConfig = LiveConfig()
     # How long a move or a deletion can be undone (MSS_UNDO_SECONDS).
     undo: UndoConfig = UndoConfig()  # noqa: RUF009 (frozen: one shared default is safe)
+    # Undo send: how long Envoyer can be taken back (MSS_UNDO_SEND_SECONDS).
+    undo_send: UndoSendConfig = UndoSendConfig()  # noqa: RUF009 (frozen: one shared default)
 
     def login_name(self, address: str) -> str:
         """The login name the mail servers know ``address`` by; the webmail still shows and
@@ -199,6 +202,7 @@ class Settings:
             cps=reader.cps(),
             search=reader.search(),
             live=reader.live(),
+            undo_send=reader.undo_send(),
         )
         return settings
 
@@ -402,6 +406,11 @@ class _Reader:
             return read(self.env)
         except errors as error:
             raise SettingsError(str(error)) from None
+
+    def undo_send(self) -> UndoSendConfig:
+        # At most a minute: the credentials wait in memory for that long, and a Pro Santé
+        # Connect access token taken at Envoyer lives two minutes.
+        return UndoSendConfig(seconds=self.integer("MSS_UNDO_SEND_SECONDS", 10, 0, 60))
 
     def directory(self) -> DirectoryConfig:
         config = directory_config(self.env)

@@ -42,6 +42,8 @@ return 1
 
 
 class State(StrEnum):
+    # Waiting out the undo delay (mail/scheduled.py): nothing sent yet, cancel still allowed.
+    SCHEDULED = "scheduled"
     SENDING = "sending"
     SENT = "sent"
     UNKNOWN = "unknown"
@@ -177,6 +179,10 @@ class Outbox:
             await self.finish(claim, State.UNKNOWN)
         else:
             await self._swap(claim.key, claim.raw, "")
+
+    def sending_record(self, seconds: float | None) -> Record:
+        """The record of a claim whose send may take ``seconds`` (mail/scheduled.py)."""
+        return self._sending(seconds)
 
     def _sending(self, seconds: float | None) -> Record:
         record = _new_record(State.SENDING)

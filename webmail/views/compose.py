@@ -26,7 +26,7 @@ from webmail.mail.special_folders import FolderUnavailable
 from webmail.templating import render
 from webmail.trust.recipients import CONFIRM_FIELD
 from webmail.urls import mail_url
-from webmail.views import shared_mailboxes
+from webmail.views import shared_mailboxes, signature
 from webmail.views.common import (
     Authenticated,
     audit,
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 MODES = ("new", "reply", "replyall", "forward")
 # Where the files listed on the form (kept from an earlier attempt) are read from.
 SOURCES = ("origin", "draft")
+AUTOSAVE = "autosave"  # the action of views/autosave.py: save, answer with a status line
 _DIGEST = re.compile(r"[0-9a-f]{32}")
 
 
@@ -68,6 +69,9 @@ class Kept:
     attached: int = 0  # how many of the message's files came from there
     # True when the form could not be given its files back (the server was unreachable).
     unlisted: bool = False
+    # Keep every file of the source, ticked or not (an autosave must not drop a file the
+    # user unticked for now: ticked again, it is read from the draft at send time).
+    everything: bool = False
 
 
 @dataclass
@@ -116,6 +120,7 @@ async def compose_form(request: Request) -> Response:
         if mode == "forward":
             kept = kept_from(raw, "origin")
     draft.message_id = compose.new_message_id(auth.user)
+    draft.body = await signature.with_signature(request, auth, draft, mode)
     return form_page(request, draft, origin, kept)
 
 
@@ -183,23 +188,29 @@ async def send_or_save(request: Request) -> Response:
         )
     auth, form = await state_change(request)
     try:
-        return await _send_or_save(request, auth, form)
+        action = text_field(form, "action")
+        # Autosaving answers a status line, for the script: only through its own endpoint.
+        return await handle_form(request, auth, form, "save" if action == AUTOSAVE else action)
     finally:
         await form.close()  # uploaded files are spooled to disk
 
 
-async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -> Response:
-    from webmail.views import sending, structured  # both render through form_page
+async def handle_form(
+    request: Request, auth: Authenticated, form: FormData, action: str
+) -> Response:
+    """The compose form, checked as for sending, then sent, saved or autosaved."""
+    from webmail.views import autosave, sending, structured  # all render through form_page
 
     app = services(request)
     origin = _origin(form)
     draft = _draft_from_form(form, auth.user)
     kept = _kept_from_form(form, origin)
-    uploads = await _uploads(form)
+    # An autosave carries the text only: new files travel with the real submission.
+    uploads = [] if action == AUTOSAVE else await _uploads(form)
+    kept.everything = action == AUTOSAVE and kept.source == "draft"
     if _too_big(request, uploads):
         kept.unlisted = True  # not read from the server: handed back as they came
         return form_page(request, draft, origin, kept, _too_big_outcome(request))
-    action = text_field(form, "action")
     try:
         async with app.pool.use(auth.key, auth.user, auth.password) as session:
             refused = await shared_mailboxes.apply_sender(
@@ -212,7 +223,12 @@ async def _send_or_save(request: Request, auth: Authenticated, form: FormData) -
             try:
                 draft.attachments = await _kept_uploads(session, origin, draft, kept) + uploads
             except KeptFilesMissing:
+                if await sending.already_sent(request, auth, draft):
+                    # The draft went with the sending: a form sent again, not files lost.
+                    return RedirectResponse(mail_url("INBOX", notice="already-sent"), 303)
                 return await _kept_missing(request, session, draft, origin, uploads)
+            if action == AUTOSAVE:  # the structured document's files come with the send
+                return await autosave.store(request, auth, session, draft)
             if wrong := await structured.attach(request, session, form, draft, origin, kept):
                 return wrong  # the structured document's section is filled wrongly
             if _too_big(request, draft.attachments):
@@ -293,11 +309,13 @@ async def _kept_uploads(
     session: MailSession, origin: Origin, draft: Draft, kept: Kept
 ) -> list[Upload]:
     """The files ticked on the form, read again from where they were kept."""
-    if not kept.chosen:
+    if not kept.chosen and not kept.everything:
         return []
     raw = await _kept_source(session, origin, draft, kept.source)
     found = drafts.kept_files(raw) if raw is not None else []
     uploads = {described.digest: upload for described, upload in found}
+    if kept.everything:
+        kept.chosen = set(uploads)
     if not kept.chosen <= uploads.keys():
         raise KeptFilesMissing
     kept.files = [described for described, _upload in found]

@@ -118,6 +118,9 @@ async def message_list(request: Request) -> Response:
     }
     if wants_fragment(request):
         return vary_on_htmx(render(request, "partials/_rows.html", context))
+    from webmail.views.undo_send import lost_sends_warning  # it builds on the compose views
+
+    context["warning"] = await lost_sends_warning(auth, app) or context["warning"]
     return vary_on_htmx(render(request, "pages/mailbox.html", context))
 
 

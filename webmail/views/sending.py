@@ -25,6 +25,7 @@ from webmail.mail.connections import MailSession
 from webmail.mail.imap import ImapError
 from webmail.mail.outbox import Claim, Outbox, Record, State
 from webmail.mail.special_folders import FolderUnavailable
+from webmail.settings import SmtpTimeouts
 from webmail.urls import mail_url
 from webmail.views import recipient_trust
 from webmail.views.common import Authenticated, audit, services
@@ -51,10 +52,13 @@ def outbox(request: Request) -> Outbox:
 
 
 def _longest_send(request: Request, recipients: int) -> float:
+    return longest_send(services(request).settings.smtp_timeouts, recipients)
+
+
+def longest_send(timeouts: SmtpTimeouts, recipients: int) -> float:
     """The longest a send can take: connection, greeting, EHLO, STARTTLS, EHLO, AUTH, MAIL,
     one RCPT per recipient, DATA (each with its command timeout), then the message written
     and the reply to the final dot (each with the data timeout), and a margin."""
-    timeouts = services(request).settings.smtp_timeouts
     return (8 + recipients) * timeouts.command + 2 * timeouts.data_end + 30
 
 
@@ -80,6 +84,8 @@ async def already_sent(request: Request, auth: Authenticated, draft: Draft) -> b
 
 
 async def send(attempt: Attempt, *, action: str) -> Response:
+    from webmail.views import undo_send  # it sends through this module
+
     draft = attempt.draft
     try:
         recipients = compose.all_recipients(draft)
@@ -101,6 +107,8 @@ async def send(attempt: Attempt, *, action: str) -> Response:
     try:
         if action == RESEND:
             claim = await ledger.claim_resend(attempt.auth.user, draft.message_id, seconds)
+        elif delayed := await undo_send.schedule(attempt, message, recipients):
+            return delayed  # "Envoi dans 10 s — Annuler" (views/undo_send.py)
         else:
             claim = await ledger.claim(attempt.auth.user, draft.message_id, seconds)
     except RedisError:
@@ -135,11 +143,11 @@ async def _transmit(
             login=app.settings.login_name(attempt.auth.user),
         )
     except smtp.SmtpError as error:
-        await _record_failure(ledger, claim, error)
+        await record_failure(ledger, claim, error)
         _audit(attempt, recipients, claim, type(error).__name__, answer=error.detail[:300])
         return await _give_back(attempt, _failure_outcome(error))
-    retry = _retry_draft(attempt.draft, result) if result.refused else None
-    await _record(
+    retry = retry_draft(attempt.draft, result) if result.refused else None
+    await record_quietly(
         ledger.finish(
             claim,
             State.SENT,
@@ -149,9 +157,9 @@ async def _transmit(
     )
     outcome = "partial" if result.refused else "ok"
     _audit(attempt, recipients, claim, outcome, refused=sorted(result.refused))
-    missing = await _keep_sent_copy(attempt.session, message)
+    missing = await keep_sent_copy(attempt.session, message)
     removed = await remove_draft(attempt.session, attempt.draft.message_id)
-    await _mark_answered(attempt.session, attempt.origin)
+    await mark_answered(attempt.session, attempt.origin)
     if retry is not None:
         return await _offer_retry(attempt, retry, _refusals(result.refused))
     notice = _sent_notice(missing, removed)
@@ -182,7 +190,7 @@ def _sent_notice(missing: str, removed: bool) -> str:
     return "sent" + ("-nocopy" if missing else "") + ("" if removed else "-draft")
 
 
-async def _record(awaitable: Awaitable[None]) -> None:
+async def record_quietly(awaitable: Awaitable[None]) -> None:
     """A ledger write after the send: if Redis fails now, the claim stays "sending" and a
     later submission is treated as unknown, never sent again silently."""
     try:
@@ -191,11 +199,11 @@ async def _record(awaitable: Awaitable[None]) -> None:
         log.error("send ledger unavailable after sending")
 
 
-async def _record_failure(ledger: Outbox, claim: Claim, error: smtp.SmtpError) -> None:
+async def record_failure(ledger: Outbox, claim: Claim, error: smtp.SmtpError) -> None:
     if isinstance(error, smtp.SmtpOutcomeUnknown):
-        await _record(ledger.finish(claim, State.UNKNOWN))
+        await record_quietly(ledger.finish(claim, State.UNKNOWN))
     else:
-        await _record(ledger.release(claim))
+        await record_quietly(ledger.release(claim))
 
 
 def _failure_outcome(error: smtp.SmtpError) -> Outcome:
@@ -240,8 +248,12 @@ async def _give_back(attempt: Attempt, outcome: Outcome) -> Response:
 
 async def _claimed_elsewhere(attempt: Attempt, ledger: Outbox) -> Response:
     """Another request holds this message: wait for it, then show what it did."""
+    from webmail.views import undo_send  # it sends through this module
+
     draft = attempt.draft
     record = await ledger.settle(attempt.auth.user, draft.message_id, ledger.sending_seconds)
+    if record is not None and record.state is State.SCHEDULED:
+        return RedirectResponse(undo_send.undo_url(draft.message_id), status_code=303)
     if record is not None and record.state is State.SENT:
         if record.retry_id:
             retry = replace(draft, to=", ".join(record.refused), cc="", bcc="")
@@ -270,7 +282,7 @@ def _recorded_refusals(record: Record) -> list[tuple[str, str, bool]]:
     return _refusals(replies)
 
 
-def _retry_draft(draft: Draft, result: smtp.SendResult) -> Draft:
+def retry_draft(draft: Draft, result: smtp.SendResult) -> Draft:
     # A new message for the refused addresses only: the others already have it.
     return replace(
         draft,
@@ -296,7 +308,7 @@ async def _offer_retry(
     return form_page(attempt.request, retry, Origin(), kept or Kept(), outcome)
 
 
-async def _keep_sent_copy(session: MailSession, message: EmailMessage) -> str:
+async def keep_sent_copy(session: MailSession, message: EmailMessage) -> str:
     """Files the sent message in Sent; what went missing: "" (nothing), "nocopy" or
     "nofolder" (no Sent folder, and the server refuses to create one)."""
     if not connected(session):
@@ -314,7 +326,7 @@ async def _keep_sent_copy(session: MailSession, message: EmailMessage) -> str:
         return "nocopy"
 
 
-async def _mark_answered(session: MailSession, origin: Origin) -> None:
+async def mark_answered(session: MailSession, origin: Origin) -> None:
     if origin.mode not in ("reply", "replyall") or origin.uid is None or not connected(session):
         return
     try:

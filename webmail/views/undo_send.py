@@ -1,0 +1,358 @@
+"""Undo send: after Envoyer, the message waits a few seconds, and can be taken back.
+
+The message is first saved in Drafts, then scheduled in the send ledger
+(``mail/scheduled.py``), and the page says "Envoi dans 10 s — Annuler". This process
+sends it when the delay is over, from a task of its own: closing the browser changes
+nothing. Cancelling (from any instance) is one compare-and-set in the ledger; so is the
+send's own claim, so the message leaves at most once, and a cancel that comes too late
+says so.
+
+The credentials a send needs (the IMAP/SMTP password, or a Pro Santé Connect access token)
+are decrypted with a key only the session cookie carries: they live in this process's
+memory for the delay, never in Redis. If the process dies during the delay, no other
+instance can send the message: the recovery pass of any instance declares it not sent once
+its due time is well past, it stays in Drafts, and the account's next page says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import urlencode
+
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from webmail import i18n
+from webmail.errors import BadRequest
+from webmail.i18n import N_
+from webmail.mail import compose, drafts, smtp
+from webmail.mail.compose import Draft
+from webmail.mail.connections import MailSession
+from webmail.mail.outbox import Claim, Outbox, State
+from webmail.mail.scheduled import Cancel, Schedule, Scheduled
+from webmail.templating import render
+from webmail.urls import mail_url
+from webmail.views import sending, shared_mailboxes
+from webmail.views.common import (
+    Authenticated,
+    Services,
+    audit,
+    authenticated,
+    client_ip,
+    services,
+    state_change,
+)
+from webmail.views.common import text_field as field
+from webmail.views.compose import (
+    Origin,
+    Outcome,
+    form_page,
+    kept_from,
+    remove_draft,
+    role_folder,
+    save_draft,
+)
+from webmail.views.drafts_open import continued
+
+log = logging.getLogger(__name__)
+
+RECOVERY_SECONDS = 5.0  # how often each instance looks for sends whose process died
+
+
+@dataclass
+class Job:
+    """A scheduled send, as the process that will send it holds it."""
+
+    app: Services
+    auth: Authenticated  # the credentials, in memory only
+    scheduled: Scheduled
+    draft: Draft
+    origin: Origin
+    message: EmailMessage
+    recipients: list[str]
+    client_ip: str
+
+
+def schedule_store(app: Services) -> Schedule:
+    ledger = Outbox(app.sessions.redis, sending.longest_send(app.settings.smtp_timeouts, 1))
+    return Schedule(app.sessions.redis, ledger, app.settings.undo_send)
+
+
+def undo_url(message_id: str) -> str:
+    return "/compose/undo?" + urlencode({"message_id": message_id})
+
+
+async def schedule(
+    attempt: sending.Attempt, message: EmailMessage, recipients: list[str]
+) -> Response | None:
+    """Keep the message in Drafts and schedule it; None to send it at once (no delay set,
+    or no safe copy in Drafts to come back to)."""
+    app = services(attempt.request)
+    delay = app.settings.undo_send.seconds
+    if delay <= 0 or await save_draft(attempt.session, attempt.draft) is None:
+        return None
+    store = schedule_store(app)
+    scheduled = await store.schedule(attempt.auth.user, attempt.draft.message_id, delay)
+    if scheduled is None:
+        return None  # the ledger knows it: the usual claim says what to do
+    job = Job(
+        app,
+        attempt.auth,
+        scheduled,
+        attempt.draft,
+        attempt.origin,
+        message,
+        recipients,
+        client_ip(attempt.request),
+    )
+    _start(attempt.request, job)
+    return RedirectResponse(undo_url(attempt.draft.message_id), status_code=303)
+
+
+def _start(request: Request, job: Job) -> None:
+    tasks: set[asyncio.Task[None]] = request.app.state.scheduled_sends
+    task = asyncio.create_task(_send_when_due(job))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def _send_when_due(job: Job) -> None:
+    await asyncio.sleep(max(0.0, job.scheduled.due - time.time()))
+    store = schedule_store(job.app)
+    seconds = sending.longest_send(job.app.settings.smtp_timeouts, len(job.recipients))
+    try:
+        claim = await store.take(job.scheduled, seconds)
+    except RedisError:
+        log.error("send ledger unavailable at a scheduled send: not sent")
+        return  # still scheduled: the recovery pass declares it not sent
+    if claim is None:
+        return  # cancelled, or declared not sent
+    try:
+        await _transmit(job, store, claim)
+    except Exception:  # never lose the trace of a send that may have left
+        log.exception("scheduled send failed unexpectedly")
+
+
+async def _transmit(job: Job, store: Schedule, claim: Claim) -> None:
+    app, draft = job.app, job.draft
+    try:
+        result = await smtp.send(
+            app.settings.smtp,
+            app.pool.ssl_context,
+            draft.author,
+            job.auth.password,
+            job.message,
+            job.recipients,
+            app.settings.smtp_timeouts,
+            login=app.settings.login_name(job.auth.user),
+        )
+    except smtp.SmtpError as error:
+        await sending.record_failure(store.outbox, claim, error)
+        unknown = isinstance(error, smtp.SmtpOutcomeUnknown)  # flagged in Drafts instead
+        await store.note_not_sent(
+            job.auth.user, draft.message_id, _reason(error), notify=not unknown
+        )
+        _audit(job, type(error).__name__)
+        if unknown:
+            await _after(job, lambda session: _flag_unknown(session, draft))
+        return
+    retry = sending.retry_draft(draft, result) if result.refused else None
+    refused = {a: [str(r.code), r.text] for a, r in result.refused.items()}
+    await sending.record_quietly(
+        store.outbox.finish(
+            claim, State.SENT, refused=refused, retry_id=retry.message_id if retry else ""
+        )
+    )
+    _audit(job, "partial" if result.refused else "ok")
+    await _after(job, lambda session: _file_away(session, job, retry))
+
+
+async def _file_away(session: MailSession, job: Job, retry: Draft | None) -> None:
+    await sending.keep_sent_copy(session, job.message)
+    await remove_draft(session, job.draft.message_id)
+    await sending.mark_answered(session, job.origin)
+    if retry is not None:  # the refused addresses get a draft of their own
+        await save_draft(session, retry)
+
+
+async def _flag_unknown(session: MailSession, draft: Draft) -> None:
+    await save_draft(session, draft, (*drafts.DRAFT_FLAGS, drafts.OUTCOME_UNKNOWN))
+
+
+async def _after(job: Job, step: Callable[[MailSession], Awaitable[None]]) -> None:
+    """IMAP work after the send (Sent copy, draft removed), on the session's connection."""
+    try:
+        async with job.app.pool.use(job.auth.key, job.auth.user, job.auth.password) as session:
+            await step(session)
+    except Exception as error:
+        log.warning("scheduled send: mailbox not updated: %r", error)
+
+
+def _reason(error: smtp.SmtpError) -> str:
+    if isinstance(error, smtp.SmtpOutcomeUnknown):
+        return "unknown"
+    if isinstance(error, smtp.SmtpUnavailable | smtp.SmtpDeferred):
+        return "unavailable"
+    return "refused"
+
+
+def _audit(job: Job, result: str) -> None:
+    job.app.audit.record(
+        "message_sent",
+        account=job.auth.user,
+        client_ip=job.client_ip,
+        session=job.auth.key,
+        result=result,
+        recipients=job.recipients,
+        sender=job.draft.author,
+        scheduled=True,
+    )
+
+
+# -- the pages: waiting, cancelled, too late -----------------------------------------------
+
+REASONS = {
+    "": N_(
+        "Le message n'est pas parti : l'application a redémarré pendant le délai "
+        "d'annulation. Il est dans vos brouillons : ouvrez-le et envoyez-le de nouveau."
+    ),
+    "unavailable": N_(
+        "Le message n'est pas parti : le serveur d'envoi était injoignable ou l'a refusé "
+        "temporairement. Il est dans vos brouillons : réessayez plus tard."
+    ),
+    "refused": N_(
+        "Le message n'est pas parti : le serveur d'envoi l'a refusé. Il est dans vos "
+        "brouillons : vérifiez les destinataires et les pièces jointes."
+    ),
+    "unknown": N_(
+        "Le serveur d'envoi n'a pas confirmé la réception : le message est peut-être parti. "
+        "Il est dans vos brouillons, marqué « Envoi incertain »."
+    ),
+}
+TOO_LATE = N_("Trop tard : le message est parti.")
+LOST = N_(
+    "Un message dont vous aviez demandé l'envoi n'est pas parti : il est dans vos "
+    "brouillons. Ouvrez-le pour l'envoyer de nouveau."
+)
+
+
+async def lost_sends_warning(auth: Authenticated, app: Services) -> str | None:
+    """For the mailbox page, once: scheduled sends that did not leave since last seen."""
+    try:
+        lost = await schedule_store(app).pop_notices(auth.user)
+    except RedisError:
+        return None
+    return LOST if lost else None
+
+
+async def waiting_page(request: Request) -> Response:
+    """ "Envoi dans 10 s — Annuler" while scheduled; afterwards, what became of it."""
+    auth = await authenticated(request)
+    message_id = _message_id(request.query_params.get("message_id", ""), auth)
+    store = schedule_store(services(request))
+    record = await store.outbox.state(auth.user, message_id)
+    if record is not None and record.state is State.SENDING:
+        record = await store.outbox.settle(auth.user, message_id, 15.0)
+    if record is None:
+        reason = await store.not_sent(auth.user, message_id)
+        if reason is None:  # cancelled, or long gone
+            return RedirectResponse(mail_url("INBOX"), status_code=303)
+        shown = REASONS.get(reason, REASONS[""])
+        return _page(request, "not-sent", message_id, error=i18n._(shown))
+    if record.state is State.SCHEDULED:
+        due = max(0, round(record.deadline - store.config.grace_seconds - time.time()))
+        return _page(request, "scheduled", message_id, seconds=due)
+    if record.state is State.SENT and record.refused:
+        refused = i18n._(
+            "Message envoyé, mais refusé pour : {addresses}. Un brouillon pour ces adresses "
+            "est dans vos brouillons."
+        ).format(addresses=", ".join(sorted(record.refused)))
+        return _page(request, "refused", message_id, error=refused)
+    if record.state is State.SENT:
+        return RedirectResponse(mail_url("INBOX", notice="sent"), status_code=303)
+    return _page(request, "not-sent", message_id, error=i18n._(REASONS["unknown"]))
+
+
+async def cancel(request: Request) -> Response:
+    auth, form = await state_change(request)
+    message_id = _message_id(field(form, "message_id", limit=200), auth)
+    outcome = await schedule_store(services(request)).cancel(auth.user, message_id)
+    if outcome is Cancel.TOO_LATE:
+        return _page(request, "too-late", message_id, error=i18n._(TOO_LATE), status=409)
+    if outcome is Cancel.UNKNOWN:
+        return RedirectResponse(undo_url(message_id), status_code=303)
+    audit(request, "message_send_cancelled", auth)
+    return await _back_to_editor(request, auth, message_id)
+
+
+async def _back_to_editor(request: Request, auth: Authenticated, message_id: str) -> Response:
+    """The editor with everything, read back from the Drafts copy saved before the delay."""
+    writer = Draft(sender=auth.user)
+    app = services(request)
+    async with app.pool.use(auth.key, auth.user, auth.password) as session:
+        await shared_mailboxes.offer_senders(request, session, writer)
+        raw = await drafts.latest(session.imap, await role_folder(session, "drafts"), message_id)
+    if raw is None:
+        error = i18n._("Envoi annulé, mais le brouillon n'a plus été retrouvé dans vos brouillons.")
+        return _page(request, "cancelled", message_id, error=error, status=404)
+    draft = continued(raw, writer)
+    draft.message_id = message_id
+    outcome = Outcome(
+        warning=i18n._("Envoi annulé : rien n'est parti. Le message est de nouveau modifiable.")
+    )
+    return form_page(request, draft, Origin(), kept_from(raw, "draft"), outcome)
+
+
+def _page(
+    request: Request,
+    state: str,
+    message_id: str,
+    *,
+    seconds: int = 0,
+    error: str = "",
+    status: int = 200,
+) -> Response:
+    context = {"state": state, "message_id": message_id, "seconds": seconds, "error": error}
+    return render(request, "partials/_undo_send_page.html", {**context, "folder": None}, status)
+
+
+def _message_id(value: str, auth: Authenticated) -> str:
+    if not compose.valid_message_id(value, auth.user):
+        raise BadRequest("Message inconnu.")
+    return value
+
+
+# -- the recovery pass ---------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def running(app: Services) -> AsyncIterator[set[asyncio.Task[None]]]:
+    """For the app's lifespan: the set of this process's scheduled sends, and the recovery
+    pass over every instance's, for as long as the app runs."""
+    tasks: set[asyncio.Task[None]] = set()
+    recovery = asyncio.create_task(_recover_forever(schedule_store(app)))
+    try:
+        yield tasks
+    finally:
+        # Stopping: the credentials go with this process. What was pending is declared
+        # not sent by the recovery pass, here or on another instance, never sent later.
+        for task in (recovery, *tasks):
+            task.cancel()
+        await asyncio.gather(recovery, *tasks, return_exceptions=True)
+
+
+async def _recover_forever(store: Schedule) -> None:
+    while True:
+        try:
+            for _lost in await store.recover():
+                log.warning("a scheduled send was lost with its process: declared not sent")
+        except RedisError:
+            log.error("send ledger unavailable: scheduled sends not checked")
+        await asyncio.sleep(RECOVERY_SECONDS)
