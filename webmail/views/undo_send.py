@@ -345,7 +345,12 @@ async def running(app: Services) -> AsyncIterator[set[asyncio.Task[None]]]:
         # not sent by the recovery pass, here or on another instance, never sent later.
         for task in (recovery, *tasks):
             task.cancel()
-        await asyncio.gather(recovery, *tasks, return_exceptions=True)
+        # Bounded: a task whose cancellation is not delivered (seen under anyio's test
+        # portal) must not hold the shutdown.
+        await asyncio.wait({recovery, *tasks}, timeout=SHUTDOWN_WAIT_SECONDS)
+
+
+SHUTDOWN_WAIT_SECONDS = 2.0
 
 
 async def _recover_forever(store: Schedule) -> None:
