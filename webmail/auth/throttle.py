@@ -10,8 +10,9 @@ of ``budget.py``.
 
 A password attempt takes seconds on the IMAP server: checking the lock, trying, then counting
 the failure would let a burst of simultaneous attempts all pass the check. ``begin`` counts
-the attempt as a failure before it is tried, in one script, and refuses it when the failures
-and the attempts under way already reach the limit; the outcome then settles the count.
+the attempt as a failure before it is tried, in one script; when the failures and the
+attempts under way already reach the limit it waits for those to end (a lock, or a right
+password that lets it go). The outcome then settles the count and sets the lock in one step.
 Second-factor codes are checked locally, under the atomic budget of ``budget.py``: they count
 after the check (``failed``).
 """
