@@ -231,9 +231,12 @@ def wait_for_messages(
     while True:
         imap = imap_for(stack, user)
         try:
-            imap.select(f'"{folder}"', readonly=True)
-            _typ, data = imap.uid("SEARCH", "ALL")
-            uids = data[0].split() if data and data[0] else []
+            # A mailbox that has never received mail may not exist yet: keep polling.
+            selected, _ = imap.select(f'"{folder}"', readonly=True)
+            uids: list[bytes] = []
+            if selected == "OK":
+                _typ, data = imap.uid("SEARCH", "ALL")
+                uids = data[0].split() if data and data[0] else []
             if len(uids) >= count:
                 messages = []
                 for uid in uids:
