@@ -114,8 +114,9 @@ def wait_for_subject(stack: Stack, account: Account, subject: str) -> bytes:
     deadline = time.monotonic() + DELIVERY_TIMEOUT
     with imap_session(stack, account) as imap:
         while True:
-            imap.select("INBOX", readonly=True)
-            _, data = imap.search(None, "SUBJECT", f'"{subject}"')
+            # A mailbox that has never received mail may not exist yet: keep polling.
+            selected, _ = imap.select("INBOX", readonly=True)
+            data = imap.search(None, "SUBJECT", f'"{subject}"')[1] if selected == "OK" else [b""]
             if data[0]:
                 _, fetched = imap.fetch(data[0].split()[-1], "(BODY.PEEK[])")
                 return fetched[0][1]
