@@ -52,7 +52,9 @@ def violations(page: Any) -> list[dict[str, Any]]:
     """The serious and critical violations of the page as it is now."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         if not AXE_SCRIPT.exists():
-            raise AssertionError("axe-core is missing: run `bash dev/install.sh` (npm ci in dev/axe)")
+            raise AssertionError(
+                "axe-core is missing: run `bash dev/install.sh` (npm ci in dev/axe)"
+            )
         page.add_script_tag(path=str(AXE_SCRIPT))
     found: list[dict[str, Any]] = page.evaluate(_RUN)
     return [violation for violation in found if violation["impact"] in BLOCKING]
@@ -61,7 +63,9 @@ def violations(page: Any) -> list[dict[str, Any]]:
 def describe(found: list[dict[str, Any]]) -> str:
     lines = []
     for violation in found:
-        lines.append(f"[{violation['impact']}] {violation['id']}: {violation['help']} ({violation['url']})")
+        lines.append(
+            f"[{violation['impact']}] {violation['id']}: {violation['help']} ({violation['url']})"
+        )
         for node in violation["nodes"][:5]:
             lines.append(f"    at {node['target']}: {node['html'][:160]}")
             lines.extend(f"      {line}" for line in node["summary"].splitlines() if line.strip())
@@ -76,3 +80,17 @@ def check_themes(page: Any, where: str, problems: list[str]) -> None:
         if found:
             problems.append(f"== {where} ({theme}, {page.url})\n{describe(found)}")
     page.emulate_media(color_scheme="light")
+
+
+def luminance(colour: str) -> float:
+    """WCAG relative luminance of an opaque ``rgb(r, g, b)`` computed colour."""
+    assert colour.startswith("rgb("), f"not opaque: {colour}"
+    channels = [int(part) / 255 for part in colour[4:-1].split(",")]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG contrast ratio of two opaque colours."""
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)

@@ -12,7 +12,7 @@ import pyotp
 import pytest
 
 from dev.stack import Stack
-from tests.browser_axe import axe_context, check_themes
+from tests.browser_axe import axe_context, check_themes, contrast
 from tests.conftest import MailUser, deliver, new_user, simple_mail, soup
 from tests.test_browser import browser, server
 from webmail.auth import totp
@@ -79,6 +79,11 @@ def test_main_pages_have_no_serious_violation(
         for where, path in pages.items():
             page.goto(server + path)
             check_themes(page, where, problems)
+        # What appears later on the list: the selection bar, the idle warning.
+        page.goto(server + "/mail")
+        page.locator("li.row .row-select input").first.check()
+        page.locator(".idle-warning").evaluate("warning => { warning.hidden = false; }")
+        check_themes(page, "selection and idle warning", problems)
         # The second factor's own page, at the next sign-in.
         page.goto(server + "/mail")
         page.locator("form.logout button").click()
@@ -193,3 +198,29 @@ def test_small_targets_are_thumb_sized_and_named(server: str, browser: Any, stac
         # Every field of the account page has a label of its own.
         labels = page.locator("main label").all_inner_texts()
         assert len(labels) == len(set(labels)) >= 2
+
+
+_FOCUS = """() => {
+  const element = document.activeElement, style = getComputedStyle(element);
+  return {tag: element.tagName, style: style.outlineStyle, width: parseFloat(style.outlineWidth),
+          colour: style.outlineColor,
+          page: getComputedStyle(document.documentElement).backgroundColor};
+}"""
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_focus_is_visible_on_every_control(server: str, browser: Any, theme: str) -> None:
+    with axe_context(browser, "tablet") as page:
+        page.emulate_media(color_scheme=theme)
+        page.goto(server + "/login")
+        seen = []
+        for _ in range(8):  # address, password, Se connecter, English, then out of the page
+            page.keyboard.press("Tab")
+            focus = page.evaluate(_FOCUS)
+            if focus["tag"] == "BODY":
+                break
+            seen.append(focus["tag"])
+            assert focus["style"] == "solid" and focus["width"] >= 3, focus
+            # WCAG 1.4.11: the ring stands out from the page at 3:1 at least.
+            assert contrast(focus["colour"], focus["page"]) >= 3, focus
+    assert {"INPUT", "BUTTON", "A"} <= set(seen)

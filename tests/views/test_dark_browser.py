@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser_axe import axe_context
+from tests.browser_axe import axe_context, contrast, luminance
 from tests.test_browser import browser, server
 
 pytestmark = pytest.mark.browser
@@ -33,13 +33,6 @@ def _colours(page: Any, server: str, theme: str) -> dict[str, str]:
     return colours
 
 
-def _luminance(rgb: str) -> float:
-    red, green, blue = (
-        int(part) for part in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]
-    )
-    return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
-
-
 def test_the_dark_preference_darkens_the_page(server: str, browser: Any) -> None:
     with axe_context(browser, "phone") as page:
         light = _colours(page, server, "light")
@@ -47,6 +40,7 @@ def test_the_dark_preference_darkens_the_page(server: str, browser: Any) -> None
     assert light["scheme"] == "light dark"
     for role in ("page", "card", "text", "field"):
         assert light[role] != dark[role], role
-    assert _luminance(light["page"]) > 0.9 and _luminance(dark["page"]) < 0.15
-    assert _luminance(light["text"]) < 0.2 and _luminance(dark["text"]) > 0.8
-    assert _luminance(dark["field"]) < 0.15  # no white field left in a dark page
+    assert luminance(light["page"]) > 0.9 and luminance(dark["page"]) < 0.15
+    assert luminance(light["text"]) < 0.2 and luminance(dark["text"]) > 0.6
+    assert luminance(dark["field"]) < 0.15  # no white field left in a dark page
+    assert contrast(dark["text"], dark["card"]) >= 4.5
