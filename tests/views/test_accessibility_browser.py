@@ -147,6 +147,11 @@ def test_enrolment_offers_a_link_to_the_authenticator(
         )
         expected = [path["d"] for path in soup(totp.qr_svg(href)).select("path")]
         assert drawn == expected and len(expected[0]) > 100
+        # All of it is shown: a cropped code does not scan.
+        svg, path = _box(page, ".qr-box svg"), _box(page, ".qr-box svg path")
+        assert path["x"] >= svg["x"] and path["y"] >= svg["y"]
+        assert path["x"] + path["width"] <= svg["x"] + svg["width"] + 0.5
+        assert path["y"] + path["height"] <= svg["y"] + svg["height"] + 0.5
         # The key for manual entry, in groups of four.
         groups = page.locator("#secret span").all_inner_texts()
         assert "".join(groups) == secret and all(len(group) == 4 for group in groups[:-1])
