@@ -25,7 +25,7 @@ import uvicorn
 from playwright.sync_api import sync_playwright
 
 from dev.corpus import demo_messages, demo_users
-from dev.demo import load_directory
+from dev.demo import DEMO_WHITELIST, load_directory
 from dev.env import webmail_env
 from dev.seed import seed_mailbox
 from dev.stack import Stack
@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         messages = demo_messages(gp.address, MESSAGES, now=NOW)
         seed_mailbox(stack.imap_host, stack.imap, stack.ca_cert, gp.address, gp.password, messages)
         audit = str(state / "audit.log")  # not on the terminal
-        settings = Settings.from_env(webmail_env(stack, MSS_AUDIT_LOG=audit))
+        settings = Settings.from_env(
+            webmail_env(stack, MSS_AUDIT_LOG=audit, MSS_TRUST_WHITELIST=str(DEMO_WHITELIST))
+        )
         load_directory(settings)
         OUTPUT.mkdir(parents=True, exist_ok=True)
         print(f"Writing {OUTPUT.relative_to(ROOT)}/:", flush=True)
