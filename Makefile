@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test failover-test install install-browser lint bench translations clean
+.PHONY: demo test failover-test install install-browser lint bench screenshots translations clean
 
 demo: install
 	$(PY) -m dev.demo
@@ -30,6 +30,10 @@ bench: install
 	$(PY) -m bench.directory
 	$(PY) -m bench.sessions
 	$(PY) -m bench.reading
+
+# The README's pictures: the main screens at phone and tablet size, light and dark (docs/screenshots/).
+screenshots: install-browser
+	$(PY) -m dev.screenshots
 
 # Refresh the catalog after changing French source strings, then translate webmail/locale/en.
 translations: install

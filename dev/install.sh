@@ -41,6 +41,15 @@ if [ ! -d dev/oidc/node_modules/oidc-provider ] || [ dev/oidc/package-lock.json 
   fi
 fi
 
+# axe-core, injected by the browser tests to check accessibility (tests/browser_axe.py).
+if [ ! -d dev/axe/node_modules/axe-core ] || [ dev/axe/package-lock.json -nt dev/axe/node_modules ]; then
+  if command -v npm >/dev/null; then
+    (cd dev/axe && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    echo "npm is missing: the accessibility tests will not run (apt-get install nodejs npm)" >&2
+  fi
+fi
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv

@@ -109,6 +109,7 @@ def qr_svg(uri: str) -> str:
         dark="#111",
         title="QR code",
         svgclass="qr",
+        omitsize=True,  # a viewBox instead: the page sizes the code without cropping it
     )
     return buffer.getvalue().decode()
 

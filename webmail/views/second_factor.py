@@ -1,5 +1,5 @@
-"""The second factor: enrolment at the first login, a code at every login, recovery codes,
-and the account page where it is managed along with the open sessions.
+"""The second factor: a code at every login (enrolment at the first one, views/enrolment.py),
+recovery codes, and the account page where it is managed along with the open sessions.
 
 Passing the second factor never upgrades the password-only session: a new session with a
 new id and a new key replaces it, so an id seen before login is worthless after.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 
-from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -32,6 +31,8 @@ from webmail.views.common import (
     state_change,
     text_field,
 )
+from webmail.views.enrolment import confirm as check_enrolment
+from webmail.views.enrolment import enrol_page
 
 
 async def otp_page(request: Request) -> Response:
@@ -41,7 +42,7 @@ async def otp_page(request: Request) -> Response:
     if enrolment is None:
         if app.enrolled.contains(auth.user):
             return _factor_lost(request, auth)
-        return await _enrol_page(request, auth)
+        return await enrol_page(request, auth)
     if not app.second_factor.readable(enrolment, auth.user):
         return _factor_lost(request, auth)
     return await _code_page(request, auth)
@@ -79,35 +80,6 @@ async def _code_page(
             "notice": notice,
             "folder": None,
             "email_hint": email_code.masked(email) if email else None,
-        },
-        status_code=status,
-    )
-
-
-async def _enrol_page(
-    request: Request,
-    auth: Authenticated,
-    *,
-    action: str = "/login/otp",
-    error: str | None = None,
-    status: int = 200,
-) -> Response:
-    store = services(request).sessions
-    secret = store.unseal(auth.session, auth.cookie, auth.session.pending_secret)
-    if secret is None:
-        secret = totp.new_secret()
-        auth.session.pending_secret = store.seal(auth.session, auth.cookie, secret)
-        await store.save(auth.session)
-    uri = totp.provisioning_uri(secret, auth.user)
-    return render(
-        request,
-        "pages/enrol.html",
-        {
-            "qr": Markup(totp.qr_svg(uri)),  # noqa: S704 - SVG drawn by segno from our own URI
-            "secret_groups": [secret[i : i + 4] for i in range(0, len(secret), 4)],
-            "action": action,
-            "error": error,
-            "folder": None,
         },
         status_code=status,
     )
@@ -220,21 +192,10 @@ async def set_recovery_email(request: Request) -> Response:
 async def _confirm_enrolment(
     request: Request, auth: Authenticated, code: str, *, action: str
 ) -> Response:
-    app = services(request)
-    secret = app.sessions.unseal(auth.session, auth.cookie, auth.session.pending_secret)
-    step = totp.code_matches_step(secret, code) if secret else None
-    if secret is None or step is None:
-        message, status = await checks.failure(request, app.otp_throttle, auth)
-        return await _enrol_page(request, auth, action=action, error=message, status=status)
-    first = action == "/login/otp"
-    codes = await app.second_factor.enrol(auth.user, secret, step, replace=not first)
-    if codes is None:
-        codes = await checks.enrolled_meanwhile(request, auth, secret)
-    # Listed before anything else can fail: Redis lost later must not allow a new enrolment.
-    await asyncio.to_thread(app.enrolled.add, auth.user)
-    await app.otp_throttle.succeeded(auth.user, client_ip(request))
-    audit(request, "otp_enrolled", auth)
-    return await _complete_login(request, auth, method="enrolment", recovery_codes=codes)
+    outcome = await check_enrolment(request, auth, code, action=action)
+    if isinstance(outcome, Response):
+        return outcome
+    return await _complete_login(request, auth, method="enrolment", recovery_codes=outcome)
 
 
 async def _complete_login(
@@ -324,7 +285,7 @@ async def start_reenrolment(request: Request) -> Response:
     if not await _current_code_ok(request, auth, text_field(form, "code", limit=40)):
         return await account_page(request, error=checks.WRONG_CODE, status=401)
     auth.session.pending_secret = ""
-    return await _enrol_page(request, auth, action="/account/otp/enrol")
+    return await enrol_page(request, auth, action="/account/otp/enrol")
 
 
 async def confirm_reenrolment(request: Request) -> Response:
