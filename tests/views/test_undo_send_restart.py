@@ -8,6 +8,8 @@ import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2 as httpx
@@ -20,9 +22,14 @@ from tests.served import free_port, wait_until_responds
 from tests.views.forms import browser_form, parse, submit
 from tests.views.test_drafts_open import drafts_uids
 from tests.views.test_undo_send import count_in, instance, wait_until
+from webmail.auth.oidc import PscRefused
+from webmail.auth.oidc_claims import Tokens
 from webmail.mail.outbox import Outbox
+from webmail.mail.sasl import AccessToken
 from webmail.mail.scheduled import Schedule
+from webmail.mail.send_seal import Credential
 from webmail.settings import Settings
+from webmail.views import undo_takeover
 
 DELAY = 3
 
@@ -141,3 +148,33 @@ def test_password_changed_during_the_delay_not_sent_and_said(
         alert = soup(survivor.get(undo_url).text).select_one("[role=alert]")
         assert alert is not None and "identification n'était plus valable" in alert.get_text()
         assert count_in(stack, other_user) == 0
+
+
+class _Provider:
+    """Pro Santé Connect's token endpoint, as far as a refresh goes."""
+
+    def __init__(self, refused: bool) -> None:
+        self.refused = refused
+        self.used: list[str] = []
+
+    async def refresh(self, refresh_token: str, id_token: str) -> Tokens:
+        self.used.append(refresh_token)
+        if self.refused:
+            raise PscRefused("invalid_grant")
+        return Tokens("new-access", "new-refresh", id_token, time.time() + 120)
+
+
+async def test_a_psc_token_is_renewed_once_when_expired_and_refused_means_not_sent() -> None:
+    fresh = Credential("psc", "access", "refresh", "id", time.time() + 60)
+    expired = Credential("psc", "old-access", "refresh", "id", time.time() - 1)
+    ok, refusing = _Provider(refused=False), _Provider(refused=True)
+    app: Any = SimpleNamespace(psc=ok)
+    usable = await undo_takeover._usable(app, fresh)
+    assert usable == "access" and isinstance(usable, AccessToken) and ok.used == []
+    renewed = await undo_takeover._usable(app, expired)
+    assert renewed == "new-access" and isinstance(renewed, AccessToken)
+    assert ok.used == ["refresh"]
+    assert await undo_takeover._usable(SimpleNamespace(psc=refusing), expired) is None  # type: ignore[arg-type]
+    assert await undo_takeover._usable(SimpleNamespace(psc=None), expired) is None  # type: ignore[arg-type]
+    password = await undo_takeover._usable(app, Credential("password", "pw"))
+    assert password == "pw" and not isinstance(password, AccessToken)
