@@ -51,6 +51,8 @@ class Draft:
     mailbox: str = ""
     from_address: str = ""
     from_name: str = ""
+    # Ask for a read receipt (RFC 8098 Disposition-Notification-To, to the From address).
+    read_receipt: bool = False
 
     @property
     def author(self) -> str:
@@ -134,6 +136,8 @@ def build_message(draft: Draft, *, display_name: str = "") -> EmailMessage:
         message["In-Reply-To"] = _one_line(draft.in_reply_to)
     if draft.references:
         message["References"] = _one_line(draft.references)
+    if draft.read_receipt:
+        message["Disposition-Notification-To"] = str(HeaderAddress(addr_spec=draft.author))
     for name, value in draft.headers.items():
         message[name] = _one_line(value)
     message["MIME-Version"] = "1.0"

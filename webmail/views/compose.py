@@ -290,6 +290,7 @@ def _draft_from_form(form: FormData, user: str) -> Draft:
         in_reply_to=text_field(form, "in_reply_to", limit=1000),
         references=text_field(form, "references", limit=10000),
         message_id=message_id,
+        read_receipt=text_field(form, "read_receipt") == "yes",
     )
 
 

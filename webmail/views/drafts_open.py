@@ -75,6 +75,7 @@ def continued(raw: bytes, writer: Draft) -> Draft:
         in_reply_to=parsed.in_reply_to or "",
         references=" ".join(parsed.references),
         message_id=message_id,
+        read_receipt=bool(headers.get("Disposition-Notification-To")),
     ).written_as(writer)
 
 

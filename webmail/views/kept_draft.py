@@ -49,6 +49,7 @@ CARRIED = (
     "references",
     "message_id",
     "kept_source",
+    "read_receipt",  # the read receipt asked for (a checkbox: "yes" or "")
     "from",  # the mailbox it is written from: never switched silently on "send again"
     *structured.TYPED_FIELDS,  # the patient's identity of a structured document
     csrf.TOKEN_FIELD,
