@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 
 from webmail.i18n import _
-from webmail.mail import mime
+from webmail.mail import mime, rich_text
 
 MAX_RECIPIENTS = 100
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
@@ -53,6 +53,9 @@ class Draft:
     from_name: str = ""
     # Ask for a read receipt (RFC 8098 Disposition-Notification-To, to the From address).
     read_receipt: bool = False
+    # Written with "Mise en forme": the sanitised HTML (mail/rich_text.py), ``body`` then
+    # being its text alternative; "" for plain text, the default.
+    html: str = ""
 
     @property
     def author(self) -> str:
@@ -142,6 +145,8 @@ def build_message(draft: Draft, *, display_name: str = "") -> EmailMessage:
         message[name] = _one_line(value)
     message["MIME-Version"] = "1.0"
     message.set_content(draft.body.replace("\r\n", "\n"), subtype="plain", charset="utf-8")
+    if clean := rich_text.sanitise(draft.html):  # cleaned on the way in; again, whatever the path
+        message.add_alternative(rich_text.document(clean), subtype="html", charset="utf-8")
     for upload in draft.attachments:
         _attach(message, upload)
     return message

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
 from webmail.errors import BadRequest, NotFound
-from webmail.mail import compose, drafts, mailboxes, mime
+from webmail.mail import compose, drafts, mailboxes, mime, rich_text
 from webmail.mail.compose import Draft, Upload
 from webmail.mail.connections import MailSession
 from webmail.mail.drafts import KeptFile
@@ -46,6 +46,7 @@ MODES = ("new", "reply", "replyall", "forward")
 # Where the files listed on the form (kept from an earlier attempt) are read from.
 SOURCES = ("origin", "draft")
 AUTOSAVE = "autosave"  # the action of views/autosave.py: save, answer with a status line
+RICH = "html"  # the form's format when written with "Mise en forme" (static/compose.js)
 _DIGEST = re.compile(r"[0-9a-f]{32}")
 
 
@@ -280,18 +281,32 @@ def _draft_from_form(form: FormData, user: str) -> Draft:
     if not compose.valid_message_id(message_id, user):
         # Missing (a form from before) or not ours: never reuse a value we did not make.
         message_id = compose.new_message_id(user)
+    body, html = _body(form)
     return Draft(
         sender=user,
         to=text_field(form, "to", limit=5000),
         cc=text_field(form, "cc", limit=5000),
         bcc=text_field(form, "bcc", limit=5000),
         subject=text_field(form, "subject", limit=1000),
-        body=text_field(form, "body", limit=2_000_000),
+        body=body,
+        html=html,
         in_reply_to=text_field(form, "in_reply_to", limit=1000),
         references=text_field(form, "references", limit=10000),
         message_id=message_id,
         read_receipt=text_field(form, "read_receipt") == "yes",
     )
+
+
+def _body(form: FormData) -> tuple[str, str]:
+    """The text and the sanitised HTML ("" in plain text) typed in the form. The HTML is
+    cleaned here, before anything else sees it; its text alternative is made from it."""
+    text = text_field(form, "body", limit=2_000_000)
+    if text_field(form, "format") != RICH:
+        return text, ""
+    html = rich_text.sanitise(text_field(form, "body_html", limit=2_000_000))
+    if not html and text.strip():  # the editor sent nothing: keep the words typed
+        html = rich_text.from_text(text)
+    return (rich_text.to_text(html), html) if html else (text, "")
 
 
 def _kept_from_form(form: FormData, origin: Origin) -> Kept:

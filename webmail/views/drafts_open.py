@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from webmail import i18n
-from webmail.mail import compose, drafts, mime
+from webmail.mail import compose, drafts, mime, rich_text
 from webmail.mail.compose import Draft
 from webmail.mail.imap import ImapClient
 from webmail.mail.imap_syntax import as_text
@@ -76,6 +76,7 @@ def continued(raw: bytes, writer: Draft) -> Draft:
         references=" ".join(parsed.references),
         message_id=message_id,
         read_receipt=bool(headers.get("Disposition-Notification-To")),
+        html=rich_text.sanitise(parsed.html) if parsed.html else "",
     ).written_as(writer)
 
 
