@@ -56,6 +56,9 @@ class Draft:
     # Written with "Mise en forme": the sanitised HTML (mail/rich_text.py), ``body`` then
     # being its text alternative; "" for plain text, the default.
     html: str = ""
+    # The message it answers, as the Drafts copy records it (ANSWERS_HEADER, never sent):
+    # a reply continued later still flags its original \\Answered.
+    answers: str = ""
 
     @property
     def author(self) -> str:
@@ -71,6 +74,9 @@ class Draft:
             from_address=writer.from_address,
             from_name=writer.from_name,
         )
+
+
+ANSWERS_HEADER = "X-MSS-Answers"
 
 
 def new_message_id(sender: str) -> str:
@@ -156,9 +162,12 @@ def draft_copy(draft: Draft, *, display_name: str = "") -> EmailMessage:
     """The copy kept in Drafts. Addresses that do not parse are left out of it rather than
     losing the text and the files: the form still shows them as typed."""
     try:
-        return build_message(draft, display_name=display_name)
+        message = build_message(draft, display_name=display_name)
     except InvalidDraft:
-        return build_message(replace(draft, to="", cc="", bcc=""), display_name=display_name)
+        message = build_message(replace(draft, to="", cc="", bcc=""), display_name=display_name)
+    if draft.answers:
+        message[ANSWERS_HEADER] = _one_line(draft.answers)
+    return message
 
 
 def _attach(message: EmailMessage, upload: Upload) -> None:

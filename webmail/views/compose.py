@@ -7,6 +7,7 @@ the form back with everything typed, and the files kept in the one Drafts copy o
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
-from webmail.errors import BadRequest, NotFound
+from webmail.errors import BadRequest, NotFound, WebmailError
 from webmail.mail import compose, drafts, mailboxes, mime, rich_text
 from webmail.mail.compose import Draft, Upload
 from webmail.mail.connections import MailSession
@@ -205,6 +206,7 @@ async def handle_form(
     app = services(request)
     origin = _origin(form)
     draft = _draft_from_form(form, auth.user)
+    draft.answers = origin_note(origin)
     kept = _kept_from_form(form, origin)
     # An autosave carries the text only: new files travel with the real submission.
     uploads = [] if action == AUTOSAVE else await _uploads(form)
@@ -468,6 +470,24 @@ async def _uploads(form: FormData) -> list[Upload]:
                 Upload(value.filename, value.content_type or "application/octet-stream", data)
             )
     return uploads
+
+
+def origin_note(origin: Origin) -> str:
+    """What a Drafts copy records of the message it replies to ("" for none)."""
+    if origin.mode not in ("reply", "replyall") or origin.uid is None:
+        return ""
+    return json.dumps([origin.mode, origin.folder, origin.uid])
+
+
+def noted_origin(note: str) -> Origin:
+    """The original a draft recorded, checked as a form's would be; none if unreadable."""
+    try:
+        mode, folder, uid = json.loads(note) if note else ("new", "", None)
+        if mode not in ("reply", "replyall") or not isinstance(uid, int):
+            return Origin()
+        return Origin(mode=mode, folder=folder_param(str(folder)), uid=uid_param(str(uid)))
+    except (ValueError, TypeError, WebmailError):
+        return Origin()
 
 
 def _origin(form: FormData) -> Origin:

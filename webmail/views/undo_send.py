@@ -59,6 +59,7 @@ from webmail.views.compose import (
     Outcome,
     form_page,
     kept_from,
+    noted_origin,
     remove_draft,
     role_folder,
     save_draft,
@@ -364,7 +365,7 @@ async def _back_to_editor(request: Request, auth: Authenticated, message_id: str
     outcome = Outcome(
         warning=i18n._("Envoi annulé : rien n'est parti. Le message est de nouveau modifiable.")
     )
-    return form_page(request, draft, Origin(), kept_from(raw, "draft"), outcome)
+    return form_page(request, draft, noted_origin(draft.answers), kept_from(raw, "draft"), outcome)
 
 
 def _page(
