@@ -33,7 +33,8 @@ from webmail.views import sending
 from webmail.views.common import Services
 from webmail.views.compose import Origin
 from webmail.views.drafts_open import continued
-from webmail.views.undo_send import Job, schedule_store, send_seal, transmit
+from webmail.views.undo_send import schedule_store, send_seal
+from webmail.views.undo_transmit import Job, transmit
 
 log = logging.getLogger(__name__)
 
