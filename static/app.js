@@ -98,7 +98,8 @@
     var data = new FormData(form);
     data.set("action", "save");
     data.delete("attachments");
-    fetch(form.action, { method: "POST", body: data, credentials: "same-origin",
+    // Not form.action: the buttons named "action" shadow it (a RadioNodeList).
+    fetch(form.getAttribute("action"), { method: "POST", body: data, credentials: "same-origin",
                          headers: { "X-CSRF-Token": csrfToken() } })
       .then(function (response) {
         var note = document.querySelector(".idle-warning p");

@@ -20,6 +20,7 @@
     var form = root.querySelector ? root.querySelector("form[data-autosave]") : null;
     if (!form || form.mssAutosave) { return; }
     form.mssAutosave = true;
+    bindEditor(form);
     bindFiles(form);
     bindProgress(form);
     var url = form.getAttribute("data-autosave");
@@ -68,6 +69,92 @@
     document.addEventListener("htmx:beforeRequest", function (event) {
       if (event.detail.boosted && document.body.contains(form)) { save(true); }
     });
+  }
+
+  // "Mise en forme": a per-message toggle between the textarea (plain text, the default)
+  // and a small editor. The server cleans its HTML (webmail/mail/rich_text.py) and makes the
+  // text alternative; the textarea is kept in step so the words survive anything.
+  function paragraphs(text) {
+    var fragment = document.createDocumentFragment();
+    text.replace(/\r\n/g, "\n").split(/\n[ \t]*\n/).forEach(function (block) {
+      if (!block.trim()) { return; }
+      var p = document.createElement("p");
+      block.split("\n").forEach(function (line, index) {
+        if (index) { p.appendChild(document.createElement("br")); }
+        p.appendChild(document.createTextNode(line));
+      });
+      fragment.appendChild(p);
+    });
+    return fragment;
+  }
+
+  function bindEditor(form) {
+    var format = form.querySelector("input[name=format]");
+    var markup = form.querySelector("input[name=body_html]");
+    var textarea = form.querySelector("textarea[name=body]");
+    var toggle = form.querySelector(".rich-toggle");
+    var template = document.getElementById("rich-editor-template");
+    if (!format || !markup || !textarea || !toggle || !template || !document.execCommand) { return; }
+    var box = toggle.querySelector("input");
+    var editor = template.content.firstElementChild.cloneNode(true);
+    var area = editor.querySelector(".rich-area");
+    editor.hidden = true;
+    textarea.parentNode.insertBefore(editor, textarea.nextSibling);
+    toggle.hidden = false;
+
+    function rich() { return format.value === "html"; }
+    function sync() {
+      if (!rich()) { return; }
+      markup.value = area.innerHTML;
+      textarea.value = area.innerText;
+    }
+    function show(on, quiet) {
+      if (on) {
+        area.textContent = "";
+        if (markup.value && format.getAttribute("data-initial") === "html") {
+          area.innerHTML = markup.value;  // the server's sanitised copy, never raw input
+        } else {
+          area.appendChild(paragraphs(textarea.value));
+        }
+        format.setAttribute("data-initial", "");
+        format.value = "html";
+        sync();
+      } else {
+        sync();
+        format.value = "";
+        markup.value = "";
+      }
+      box.checked = on;
+      editor.hidden = !on;
+      textarea.hidden = on;
+      if (!quiet) { form.dispatchEvent(new Event("input")); }  // the mode is part of the draft
+    }
+
+    box.addEventListener("change", function () { show(box.checked); if (box.checked) { area.focus(); } });
+    area.addEventListener("input", sync);
+    form.addEventListener("formdata", function (event) {
+      if (!rich()) { return; }
+      event.formData.set("body_html", area.innerHTML);
+      event.formData.set("body", area.innerText);
+    });
+    Array.prototype.forEach.call(editor.querySelectorAll("button[data-command]"), function (button) {
+      // Keep the selection in the text: a tap on the button would take it away.
+      button.addEventListener("mousedown", function (event) { event.preventDefault(); });
+      button.addEventListener("click", function () {
+        var command = button.getAttribute("data-command");
+        var value = null;
+        if (command === "createLink") {
+          value = window.prompt(button.getAttribute("data-prompt"), "https://");
+          if (!value || !/^(https?:\/\/|mailto:)/i.test(value.trim())) { return; }
+          value = value.trim();
+        }
+        area.focus();
+        document.execCommand(command, false, value);
+        sync();
+        form.dispatchEvent(new Event("input"));
+      });
+    });
+    if (format.getAttribute("data-initial") === "html") { show(true, true); }
   }
 
   // Attachments: choosing files again adds to the list, each one can be taken out before

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 
 from webmail.i18n import _
-from webmail.mail import mime
+from webmail.mail import mime, rich_text
 
 MAX_RECIPIENTS = 100
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
@@ -51,6 +51,14 @@ class Draft:
     mailbox: str = ""
     from_address: str = ""
     from_name: str = ""
+    # Ask for a read receipt (RFC 8098 Disposition-Notification-To, to the From address).
+    read_receipt: bool = False
+    # Written with "Mise en forme": the sanitised HTML (mail/rich_text.py), ``body`` then
+    # being its text alternative; "" for plain text, the default.
+    html: str = ""
+    # The message it answers, as the Drafts copy records it (ANSWERS_HEADER, never sent):
+    # a reply continued later still flags its original \\Answered.
+    answers: str = ""
 
     @property
     def author(self) -> str:
@@ -66,6 +74,9 @@ class Draft:
             from_address=writer.from_address,
             from_name=writer.from_name,
         )
+
+
+ANSWERS_HEADER = "X-MSS-Answers"
 
 
 def new_message_id(sender: str) -> str:
@@ -134,10 +145,14 @@ def build_message(draft: Draft, *, display_name: str = "") -> EmailMessage:
         message["In-Reply-To"] = _one_line(draft.in_reply_to)
     if draft.references:
         message["References"] = _one_line(draft.references)
+    if draft.read_receipt:
+        message["Disposition-Notification-To"] = str(HeaderAddress(addr_spec=draft.author))
     for name, value in draft.headers.items():
         message[name] = _one_line(value)
     message["MIME-Version"] = "1.0"
     message.set_content(draft.body.replace("\r\n", "\n"), subtype="plain", charset="utf-8")
+    if clean := rich_text.sanitise(draft.html):  # cleaned on the way in; again, whatever the path
+        message.add_alternative(rich_text.document(clean), subtype="html", charset="utf-8")
     for upload in draft.attachments:
         _attach(message, upload)
     return message
@@ -147,9 +162,12 @@ def draft_copy(draft: Draft, *, display_name: str = "") -> EmailMessage:
     """The copy kept in Drafts. Addresses that do not parse are left out of it rather than
     losing the text and the files: the form still shows them as typed."""
     try:
-        return build_message(draft, display_name=display_name)
+        message = build_message(draft, display_name=display_name)
     except InvalidDraft:
-        return build_message(replace(draft, to="", cc="", bcc=""), display_name=display_name)
+        message = build_message(replace(draft, to="", cc="", bcc=""), display_name=display_name)
+    if draft.answers:
+        message[ANSWERS_HEADER] = _one_line(draft.answers)
+    return message
 
 
 def _attach(message: EmailMessage, upload: Upload) -> None:

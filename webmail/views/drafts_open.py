@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from webmail import i18n
-from webmail.mail import compose, drafts, mime
+from webmail.mail import compose, drafts, mime, rich_text
 from webmail.mail.compose import Draft
 from webmail.mail.imap import ImapClient
 from webmail.mail.imap_syntax import as_text
 from webmail.views import shared_mailboxes
 from webmail.views.common import authenticated, folder_param, services, uid_param
-from webmail.views.compose import Kept, Origin, Outcome, form_page, kept_from
+from webmail.views.compose import Kept, Outcome, form_page, kept_from, noted_origin
 from webmail.views.message import fetch_raw
 
 
@@ -54,7 +54,7 @@ async def open_draft(request: Request) -> Response:
             "L'envoi de ce message n'a pas été confirmé par le serveur : il est peut-être "
             "déjà parti."
         )
-    return form_page(request, draft, Origin(), kept, outcome)
+    return form_page(request, draft, noted_origin(draft.answers), kept, outcome)
 
 
 def continued(raw: bytes, writer: Draft) -> Draft:
@@ -75,6 +75,9 @@ def continued(raw: bytes, writer: Draft) -> Draft:
         in_reply_to=parsed.in_reply_to or "",
         references=" ".join(parsed.references),
         message_id=message_id,
+        read_receipt=bool(headers.get("Disposition-Notification-To")),
+        html=rich_text.sanitise(parsed.html) if parsed.html else "",
+        answers=str(headers.get(compose.ANSWERS_HEADER, "")),
     ).written_as(writer)
 
 

@@ -49,6 +49,9 @@ CARRIED = (
     "references",
     "message_id",
     "kept_source",
+    "read_receipt",  # the read receipt asked for (a checkbox: "yes" or "")
+    "format",  # "html" when written with "Mise en forme", and its markup:
+    "body_html",
     "from",  # the mailbox it is written from: never switched silently on "send again"
     *structured.TYPED_FIELDS,  # the patient's identity of a structured document
     csrf.TOKEN_FIELD,

@@ -2,26 +2,27 @@
 
 The message is first saved in Drafts, then scheduled in the send ledger
 (``mail/scheduled.py``), and the page says "Envoi dans 10 s — Annuler". This process
-sends it when the delay is over, from a task of its own: closing the browser changes
-nothing. Cancelling (from any instance) is one compare-and-set in the ledger; so is the
-send's own claim, so the message leaves at most once, and a cancel that comes too late
-says so.
+sends it when the delay is over (``views/undo_transmit.py``), from a task of its own:
+closing the browser changes nothing. Cancelling (from any instance) is one
+compare-and-set in the ledger; so is the send's own claim, so the message leaves at most
+once, and a cancel that comes too late says so.
 
-The credentials a send needs (the IMAP/SMTP password, or a Pro Santé Connect access token)
-are decrypted with a key only the session cookie carries: they live in this process's
-memory for the delay, never in Redis. If the process dies during the delay, no other
-instance can send the message: the recovery pass of any instance declares it not sent once
-its due time is well past, it stays in Drafts, and the account's next page says so.
+The credentials a send needs (the IMAP/SMTP password, or the Pro Santé Connect tokens)
+are otherwise sealed with a key only the session cookie carries. So that the message
+still leaves if this process dies during the delay, the send (its credential and the
+exact bytes) is also sealed with the server's key (``mail/send_seal.py``) in the ledger,
+for the delay and a grace period only; the recovery pass of any instance
+(``views/undo_takeover.py``) then takes it over and sends it, once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from urllib.parse import urlencode
 
@@ -30,13 +31,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webmail import i18n
+from webmail.auth import psc_tokens
 from webmail.errors import BadRequest
 from webmail.i18n import N_
-from webmail.mail import compose, drafts, smtp
+from webmail.mail import compose, drafts
 from webmail.mail.compose import Draft
-from webmail.mail.connections import MailSession
-from webmail.mail.outbox import Claim, Outbox, State
+from webmail.mail.outbox import Outbox, State
 from webmail.mail.scheduled import Cancel, Schedule, Scheduled
+from webmail.mail.send_seal import Credential, SealedSend, SendSeal
 from webmail.templating import render
 from webmail.urls import mail_url
 from webmail.views import sending, shared_mailboxes
@@ -51,38 +53,31 @@ from webmail.views.common import (
 )
 from webmail.views.common import text_field as field
 from webmail.views.compose import (
-    Origin,
     Outcome,
     form_page,
     kept_from,
-    remove_draft,
+    noted_origin,
     role_folder,
     save_draft,
 )
 from webmail.views.drafts_open import continued
+from webmail.views.undo_transmit import Job, transmit
 
 log = logging.getLogger(__name__)
-
-RECOVERY_SECONDS = 5.0  # how often each instance looks for sends whose process died
-
-
-@dataclass
-class Job:
-    """A scheduled send, as the process that will send it holds it."""
-
-    app: Services
-    auth: Authenticated  # the credentials, in memory only
-    scheduled: Scheduled
-    draft: Draft
-    origin: Origin
-    message: EmailMessage
-    recipients: list[str]
-    client_ip: str
 
 
 def schedule_store(app: Services) -> Schedule:
     ledger = Outbox(app.sessions.redis, sending.longest_send(app.settings.smtp_timeouts, 1))
     return Schedule(app.sessions.redis, ledger, app.settings.undo_send)
+
+
+@functools.cache
+def _sealer(secret_key: str) -> SendSeal:
+    return SendSeal(secret_key)
+
+
+def send_seal(app: Services) -> SendSeal:
+    return _sealer(app.settings.secret_key)
 
 
 def undo_url(message_id: str) -> str:
@@ -99,121 +94,73 @@ async def schedule(
     if delay <= 0 or await save_draft(attempt.session, attempt.draft) is None:
         return None
     store = schedule_store(app)
-    scheduled = await store.schedule(attempt.auth.user, attempt.draft.message_id, delay)
-    if scheduled is None:
-        return None  # the ledger knows it: the usual claim says what to do
     job = Job(
         app,
-        attempt.auth,
-        scheduled,
+        attempt.auth.user,
+        attempt.auth.key,
+        attempt.auth.password,
         attempt.draft,
         attempt.origin,
         message,
         recipients,
         client_ip(attempt.request),
     )
-    _start(attempt.request, job)
+    sealed = _sealed(app, store, job, _credential(app, attempt.auth))
+    scheduled = await store.schedule(job.account, job.draft.message_id, delay, sealed)
+    if scheduled is None:
+        return None  # the ledger knows it: the usual claim says what to do
+    _start(attempt.request, job, scheduled)
     return RedirectResponse(undo_url(attempt.draft.message_id), status_code=303)
 
 
-def _start(request: Request, job: Job) -> None:
+def _credential(app: Services, auth: Authenticated) -> Credential:
+    if auth.session.method != "psc":
+        return Credential("password", auth.password)
+    tokens = psc_tokens.unseal(app.sessions, auth.session, auth.cookie)
+    if tokens is None or tokens.access_token != auth.password:
+        return Credential("psc", auth.password)  # no refresh: usable while it lives
+    return Credential(
+        "psc", auth.password, tokens.refresh_token, tokens.id_token, tokens.expires_at
+    )
+
+
+def _sealed(app: Services, store: Schedule, job: Job, credential: Credential) -> str:
+    draft, origin = job.draft, job.origin
+    send = SealedSend(
+        account=job.account,
+        message_id=draft.message_id,
+        credential=credential,
+        message=job.message.as_bytes(),
+        recipients=job.recipients,
+        author=draft.author,
+        session_key=job.session_key,
+        mailbox=draft.mailbox,
+        from_name=draft.from_name,
+        origin={"mode": origin.mode, "folder": origin.folder, "uid": origin.uid},
+        client_ip=job.client_ip,
+    )
+    return send_seal(app).seal(send, store.context(job.account, draft.message_id))
+
+
+def _start(request: Request, job: Job, scheduled: Scheduled) -> None:
     tasks: set[asyncio.Task[None]] = request.app.state.scheduled_sends
-    task = asyncio.create_task(_send_when_due(job))
+    task = asyncio.create_task(_send_when_due(job, scheduled))
     tasks.add(task)
     task.add_done_callback(tasks.discard)
 
 
-async def _send_when_due(job: Job) -> None:
-    await asyncio.sleep(max(0.0, job.scheduled.due - time.time()))
+async def _send_when_due(job: Job, scheduled: Scheduled) -> None:
+    await asyncio.sleep(max(0.0, scheduled.due - time.time()))
     store = schedule_store(job.app)
     seconds = sending.longest_send(job.app.settings.smtp_timeouts, len(job.recipients))
     try:
-        claim = await store.take(job.scheduled, seconds)
+        claim = await store.take(scheduled, seconds)
     except RedisError:
-        log.error("send ledger unavailable at a scheduled send: not sent")
-        return  # still scheduled: the recovery pass declares it not sent
+        log.error("send ledger unavailable at a scheduled send: left to the recovery pass")
+        return  # still scheduled: the recovery pass takes it over
     if claim is None:
-        return  # cancelled, or declared not sent
-    try:
-        await _transmit(job, store, claim)
-    except Exception:  # never lose the trace of a send that may have left
-        log.exception("scheduled send failed unexpectedly")
-
-
-async def _transmit(job: Job, store: Schedule, claim: Claim) -> None:
-    app, draft = job.app, job.draft
-    try:
-        result = await smtp.send(
-            app.settings.smtp,
-            app.pool.ssl_context,
-            draft.author,
-            job.auth.password,
-            job.message,
-            job.recipients,
-            app.settings.smtp_timeouts,
-            login=app.settings.login_name(job.auth.user),
-        )
-    except smtp.SmtpError as error:
-        await sending.record_failure(store.outbox, claim, error)
-        unknown = isinstance(error, smtp.SmtpOutcomeUnknown)  # flagged in Drafts instead
-        await store.note_not_sent(
-            job.auth.user, draft.message_id, _reason(error), notify=not unknown
-        )
-        _audit(job, type(error).__name__)
-        if unknown:
-            await _after(job, lambda session: _flag_unknown(session, draft))
-        return
-    retry = sending.retry_draft(draft, result) if result.refused else None
-    refused = {a: [str(r.code), r.text] for a, r in result.refused.items()}
-    await sending.record_quietly(
-        store.outbox.finish(
-            claim, State.SENT, refused=refused, retry_id=retry.message_id if retry else ""
-        )
-    )
-    _audit(job, "partial" if result.refused else "ok")
-    await _after(job, lambda session: _file_away(session, job, retry))
-
-
-async def _file_away(session: MailSession, job: Job, retry: Draft | None) -> None:
-    await sending.keep_sent_copy(session, job.message)
-    await remove_draft(session, job.draft.message_id)
-    await sending.mark_answered(session, job.origin)
-    if retry is not None:  # the refused addresses get a draft of their own
-        await save_draft(session, retry)
-
-
-async def _flag_unknown(session: MailSession, draft: Draft) -> None:
-    await save_draft(session, draft, (*drafts.DRAFT_FLAGS, drafts.OUTCOME_UNKNOWN))
-
-
-async def _after(job: Job, step: Callable[[MailSession], Awaitable[None]]) -> None:
-    """IMAP work after the send (Sent copy, draft removed), on the session's connection."""
-    try:
-        async with job.app.pool.use(job.auth.key, job.auth.user, job.auth.password) as session:
-            await step(session)
-    except Exception as error:
-        log.warning("scheduled send: mailbox not updated: %r", error)
-
-
-def _reason(error: smtp.SmtpError) -> str:
-    if isinstance(error, smtp.SmtpOutcomeUnknown):
-        return "unknown"
-    if isinstance(error, smtp.SmtpUnavailable | smtp.SmtpDeferred):
-        return "unavailable"
-    return "refused"
-
-
-def _audit(job: Job, result: str) -> None:
-    job.app.audit.record(
-        "message_sent",
-        account=job.auth.user,
-        client_ip=job.client_ip,
-        session=job.auth.key,
-        result=result,
-        recipients=job.recipients,
-        sender=job.draft.author,
-        scheduled=True,
-    )
+        return  # cancelled, or taken over
+    await transmit(job, store, claim)
 
 
 # -- the pages: waiting, cancelled, too late -----------------------------------------------
@@ -230,6 +177,11 @@ REASONS = {
     "refused": N_(
         "Le message n'est pas parti : le serveur d'envoi l'a refusé. Il est dans vos "
         "brouillons : vérifiez les destinataires et les pièces jointes."
+    ),
+    "credential": N_(
+        "Le message n'est pas parti : l'application a redémarré pendant le délai "
+        "d'annulation et votre identification n'était plus valable. Il est dans vos "
+        "brouillons : ouvrez-le et envoyez-le de nouveau."
     ),
     "unknown": N_(
         "Le serveur d'envoi n'a pas confirmé la réception : le message est peut-être parti. "
@@ -307,7 +259,7 @@ async def _back_to_editor(request: Request, auth: Authenticated, message_id: str
     outcome = Outcome(
         warning=i18n._("Envoi annulé : rien n'est parti. Le message est de nouveau modifiable.")
     )
-    return form_page(request, draft, Origin(), kept_from(raw, "draft"), outcome)
+    return form_page(request, draft, noted_origin(draft.answers), kept_from(raw, "draft"), outcome)
 
 
 def _page(
@@ -329,20 +281,22 @@ def _message_id(value: str, auth: Authenticated) -> str:
     return value
 
 
-# -- the recovery pass ---------------------------------------------------------------------
+# -- the recovery pass (views/undo_takeover.py) ----------------------------------------
 
 
 @contextlib.asynccontextmanager
 async def running(app: Services) -> AsyncIterator[set[asyncio.Task[None]]]:
     """For the app's lifespan: the set of this process's scheduled sends, and the recovery
     pass over every instance's, for as long as the app runs."""
+    from webmail.views import undo_takeover  # it sends through this module
+
     tasks: set[asyncio.Task[None]] = set()
-    recovery = asyncio.create_task(_recover_forever(schedule_store(app)))
+    recovery = asyncio.create_task(undo_takeover.recover_forever(app))
     try:
         yield tasks
     finally:
-        # Stopping: the credentials go with this process. What was pending is declared
-        # not sent by the recovery pass, here or on another instance, never sent later.
+        # Stopping: what was pending stays scheduled, with its sealed send; the recovery
+        # pass of another instance, or of this one once restarted, sends it.
         for task in (recovery, *tasks):
             task.cancel()
         # Bounded: a task whose cancellation is not delivered (seen under anyio's test
@@ -351,13 +305,3 @@ async def running(app: Services) -> AsyncIterator[set[asyncio.Task[None]]]:
 
 
 SHUTDOWN_WAIT_SECONDS = 2.0
-
-
-async def _recover_forever(store: Schedule) -> None:
-    while True:
-        try:
-            for _lost in await store.recover():
-                log.warning("a scheduled send was lost with its process: declared not sent")
-        except RedisError:
-            log.error("send ledger unavailable: scheduled sends not checked")
-        await asyncio.sleep(RECOVERY_SECONDS)
