@@ -9,23 +9,27 @@ from __future__ import annotations
 
 from functools import cache
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 SPRITE_URL = "/static/icons.svg"
 
-_OPEN = '<svg class="icon" viewBox="0 0 24 24" width="20" height="20" '
-_CLOSE = ' focusable="false"><use href="' + SPRITE_URL + '#{name}"></use></svg>'
+_DECORATIVE = Markup(
+    '<svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" '
+    'focusable="false"><use href="{sprite}#{name}"></use></svg>'
+)
+_LABELLED = Markup(
+    '<svg class="icon" viewBox="0 0 24 24" width="20" height="20" role="img" '
+    'aria-label="{label}" focusable="false"><use href="{sprite}#{name}"></use></svg>'
+)
 
 
 @cache
 def _decorative(name: str) -> Markup:
-    return Markup(_OPEN + 'aria-hidden="true"' + _CLOSE.format(name=escape(name)))
+    return _DECORATIVE.format(sprite=SPRITE_URL, name=name)  # format() escapes its arguments
 
 
 def icon(name: str, label: str = "") -> Markup:
     """The icon ``name`` of the sprite; with a label, an image screen readers announce."""
     if not label:
         return _decorative(name)
-    return Markup(
-        _OPEN + f'role="img" aria-label="{escape(label)}"' + _CLOSE.format(name=escape(name))
-    )
+    return _LABELLED.format(sprite=SPRITE_URL, name=name, label=label)

@@ -11,9 +11,9 @@ milliseconds; 50 hits cost microseconds.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from jinja2 import pass_context
@@ -63,6 +63,9 @@ class RowCache:
     def clear(self) -> None:
         self._rows.clear()
 
+    def __iter__(self) -> Iterator[Hashable]:
+        return iter(list(self._rows))
+
     def __len__(self) -> int:
         return len(self._rows)
 
@@ -70,17 +73,20 @@ class RowCache:
 rows = RowCache()
 
 
+def _today() -> date:
+    return datetime.now(PARIS).date()
+
+
 def row_key(
     scope: RowScope, message: Summary, language: str, conversation: int | None, href: str | None
 ) -> Hashable:
-    today = datetime.now(PARIS).date()
     return (
         scope,
         message.uid,
         message.flags,
         message.size,
         language,
-        today,
+        _today(),
         conversation,
         href,
     )
@@ -100,12 +106,13 @@ def cached_row(
     """
     scope = context.get("row_scope")
     if not isinstance(scope, RowScope):
-        return Markup(render(message, href))
+        shown: Markup = render(message, href)  # a macro's output: already markup
+        return shown
     grouping = context.get("conversations")
     conversation = grouping.counts.get(message.uid) if grouping else None
     key = row_key(scope, message, str(context.get("language", "fr")), conversation, href)
-    row = rows.get(key)
+    row: Markup | None = rows.get(key)
     if row is None:
-        row = Markup(render(message, href))
+        row = render(message, href)
         rows.put(key, row)
     return row
