@@ -16,6 +16,7 @@ import imaplib
 import itertools
 import json
 import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -82,7 +83,7 @@ def find_messages(stack: Stack) -> dict[str, int]:
 
 
 def single_user(client: httpx2.Client, uids: dict[str, int], runs: int) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"idle_stall": measure.idle_stall(client)}
     first = client.get("/mail?folder=INBOX")  # after login: the SORT of 10,000
     assert first.status_code == 200, first.status_code
     results["first_load"] = measure.take(client)["samples"][-1]
@@ -128,6 +129,7 @@ def throughput(
         {"mode": "mix", "sessions": sessions}, port, seconds, redis_pid(stack), server
     )
     result["sessions"] = len(sessions)
+    result["cookies"] = [session["cookies"] for session in sessions]
     return result
 
 
@@ -153,8 +155,9 @@ def run_load(
     after = cpu_split(server.pid, redis)
     Path(spec_file.name).unlink()
     result: dict[str, Any] = json.loads(output.stdout)
+    generator = result.pop("cpu")
     result["cpu"] = {name: after[name] - before[name] for name in before}
-    result["cpu"]["load generator"] = result.pop("cpu")
+    result["cpu"]["load generator"] = generator
     return result
 
 
@@ -205,12 +208,13 @@ def stall_test(
         time.sleep(1.5)  # B's loop under way
         measure.take(a)
         meanwhile = a_list()
-        stall = measure.take(a)["stall"]
+        taken = measure.take(a)
         loader.join()
     return {
         "alone": measure.figures(alone),
         "meanwhile": measure.figures(meanwhile),
-        "stall": stall,
+        "stall": taken["stall"],
+        "stall_cpu": taken["cpu"],
         "b_opens": len(found.get("latencies", [])),
         "b_errors": len(found.get("errors", [])),
     }
@@ -229,6 +233,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["raw_imap"] = measure.raw_imap(
             stack, mailbox.USER, mailbox.PASSWORD, args.runs // 4
         )
+        # The webmail's own state starts afresh (Redis does): every account enrols again.
+        shutil.rmtree(stack.state_dir / "webmail", ignore_errors=True)
         env = webmail_env(stack, MSS_AUDIT_LOG=str(stack.state_dir / "audit.log"))
         port = args.base_port + 80
         with measure.served(env, port) as server:

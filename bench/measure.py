@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def figures(samples: list[float], stall: float | None = None) -> dict[str, float]:
+def figures(
+    samples: list[float], stall: float | None = None, stall_cpu: float | None = None
+) -> dict[str, float]:
     ordered = sorted(samples)
 
     def rank(share: float) -> float:
@@ -38,6 +40,8 @@ def figures(samples: list[float], stall: float | None = None) -> dict[str, float
     }
     if stall is not None:
         found["stall"] = stall
+    if stall_cpu is not None:
+        found["stall_cpu"] = stall_cpu
     return found
 
 
@@ -83,7 +87,15 @@ def server_times(
     for _ in range(runs):
         action()
     taken = take(client)
-    return figures(taken["samples"], taken["stall"])
+    return figures(taken["samples"], taken["stall"], taken["cpu"])
+
+
+def idle_stall(client: httpx2.Client, seconds: float = 2.0) -> dict[str, float]:
+    """The probe with no request at all: the floor under every stall figure of the run."""
+    take(client)
+    time.sleep(seconds)
+    taken = take(client)
+    return {"stall": taken["stall"], "stall_cpu": taken["cpu"]}
 
 
 def raw_imap(stack: Stack, address: str, password: str, runs: int) -> dict[str, float]:
