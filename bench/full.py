@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,35 +117,47 @@ def single_user(client: httpx2.Client, uids: dict[str, int], runs: int) -> dict[
     return results
 
 
-def throughput(
-    stack: Stack, port: int, server: subprocess.Popen[bytes], seconds: float
-) -> dict[str, Any]:
+def throughput(stack: Stack, port: int, pids: Processes, seconds: float) -> dict[str, Any]:
     sessions = []
     for address, password in load_users(stack):
         with httpx2.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=False) as c:
             login(c, address, password)
             assert c.get("/mail?folder=INBOX").status_code == 200  # its first SORT
             sessions.append({"cookies": dict(c.cookies), "open": [1, 2, 3]})
-    result = run_load(
-        {"mode": "mix", "sessions": sessions}, port, seconds, redis_pid(stack), server
-    )
+    result = run_load({"mode": "mix", "sessions": sessions}, port, seconds, pids)
     result["sessions"] = len(sessions)
     result["cookies"] = [session["cookies"] for session in sessions]
     return result
 
 
-def redis_pid(stack: Stack) -> int:
-    return int(stack.status()["redis"] or 0)
+@dataclass(frozen=True)
+class Processes:
+    """The processes whose CPU the benchmark splits (Dovecot with its children)."""
+
+    app: int
+    dovecot: int
+    redis: int
+
+    @classmethod
+    def of(cls, stack: Stack, server: subprocess.Popen[bytes]) -> Processes:
+        status = stack.status()
+        return cls(server.pid, int(status["dovecot"] or 0), int(status["redis"] or 0))
+
+    def cpu(self) -> dict[str, float]:
+        return {
+            "app": measure.cpu_seconds(self.app),
+            "Dovecot": measure.cpu_of_tree(self.dovecot),
+            "Redis": measure.cpu_seconds(self.redis),
+        }
 
 
-def run_load(
-    spec: dict[str, Any], port: int, seconds: float, redis: int, server: subprocess.Popen[bytes]
-) -> dict[str, Any]:
+def run_load(spec: dict[str, Any], port: int, seconds: float, pids: Processes) -> dict[str, Any]:
+    """bench.load in a process of its own; its figures and the CPU of each process meanwhile."""
     spec = {**spec, "host": "127.0.0.1", "port": port, "seconds": seconds}
     spec.setdefault("max_requests_per_session", 5000)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec_file:
         json.dump(spec, spec_file)
-    before = cpu_split(server.pid, redis)
+    before = pids.cpu()
     output = subprocess.run(
         [sys.executable, "-m", "bench.load", spec_file.name],
         capture_output=True,
@@ -152,7 +165,7 @@ def run_load(
         cwd=measure.ROOT,
         timeout=seconds + 60,
     )
-    after = cpu_split(server.pid, redis)
+    after = pids.cpu()
     Path(spec_file.name).unlink()
     result: dict[str, Any] = json.loads(output.stdout)
     generator = result.pop("cpu")
@@ -161,21 +174,9 @@ def run_load(
     return result
 
 
-DOVECOT_ROOT: list[int] = []
-
-
-def cpu_split(app: int, redis: int) -> dict[str, float]:
-    return {
-        "app": measure.cpu_seconds(app),
-        "Dovecot": sum(measure.cpu_of_tree(pid) for pid in DOVECOT_ROOT),
-        "Redis": measure.cpu_seconds(redis),
-    }
-
-
 def stall_test(
-    stack: Stack,
     port: int,
-    server: subprocess.Popen[bytes],
+    pids: Processes,
     sessions: tuple[dict[str, str], dict[str, str]],
     uid: int,
     runs: int,
@@ -200,9 +201,7 @@ def stall_test(
         spec = {"mode": "open", "sessions": [{"cookies": b_cookies, "open": [uid]}]}
         found: dict[str, Any] = {}
         loader = threading.Thread(
-            target=lambda: found.update(
-                run_load(spec, port, runs * 0.03 + 4, redis_pid(stack), server)
-            )
+            target=lambda: found.update(run_load(spec, port, runs * 0.03 + 4, pids))
         )
         loader.start()
         time.sleep(1.5)  # B's loop under way
@@ -227,7 +226,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         results["seed_seconds"] = mailbox.ensure_seeded(stack, args.messages)
         load_users(stack)
-        DOVECOT_ROOT[:] = [int(stack.status()["dovecot"] or 0)]
         uids = find_messages(stack)
         results["uids"] = uids
         results["raw_imap"] = measure.raw_imap(
@@ -238,17 +236,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env = webmail_env(stack, MSS_AUDIT_LOG=str(stack.state_dir / "audit.log"))
         port = args.base_port + 80
         with measure.served(env, port) as server:
+            pids = Processes.of(stack, server)
             rss_start = measure.rss_bytes(server.pid)
             with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
                 login(client)
                 results.update(single_user(client, uids, args.runs))
                 bench_cookies = dict(client.cookies)
             rss_before = measure.rss_bytes(server.pid)
-            results["throughput"] = throughput(stack, port, server, args.seconds)
+            results["throughput"] = throughput(stack, port, pids, args.seconds)
             results["rss_per_session"] = (measure.rss_bytes(server.pid) - rss_before) / LOAD_USERS
             results["rss_start"], results["rss_end"] = rss_start, measure.rss_bytes(server.pid)
             both = (results["throughput"].pop("cookies")[0], bench_cookies)
-            results["stall_test"] = stall_test(stack, port, server, both, uids["3 MB"], args.runs)
+            results["stall_test"] = stall_test(port, pids, both, uids["3 MB"], args.runs)
         results["idle"] = report.idle_costs(env)
     finally:
         stack.stop()

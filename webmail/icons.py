@@ -15,21 +15,21 @@ SPRITE_URL = "/static/icons.svg"
 
 _DECORATIVE = Markup(
     '<svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" '
-    'focusable="false"><use href="{sprite}#{name}"></use></svg>'
+    'focusable="false"><use href="%s#%s"></use></svg>'
 )
 _LABELLED = Markup(
     '<svg class="icon" viewBox="0 0 24 24" width="20" height="20" role="img" '
-    'aria-label="{label}" focusable="false"><use href="{sprite}#{name}"></use></svg>'
+    'aria-label="%s" focusable="false"><use href="%s#%s"></use></svg>'
 )
 
 
 @cache
 def _decorative(name: str) -> Markup:
-    return _DECORATIVE.format(sprite=SPRITE_URL, name=name)  # format() escapes its arguments
+    return _DECORATIVE % (SPRITE_URL, name)  # Markup's % escapes what it inserts
 
 
 def icon(name: str, label: str = "") -> Markup:
     """The icon ``name`` of the sprite; with a label, an image screen readers announce."""
     if not label:
         return _decorative(name)
-    return _LABELLED.format(sprite=SPRITE_URL, name=name, label=label)
+    return _LABELLED % (label, SPRITE_URL, name)
