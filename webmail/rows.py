@@ -62,6 +62,7 @@ class RowCache:
 
     def clear(self) -> None:
         self._rows.clear()
+        self.hits = self.misses = 0
 
     def __iter__(self) -> Iterator[Hashable]:
         return iter(list(self._rows))
