@@ -25,11 +25,11 @@ lint: install
 	.venv/bin/ruff format --check webmail
 	.venv/bin/mypy
 
+# The whole benchmark (bench.full: inbox, reading, 20 sessions, stall test, memory), then the
+# national directory; bench.inbox, bench.reading and bench.sessions also run alone.
 bench: install
-	$(PY) -m bench.inbox
+	$(PY) -m bench.full
 	$(PY) -m bench.directory
-	$(PY) -m bench.sessions
-	$(PY) -m bench.reading
 
 # The README's pictures: the main screens at phone and tablet size, light and dark (docs/screenshots/).
 screenshots: install-browser

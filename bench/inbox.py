@@ -2,7 +2,7 @@
 
 Runs the real stack (Dovecot, Redis) and the real app in process; the time measured is the
 ASGI app's own, from request to the last byte of the answer, so no HTTP client is counted.
-Writes the figures to docs/benchmarks.md.
+Writes its own section of docs/benchmarks.md, the other sections left as they are.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pyotp
 from bs4 import BeautifulSoup
 from starlette.testclient import TestClient
 
+from bench.directory import write_section
 from dev.corpus import demo_messages
 from dev.env import webmail_env
 from dev.seed import seed_mailbox
@@ -32,6 +34,8 @@ from webmail.app import create_app
 from webmail.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# Its own section: `make bench` (bench.full) measures the same pages served by uvicorn.
+SECTION = "## Inbox, in process (`python -m bench.inbox`)"
 USER, PASSWORD = "bench@medecin.mssante.test", "bench-password-2026"
 
 
@@ -55,14 +59,14 @@ def field(html: str, name: str) -> str:
     return str(BeautifulSoup(html, "html.parser").find("input", attrs={"name": name})["value"])
 
 
-def login(client: TestClient) -> None:
+def login(client: httpx2.Client, address: str = USER, password: str = PASSWORD) -> None:
     """Password, then second-factor enrolment with a code computed from the key shown."""
     page = client.get("/login")
     response = client.post(
         "/login",
         data={
-            "address": USER,
-            "password": PASSWORD,
+            "address": address,
+            "password": password,
             "login_token": field(page.text, "login_token"),
         },
     )
@@ -175,9 +179,9 @@ def write_report(results: dict[str, Any], path: Path) -> None:
         )
 
     lines = [
-        "# Benchmarks",
+        SECTION,
         "",
-        f"Measured by `make bench` on {dt.date.today().isoformat()}, {platform.machine()}, "
+        f"Measured by `python -m bench.inbox` on {dt.date.today().isoformat()}, {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, Dovecot and Redis on "
         "loopback (IMAP with STARTTLS). Time is the ASGI application's own (request in, last byte out), in milliseconds, "
         "for one logged-in session.",
@@ -206,7 +210,7 @@ def write_report(results: dict[str, Any], path: Path) -> None:
         "page; a page never seen fetches its 50 header blocks.",
         "",
     ]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    write_section("\n".join(lines), path, SECTION)
 
 
 def main() -> None:

@@ -35,7 +35,8 @@ from webmail.mail import by_parts
 from webmail.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTION = "## Reading messages with big attachments"
+# Its own section: `make bench` (bench.full) writes "Reading messages with big attachments".
+SECTION = "## Reading, by parts and whole (`python -m bench.reading`)"
 
 
 def message_with(pdf_size: int) -> bytes:

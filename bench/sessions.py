@@ -27,6 +27,12 @@ from webmail.settings import Settings
 
 
 async def redis_bytes_per_session(settings: Settings, sessions: int) -> float:
+    """Redis's used_memory growth per signed-in session (its key, the user's index)."""
+    return (await redis_costs(settings, sessions))[0]
+
+
+async def redis_costs(settings: Settings, sessions: int) -> tuple[float, float]:
+    """Per session: used_memory growth, and MEMORY USAGE of the keys a session adds."""
     redis = Redis.from_url(settings.redis_url)
     try:
         await redis.flushdb()
@@ -40,8 +46,10 @@ async def redis_bytes_per_session(settings: Settings, sessions: int) -> float:
                 user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
             )
         after = int((await redis.info("memory"))["used_memory"])
+        keys = [key async for key in redis.scan_iter(match="mss:*", count=1000)]
+        usage = sum([int(await redis.memory_usage(key) or 0) for key in keys])
         await redis.flushdb()
-        return (after - before) / sessions
+        return (after - before) / sessions, usage / sessions
     finally:
         await redis.aclose()
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_datetime
 
 from webmail.i18n import current_language
 
@@ -19,20 +20,38 @@ def _locale(language: str) -> Locale:
     return Locale.parse(language)
 
 
+@dataclass(frozen=True)
+class _ShortDates:
+    """What a list date needs of one language, looked up once: Babel's pattern formatting
+    costs more than the rest of a row."""
+
+    months: tuple[str, ...]  # abbreviated ("janv.", "févr."), January first
+    yesterday: str
+
+
+@cache
+def _short_dates(language: str) -> _ShortDates:
+    names = _locale(language).months["format"]["abbreviated"]
+    return _ShortDates(
+        months=tuple(str(names[month]) for month in range(1, 13)),
+        yesterday={"fr": "hier", "en": "yesterday"}.get(language, "hier"),
+    )
+
+
 def short_date(value: datetime | None, now: datetime | None = None) -> str:
     """Time today, "hier", day and month this year, full date before ("14:05", "3 mars")."""
     if value is None:
         return ""
     local = value.astimezone(PARIS)
     now = (now or datetime.now(PARIS)).astimezone(PARIS)
-    locale = _locale(current_language.get())
+    words = _short_dates(current_language.get())
     if local.date() == now.date():
-        return format_time(local, "HH:mm", locale=locale)
+        return f"{local.hour:02d}:{local.minute:02d}"  # Babel's "HH:mm"
     if local.date() == (now - timedelta(days=1)).date():
-        return {"fr": "hier", "en": "yesterday"}.get(current_language.get(), "hier")
+        return words.yesterday
     if local.year == now.year:
-        return format_date(local, "d MMM", locale=locale)
-    return format_date(local, "dd/MM/yyyy", locale=locale)
+        return f"{local.day} {words.months[local.month - 1]}"  # "d MMM"
+    return f"{local.day:02d}/{local.month:02d}/{local.year:04d}"  # "dd/MM/yyyy"
 
 
 def long_date(value: datetime | None) -> str:

@@ -9,7 +9,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates, _TemplateResponse
 
-from webmail import formatting, i18n, urls
+from webmail import formatting, i18n, icons, rows, urls
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
@@ -34,6 +34,7 @@ def _environment() -> Environment:
     env.filters["timestamp_date"] = formatting.timestamp_date
     env.filters["device"] = formatting.device
     env.globals.update(mail_url=urls.mail_url, message_url=urls.message_url, query=urls.query)
+    env.globals.update(icon_markup=icons.icon, cached_row=rows.cached_row)
     return env
 
 

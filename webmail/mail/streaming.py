@@ -7,11 +7,13 @@ unfinished base64 quantum, an unfinished quoted-printable line).
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import quopri
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from webmail.mail.by_parts import OFF_LOOP_BYTES
 from webmail.mail.imap import ImapClient
 
 CHUNK_BYTES = 256 * 1024
@@ -76,7 +78,12 @@ async def decoded_slices(
         if not data:
             break
         offset += len(data)
-        out = decoder.feed(data)
+        # A slice is 256 KB: stripping and decoding it holds the loop for milliseconds.
+        out = (
+            await asyncio.to_thread(decoder.feed, data)
+            if len(data) > OFF_LOOP_BYTES
+            else decoder.feed(data)
+        )
         if out:
             yield out
         if len(data) < chunk:

@@ -12,6 +12,7 @@ from webmail.mail import mailbox, mailboxes
 from webmail.mail.connections import MailSession
 from webmail.mail.folders import FolderEntry
 from webmail.mail.imap import MailboxNotFound
+from webmail.rows import RowScope
 from webmail.templating import render
 from webmail.urls import local_path, mail_url
 from webmail.views import triage
@@ -109,6 +110,7 @@ async def message_list(request: Request) -> Response:
         "mailboxes": boxes,
         "folder_label": _label(folders, folder),
         "order": order,
+        "row_scope": RowScope(auth.user, folder, page.state.uidvalidity, order),
         # "Plus de messages" asked by htmx: only the rows that follow, appended in place.
         "more_only": after is not None and wants_fragment(request),
         "folder_role": next((e.role for e in folders if e.name == folder), None),
