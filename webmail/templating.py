@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates, _TemplateResponse
 
 from webmail import formatting, i18n, urls
+from webmail.assets import STATIC_ASSETS
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
-STATIC_DIR = ROOT / "static"
 
 
 def _environment() -> Environment:
@@ -34,6 +34,7 @@ def _environment() -> Environment:
     env.filters["timestamp_date"] = formatting.timestamp_date
     env.filters["device"] = formatting.device
     env.globals.update(mail_url=urls.mail_url, message_url=urls.message_url, query=urls.query)
+    env.globals["asset"] = STATIC_ASSETS.url
     return env
 
 
