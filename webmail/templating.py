@@ -11,6 +11,7 @@ from starlette.templating import Jinja2Templates, _TemplateResponse
 
 from webmail import formatting, i18n, urls
 from webmail.assets import STATIC_ASSETS
+from webmail.security.csrf import masked
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
@@ -52,7 +53,8 @@ def render(
     i18n.current_language.set(language)
     full: dict[str, Any] = {
         "language": language,
-        "csrf_token": getattr(request.state, "csrf_token", ""),
+        # Masked afresh in each answer: pages are compressed (see webmail.security.csrf).
+        "csrf_token": masked(getattr(request.state, "csrf_token", "")),
         "user": getattr(request.state, "user", None),
         "identity": getattr(request.state, "identity", ""),
         "profession": getattr(request.state, "profession", ""),
