@@ -25,7 +25,7 @@ lint: install
 	.venv/bin/ruff format --check webmail
 	.venv/bin/mypy
 
-bench: install
+bench: install-browser  # the weight benchmark drives Chromium
 	$(PY) -m bench.inbox
 	$(PY) -m bench.directory
 	$(PY) -m bench.sessions
