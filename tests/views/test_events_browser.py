@@ -34,7 +34,9 @@ def test_new_mail_appears_with_its_count_in_the_title(
     assert page.locator(".rows li").count() == 1  # type: ignore[attr-defined]
     title = "Boîte de réception · MSSanté"
     # The stream's first event gives the count the page opened with: one unread.
-    page.wait_for_function("document.title.startsWith('(1) ')", timeout=6000)  # type: ignore[attr-defined]
+    # A function, not an expression: Playwright polls an expression with eval, which the
+    # page's policy forbids, so it only worked when already true at the first look.
+    page.wait_for_function("() => document.title.startsWith('(1) ')", timeout=6000)  # type: ignore[attr-defined]
     assert page.title() == "(1) " + title  # type: ignore[attr-defined]
     wait_for_watcher(stack, user)
     deliver(stack, user, simple_mail("b@chu-demo.mssante.test", user.address, "Compte rendu"))
