@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from webmail import i18n
+from webmail.assets import STATIC_ASSETS
 from webmail.auth.budget import SecondFactorBudget
 from webmail.auth.ciba import PhoneSignIn
 from webmail.auth.oidc import PscClient
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        STATIC_ASSETS.prepare()
         redis = redis_client(settings.redis)
         pool = ConnectionPool(settings, imap_slots(redis, settings))
         audit = AuditLog(settings.audit_log) if metrics is None else metrics.audit_log(settings)

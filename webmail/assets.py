@@ -94,6 +94,12 @@ class Assets:
         self._built: dict[str, Asset] = {}
         self._lock = threading.Lock()
 
+    def prepare(self) -> None:
+        """Builds the bundles now, at start: compressing them at the highest levels takes a
+        good fraction of a second, which the first visitor must not wait for."""
+        for name in self.bundles:
+            self.url(name)
+
     def url(self, name: str) -> str:
         """The hashed URL of a bundle or file (the `asset()` of templates)."""
         found = self.get(name)
