@@ -27,9 +27,10 @@ lint: install
 
 # The whole benchmark (bench.full: inbox, reading, 20 sessions, stall test, memory), then the
 # national directory; bench.inbox, bench.reading and bench.sessions also run alone.
-bench: install
+bench: install-browser  # the weight benchmark drives Chromium
 	$(PY) -m bench.full
 	$(PY) -m bench.directory
+	$(PY) -m bench.weight
 
 # The README's pictures: the main screens at phone and tablet size, light and dark (docs/screenshots/).
 screenshots: install-browser

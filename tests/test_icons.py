@@ -13,8 +13,9 @@ from starlette.testclient import TestClient
 
 from tests.conftest import soup
 from webmail import icons
+from webmail.assets import STATIC_DIR
 from webmail.security.headers import CONTENT_SECURITY_POLICY
-from webmail.templating import STATIC_DIR, TEMPLATES_DIR, templates
+from webmail.templating import TEMPLATES_DIR, templates
 
 SVG = "{http://www.w3.org/2000/svg}"
 SHAPES = {"path", "circle", "rect", "line", "polyline", "polygon", "ellipse", "g"}
@@ -74,10 +75,10 @@ def test_the_macro_gives_a_use_of_the_sprite_decorative_or_labelled() -> None:
     page = soup(template.render(label='Suivi "<b>"'))
     decorative, labelled = page.select("svg.icon")
     assert decorative["aria-hidden"] == "true" and not decorative.has_attr("role")
-    assert decorative.select_one("use")["href"] == "/static/icons.svg#clip"
+    assert decorative.select_one("use")["href"] == icons.sprite_url() + "#clip"
     assert labelled["role"] == "img" and labelled["aria-label"] == 'Suivi "<b>"'
     assert labelled.select_one("b") is None  # the label is escaped, not markup
-    assert labelled.select_one("use")["href"] == "/static/icons.svg#star"
+    assert labelled.select_one("use")["href"] == icons.sprite_url() + "#star"
 
 
 def test_the_markup_is_built_once_per_icon() -> None:
@@ -89,11 +90,11 @@ def test_the_policy_lets_the_page_use_a_same_origin_sprite() -> None:
         (part.split()[0], part.split()[1:]) for part in CONTENT_SECURITY_POLICY.split(";")
     )
     assert "'self'" in directives["img-src"]
-    assert icons.SPRITE_URL.startswith("/static/")  # same origin, never a data: URL
+    assert icons.sprite_url().startswith("/static/icons.")  # same origin, never a data: URL
 
 
 def test_the_sprite_is_served_as_svg(client: TestClient) -> None:
-    response = client.get(icons.SPRITE_URL)
+    response = client.get(icons.sprite_url())
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("image/svg+xml")
     assert response.headers["x-content-type-options"] == "nosniff"

@@ -15,9 +15,9 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from webmail import i18n
+from webmail.assets import STATIC_ASSETS
 from webmail.auth.budget import SecondFactorBudget
 from webmail.auth.ciba import PhoneSignIn
 from webmail.auth.oidc import PscClient
@@ -25,6 +25,7 @@ from webmail.auth.registry import EnrolmentRegistry
 from webmail.auth.sessions import SessionStore, SessionStoreUnavailable, redis_errors
 from webmail.auth.throttle import Throttle
 from webmail.auth.totp import SecondFactorStore
+from webmail.compression import CompressionMiddleware
 from webmail.directory.index import DirectoryIndex
 from webmail.errors import WebmailError
 from webmail.failures import described
@@ -39,7 +40,8 @@ from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
 from webmail.security.proxy import TrustedProxyMiddleware
 from webmail.settings import Settings
-from webmail.templating import STATIC_DIR, render
+from webmail.static_files import StaticAssets, favicon, robots
+from webmail.templating import render
 from webmail.trust.source import open_source
 from webmail.views import (
     auth,
@@ -86,6 +88,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        STATIC_ASSETS.prepare()
         redis = redis_client(settings.redis)
         pool = ConnectionPool(settings, imap_slots(redis, settings))
         audit = AuditLog(settings.audit_log) if metrics is None else metrics.audit_log(settings)
@@ -197,7 +200,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/compose/recipients", recipients_marked, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/session/keepalive", keepalive, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Route("/favicon.ico", favicon, methods=["GET"]),
+        Route("/robots.txt", robots, methods=["GET"]),
+        Mount("/static", StaticAssets(), name="static"),
     ]
     measured = [metrics.middleware(routes)] if metrics is not None else []
     app = Starlette(
@@ -205,6 +210,7 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[
             # First: every later step sees the client's real address and scheme.
             Middleware(TrustedProxyMiddleware, config=settings.proxy),
+            Middleware(CompressionMiddleware),
             *measured,
             Middleware(SecurityHeadersMiddleware),
             Middleware(LanguageMiddleware, default=settings.default_language),

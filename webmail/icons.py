@@ -1,8 +1,9 @@
 """Icons: one static SVG sprite, referenced by ``<use>``; the markup of each is built once.
 
 A list of 50 rows used to inline every icon's path through a template macro; the browser now
-fetches ``static/icons.svg`` once (same origin, so ``img-src 'self'`` allows it) and each icon
-costs a short ``<use>`` element, looked up here rather than rendered.
+fetches ``static/icons.svg`` once, by its hashed name and cached for good (same origin, so
+``img-src 'self'`` allows it), and each icon costs a short ``<use>`` element, looked up here
+rather than rendered.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from functools import cache
 
 from markupsafe import Markup
 
-SPRITE_URL = "/static/icons.svg"
+from webmail.assets import STATIC_ASSETS
 
 _DECORATIVE = Markup(
     '<svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" '
@@ -24,12 +25,17 @@ _LABELLED = Markup(
 
 
 @cache
+def sprite_url() -> str:
+    return STATIC_ASSETS.url("icons.svg")
+
+
+@cache
 def _decorative(name: str) -> Markup:
-    return _DECORATIVE % (SPRITE_URL, name)  # Markup's % escapes what it inserts
+    return _DECORATIVE % (sprite_url(), name)  # Markup's % escapes what it inserts
 
 
 def icon(name: str, label: str = "") -> Markup:
     """The icon ``name`` of the sprite; with a label, an image screen readers announce."""
     if not label:
         return _decorative(name)
-    return _LABELLED % (label, SPRITE_URL, name)
+    return _LABELLED % (label, sprite_url(), name)

@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates, _TemplateResponse
 
 from webmail import formatting, i18n, icons, rows, urls
+from webmail.assets import STATIC_ASSETS
+from webmail.security.csrf import masked
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
-STATIC_DIR = ROOT / "static"
 
 
 def _environment() -> Environment:
@@ -35,6 +36,7 @@ def _environment() -> Environment:
     env.filters["device"] = formatting.device
     env.globals.update(mail_url=urls.mail_url, message_url=urls.message_url, query=urls.query)
     env.globals.update(icon_markup=icons.icon, cached_row=rows.cached_row)
+    env.globals["asset"] = STATIC_ASSETS.url
     return env
 
 
@@ -52,7 +54,8 @@ def render(
     i18n.current_language.set(language)
     full: dict[str, Any] = {
         "language": language,
-        "csrf_token": getattr(request.state, "csrf_token", ""),
+        # Masked afresh in each answer: pages are compressed (see webmail.security.csrf).
+        "csrf_token": masked(getattr(request.state, "csrf_token", "")),
         "user": getattr(request.state, "user", None),
         "identity": getattr(request.state, "identity", ""),
         "profession": getattr(request.state, "profession", ""),

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from dev.stack import Stack
 from tests.conftest import MailUser, deliver, imap_for, login, new_user, simple_mail, soup
-from webmail import formatting, rows
+from webmail import formatting, icons, rows
 from webmail.i18n import current_language
 from webmail.mail.mailbox import Summary
 from webmail.rows import RowCache, RowScope, row_key
@@ -73,7 +73,7 @@ def test_a_list_is_the_same_html_cold_and_warm(
     assert rows.rows.hits == 3, "the second list did not come from the cache"
     assert str(warm) == str(cold)
     assert subjects(warm) == ["Répondu", "Avec PDF <b>", "Lu"]  # escaped, not markup
-    assert warm.select_one(".flagged use")["href"] == "/static/icons.svg#star"
+    assert warm.select_one(".flagged use")["href"] == icons.sprite_url() + "#star"
 
 
 def test_a_flag_changed_elsewhere_is_shown_not_the_cached_row(

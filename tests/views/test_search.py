@@ -88,7 +88,7 @@ def test_search_as_you_type_gets_the_results_alone(
     append(stack, user, ["Bilan Dupont", "Courrier Martin"])
     response = logged_in.get("/search", params={"q": "martin"}, headers={"HX-Request": "true"})
     assert response.template.name == "partials/_search_results.html"
-    assert response.headers["vary"] == "HX-Request"
+    assert "HX-Request" in [name.strip() for name in response.headers["vary"].split(",")]
     fragment = soup(response.text)
     assert fragment.select_one("form") is None
     assert fragment.select_one("section#search-results") is not None

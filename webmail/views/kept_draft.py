@@ -143,7 +143,7 @@ def _given_back(request: Request, outcome: Outcome, form: FormData) -> Response:
     # When the session is known, its token: "send again" then works even if the token
     # posted was stale (a page older than the session), which may be why this failed.
     if not outcome.read_only and (current := getattr(request.state, "csrf_token", "")):
-        values[csrf.TOKEN_FIELD] = current
+        values[csrf.TOKEN_FIELD] = csrf.masked(current)
     response = render(
         request,
         "pages/kept_draft.html",
