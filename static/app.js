@@ -117,6 +117,22 @@
       });
   });
 
+  // Feedback at once on a slow network: the bar at the top (html.loading), the region being
+  // replaced busy for assistive technologies; htmx marks what was tapped (htmx-request).
+  var pending = 0;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    pending += 1;
+    document.documentElement.classList.add("loading");
+    var target = event.detail.target;
+    if (target && target.setAttribute) { target.setAttribute("aria-busy", "true"); }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    pending = Math.max(pending - 1, 0);
+    if (!pending) { document.documentElement.classList.remove("loading"); }
+    var target = event.detail.target;
+    if (target && target.removeAttribute) { target.removeAttribute("aria-busy"); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { bind(document); armIdleWarning(); });
   document.addEventListener("htmx:afterSettle", armIdleWarning);
   document.addEventListener("htmx:load", function (event) { bind(event.target); });

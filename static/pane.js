@@ -1,0 +1,125 @@
+// The reading pane on a tablet or a desktop: a message opened from the list, or from the
+// pane's next/previous, fills the pane while the list stays where it was; archive, delete
+// and move from the pane take the row out and open the next message. The address follows,
+// so that back, forward and reload show the same message. On a phone, and without script,
+// the same links and forms open whole pages.
+(function () {
+  "use strict";
+
+  var WIDE = window.matchMedia("(min-width: 768px)");
+
+  function pane() { return document.getElementById("reading-pane"); }
+
+  // Beside the list only: a message page opened from a search has no list to stay beside.
+  function split() { return WIDE.matches && pane() && document.getElementById("list-pane"); }
+
+  function uidOf(url) { return new URL(url, window.location.href).searchParams.get("uid"); }
+
+  function rowOf(uid) {
+    return uid ? document.querySelector('#message-list li.row[data-uid="' + uid + '"]') : null;
+  }
+
+  function markCurrent(uid) {
+    Array.prototype.forEach.call(document.querySelectorAll("#message-list a.row-link[aria-current]"),
+      function (link) { link.removeAttribute("aria-current"); });
+    var row = rowOf(uid);
+    var link = row && row.querySelector("a.row-link");
+    if (link) { link.setAttribute("aria-current", "true"); }
+  }
+
+  // The link tapped is marked until the message is there; the request comes from the pane,
+  // not from the (boosted) link, so that the server answers with the pane's content alone.
+  function open(url, link) {
+    var target = pane();
+    markCurrent(uidOf(url));
+    if (link) { link.classList.add("opening"); }
+    // The address is pushed here, not by htmx: its history entries reload the whole page.
+    return window.htmx.ajax("GET", url, { source: target, target: target, swap: "innerHTML", push: "false" })
+      .then(function () { target.scrollTop = 0; })
+      .finally(function () { if (link) { link.classList.remove("opening"); } });
+  }
+
+  function empty() {
+    var target = pane();
+    var hint = document.getElementById("pane-empty-template");
+    target.innerHTML = hint ? hint.innerHTML : "";
+    markCurrent(null);
+    var list = document.getElementById("list-pane");
+    if (list && list.getAttribute("data-title")) { document.title = list.getAttribute("data-title"); }
+  }
+
+  function plainClick(event) {
+    return event.button === 0 && !event.metaKey && !event.ctrlKey && !event.shiftKey && !event.altKey;
+  }
+
+  // Captured before htmx sees the click: the link is boosted, and would replace the page.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a[data-pane]") : null;
+    if (!link || !plainClick(event) || !split()) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    var url = link.getAttribute("href");
+    window.history.pushState({ pane: true }, "", url);
+    open(url, link);
+  }, true);
+
+  function neighbour(row) {
+    var next = row.nextElementSibling;
+    while (next && !next.matches("li.row[data-uid]")) { next = next.nextElementSibling; }
+    if (next) { return next; }
+    var previous = row.previousElementSibling;
+    while (previous && !previous.matches("li.row[data-uid]")) { previous = previous.previousElementSibling; }
+    return previous;
+  }
+
+  function afterRemoval(row) {
+    var next = row ? neighbour(row) : null;
+    var link = next ? next.querySelector("a.row-link[data-pane]") : null;
+    if (row) { row.remove(); }
+    if (link) {
+      window.history.replaceState({ pane: true }, "", link.getAttribute("href"));
+      open(link.getAttribute("href"), link);
+    } else {
+      var list = document.getElementById("live");
+      if (list) { window.history.replaceState({ pane: true }, "", list.getAttribute("data-rows")); }
+      empty();
+    }
+  }
+
+  // Archive, delete, move from the pane: done in place. A redirect is the server's "done";
+  // any other answer (a question, an error) is shown as without script.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("form[data-pane-action]") || !split() || !pane().contains(form)) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    var data = new FormData(form);
+    if (event.submitter && event.submitter.name) { data.append(event.submitter.name, event.submitter.value); }
+    var row = rowOf(form.querySelector("input[name=uid]").value);
+    var target = pane();
+    target.setAttribute("aria-busy", "true");
+    document.documentElement.classList.add("loading");
+    window.fetch(form.action, { method: "POST", body: data, credentials: "same-origin", redirect: "manual" })
+      .then(function (response) {
+        if (response.type === "opaqueredirect") { afterRemoval(row); } else { form.submit(); }
+      })
+      .catch(function () { form.submit(); })
+      .finally(function () {
+        target.removeAttribute("aria-busy");
+        document.documentElement.classList.remove("loading");
+      });
+  }, true);
+
+  // Back and forward between messages of the pane; the entries htmx made reload themselves.
+  window.addEventListener("popstate", function (event) {
+    if (event.state && event.state.htmx) { return; }
+    if (!split()) { window.location.reload(); return; }
+    if (window.location.pathname === "/mail/message") {
+      open(window.location.pathname + window.location.search);
+    } else if (window.location.pathname === "/mail") {
+      empty();
+    } else {
+      window.location.reload();
+    }
+  });
+})();
