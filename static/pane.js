@@ -110,9 +110,57 @@
       });
   }, true);
 
-  // Back and forward between messages of the pane; the entries htmx made reload themselves.
+  // The pages left by a boosted link, with where they were scrolled to, so that back shows
+  // the list where it was (in memory only: nothing of the mailbox in browser storage).
+  var scrolls = {}, cameFrom = null;
+  function here() { return window.location.pathname + window.location.search; }
+  document.addEventListener("htmx:beforeHistoryUpdate", function () {
+    cameFrom = here();
+    scrolls[cameFrom] = window.scrollY;
+  });
+
+  // An entry htmx pushed: its page again, as a boosted link brings it (htmx alone would
+  // reload it and start at the top). Registered before htmx's own handler, which it replaces.
+  var restoring = null;
+  function restore() {
+    var url = here();
+    restoring = scrolls[url] || 0;
+    window.htmx.ajax("GET", url, { source: document.body, target: document.body, swap: "innerHTML",
+                                   push: "false", headers: { "HX-History-Restore-Request": "true" } });
+  }
+  document.addEventListener("htmx:afterSettle", function () {
+    if (restoring === null) { return; }
+    window.scrollTo(0, restoring);
+    restoring = null;
+  });
+
+  // "/mail" is the inbox's list, as "/mail?folder=INBOX" is.
+  function sameList(a, b) {
+    function key(address) {
+      var url = new URL(address, window.location.href);
+      if (url.pathname === "/mail" && !url.searchParams.has("folder")) { url.searchParams.set("folder", "INBOX"); }
+      url.searchParams.sort();
+      return url.pathname + "?" + url.searchParams.toString();
+    }
+    return a !== null && b !== null && key(a) === key(b);
+  }
+
+  // The top bar's back to the page just left: the same as the browser's back.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a[data-back]") : null;
+    if (!link || !plainClick(event) || !sameList(link.getAttribute("href"), cameFrom)) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    window.history.back();
+  }, true);
+
+  // Back and forward between messages of the pane, and to the pages htmx pushed.
   window.addEventListener("popstate", function (event) {
-    if (event.state && event.state.htmx) { return; }
+    if (event.state && event.state.htmx) {
+      event.stopImmediatePropagation();
+      restore();
+      return;
+    }
     if (!split()) { window.location.reload(); return; }
     if (window.location.pathname === "/mail/message") {
       open(window.location.pathname + window.location.search);

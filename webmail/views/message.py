@@ -15,7 +15,7 @@ from starlette.responses import Response, StreamingResponse
 
 from webmail import i18n
 from webmail.errors import NotFound
-from webmail.htmx import is_htmx, vary_on_htmx, wants_fragment
+from webmail.htmx import vary_on_htmx, wants_fragment
 from webmail.mail import by_parts, mailbox, mailboxes, mime, structure
 from webmail.mail.connections import ConnectionPool, MailSession
 from webmail.mail.imap import MailboxNotFound
@@ -168,9 +168,10 @@ async def _list_beside(
     """The folder's list around the message, shown beside it on a tablet or a desktop.
 
     Only for a page the browser loads whole (a link followed without script, a reload, back
-    and forward): with script, the list is already on screen and the message comes alone.
+    and forward): otherwise the list is already on screen (the pane) or not wanted (a phone).
     """
-    if is_htmx(request) or nav is None or not nav.back_url.startswith("/mail?"):
+    boosted = request.headers.get("hx-boosted") == "true"
+    if boosted or wants_fragment(request) or nav is None or not nav.back_url.startswith("/mail?"):
         return {}  # opened from a search: its neighbours are not the folder's list
     page_number = (nav.position - 1) // services(request).settings.page_size + 1
     return await list_context(request, session, folder, page_number)
