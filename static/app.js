@@ -34,6 +34,14 @@
       } catch (e) { /* keep the CSS height */ }
     });
 
+    // A reply: the cursor above the quote, at the very start (a boosted page gets no
+    // autofocus from the browser itself).
+    unbound(root, "textarea[data-caret-start]").forEach(function (area) {
+      area.focus({ preventScroll: true });
+      area.setSelectionRange(0, 0);
+      area.scrollTop = 0;
+    });
+
     unbound(root, "[data-frame-src]").forEach(function (button) {
       button.addEventListener("click", function () {
         var frame = document.getElementById(button.getAttribute("data-frame-target"));
