@@ -35,7 +35,8 @@
     if (link) { link.classList.add("opening"); }
     // The address is pushed here, not by htmx: its history entries reload the whole page.
     return window.htmx.ajax("GET", url, { source: target, target: target, swap: "innerHTML", push: "false" })
-      .then(function () { target.scrollTop = 0; })
+      // Reading starts at the top, and the keyboard (and a screen reader) is in the message.
+      .then(function () { target.scrollTop = 0; target.focus({ preventScroll: true }); })
       .finally(function () { if (link) { link.classList.remove("opening"); } });
   }
 
