@@ -87,8 +87,24 @@
     }
   }
 
-  // Archive, delete, move from the pane: done in place. A redirect is the server's "done";
-  // any other answer (a question, an error) is shown as without script.
+  // What the list says after the action (the undo offer, or the notice), put above the list;
+  // triage.js times the offer on htmx:load, as for a list page.
+  function showNotice(html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html");
+    var notice = fresh.getElementById("undo-notice") || fresh.querySelector("#list-pane > .alert");
+    var list = document.getElementById("list-pane");
+    if (!notice || !list) { return; }
+    Array.prototype.forEach.call(list.querySelectorAll(":scope > #undo-notice, :scope > .alert"),
+      function (old) { old.remove(); });
+    var node = document.importNode(notice, true);
+    list.prepend(node);
+    window.htmx.process(node);
+    window.htmx.trigger(list, "htmx:load", {});
+  }
+
+  // Archive, delete, move from the pane: done in place. A redirect to the list is the
+  // server's "done"; any other answer (a question, a refusal) replaces the page, as it
+  // would without script, and the action is never sent twice.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches("form[data-pane-action]") || !split() || !pane().contains(form)) { return; }
@@ -100,11 +116,19 @@
     var target = pane();
     target.setAttribute("aria-busy", "true");
     document.documentElement.classList.add("loading");
-    window.fetch(form.action, { method: "POST", body: data, credentials: "same-origin", redirect: "manual" })
+    window.fetch(form.action, { method: "POST", body: data, credentials: "same-origin" })
       .then(function (response) {
-        if (response.type === "opaqueredirect") { afterRemoval(row); } else { form.submit(); }
+        var done = response.redirected && new URL(response.url).pathname === "/mail";
+        return response.text().then(function (html) {
+          if (done) {
+            afterRemoval(row);
+            if (response.ok) { showNotice(html); }
+          } else {
+            window.htmx.swap(document.body, html, { swapStyle: "innerHTML" });
+          }
+        });
       })
-      .catch(function () { form.submit(); })
+      .catch(function () { form.submit(); }) // no answer at all: as without script
       .finally(function () {
         target.removeAttribute("aria-busy");
         document.documentElement.classList.remove("loading");
