@@ -33,7 +33,8 @@
     var target = pane();
     markCurrent(uidOf(url));
     if (link) { link.classList.add("opening"); }
-    // The address is pushed here, not by htmx: its history entries reload the whole page.
+    // The caller pushes the address, not htmx: an entry of htmx's brings back a whole page
+    // (restore below), an entry of the pane's only the pane.
     return window.htmx.ajax("GET", url, { source: target, target: target, swap: "innerHTML", push: "false" })
       // Reading starts at the top, and the keyboard (and a screen reader) is in the message.
       .then(function () { target.scrollTop = 0; target.focus({ preventScroll: true }); })
