@@ -34,6 +34,14 @@
       } catch (e) { /* keep the CSS height */ }
     });
 
+    // A reply: the cursor above the quote, at the very start (a boosted page gets no
+    // autofocus from the browser itself).
+    unbound(root, "textarea[data-caret-start]").forEach(function (area) {
+      area.focus({ preventScroll: true });
+      area.setSelectionRange(0, 0);
+      area.scrollTop = 0;
+    });
+
     unbound(root, "[data-frame-src]").forEach(function (button) {
       button.addEventListener("click", function () {
         var frame = document.getElementById(button.getAttribute("data-frame-target"));
@@ -116,6 +124,22 @@
       .then(function (response) {
         if (response.status === 204) { armIdleWarning(); } else { window.location = "/login?notice=expired"; }
       });
+  });
+
+  // Feedback at once on a slow network: the bar at the top (html.loading), the region being
+  // replaced busy for assistive technologies; htmx marks what was tapped (htmx-request).
+  var pending = 0;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    pending += 1;
+    document.documentElement.classList.add("loading");
+    var target = event.detail.target;
+    if (target && target.setAttribute) { target.setAttribute("aria-busy", "true"); }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    pending = Math.max(pending - 1, 0);
+    if (!pending) { document.documentElement.classList.remove("loading"); }
+    var target = event.detail.target;
+    if (target && target.removeAttribute) { target.removeAttribute("aria-busy"); }
   });
 
   document.addEventListener("DOMContentLoaded", function () { bind(document); armIdleWarning(); });

@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  var source = null, polling = null, live = null, title = "", reloading = null;
+  var source = null, polling = null, live = null, reloading = null;
 
   function say(count) {
     var status = document.getElementById("live-status");
@@ -14,7 +14,9 @@
   }
 
   function setUnread(count) {
-    document.title = (count > 0 ? "(" + count + ") " : "") + title;
+    // The page's own title, read now: a swap (the reading pane, a boosted link) may have
+    // changed it since the stream started.
+    document.title = (count > 0 ? "(" + count + ") " : "") + document.title.replace(/^\(\d+\) /, "");
     var link = document.querySelector(".folders a[aria-current=page]");
     if (!link) { return; }
     var badge = link.querySelector(".count");
@@ -94,7 +96,6 @@
   // On every page, also those htmx swaps in (hx-boost): listen for the folder shown, if any.
   function start() {
     live = document.getElementById("live");
-    title = document.title.replace(/^\(\d+\) /, "");
     var url = live ? live.getAttribute("data-events") : null;
     if (source && source.url.indexOf(url) !== -1 && url) { return; }
     stop();

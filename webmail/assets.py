@@ -22,10 +22,20 @@ import brotli
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-# The bundles and the order of their parts: htmx first, the app's scripts rely on it.
+# The bundles and the order of their parts: htmx first, the app's scripts rely on it (pane.js
+# takes the back button before htmx does: htmx listens only once the document is ready).
 BUNDLES: dict[str, tuple[str, ...]] = {
     "app.css": ("app.css", "directory.css"),
-    "app.js": ("htmx.min.js", "app.js", "recipients.js", "live.js", "triage.js", "compose.js"),
+    "app.js": (
+        "htmx.min.js",
+        "app.js",
+        "recipients.js",
+        "live.js",
+        "triage.js",
+        "compose.js",
+        "pane.js",
+        "keys.js",
+    ),
 }
 # Between two scripts a newline and a semicolon: a file ending in a comment or without its
 # last semicolon must not run into the next one.

@@ -79,7 +79,13 @@ def _today() -> date:
 
 
 def row_key(
-    scope: RowScope, message: Summary, language: str, conversation: int | None, href: str | None
+    scope: RowScope,
+    message: Summary,
+    language: str,
+    conversation: int | None,
+    href: str | None,
+    current: bool = False,
+    folder_role: str | None = None,
 ) -> Hashable:
     return (
         scope,
@@ -90,6 +96,8 @@ def row_key(
         _today(),
         conversation,
         href,
+        current,  # the row of the message open beside the list (aria-current)
+        folder_role,  # Drafts rows carry "Continuer"; a page may not know the folder's role
     )
 
 
@@ -111,7 +119,10 @@ def cached_row(
         return shown
     grouping = context.get("conversations")
     conversation = grouping.counts.get(message.uid) if grouping else None
-    key = row_key(scope, message, str(context.get("language", "fr")), conversation, href)
+    current = context.get("uid") == message.uid
+    language = str(context.get("language", "fr"))
+    role = context.get("folder_role")
+    key = row_key(scope, message, language, conversation, href, current, role)
     row: Markup | None = rows.get(key)
     if row is None:
         row = render(message, href)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -83,47 +85,63 @@ async def message_list(request: Request) -> Response:
     folder = folder_param(request.query_params.get("folder", "INBOX"))
     page_number = _page(request.query_params.get("page"))
     after = _after(request.query_params.get("after"))
-    order = await list_order(request, auth.user)
+    fragment = wants_fragment(request)
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
         folder = await inside(session, folder)
-        try:
-            page = await mailbox.list_page(
-                session.imap,
-                session.cache,
-                folder,
-                page_number,
-                app.settings.page_size,
-                order=order,
-                after=after,
-            )
-        except MailboxNotFound:
-            raise NotFound("Ce dossier n'existe pas.") from None
-        folders = [] if wants_fragment(request) else await folder_list(session, page)
-        boxes = [] if wants_fragment(request) else await links(session)
-        grouping = await list_grouping(request, auth.user, session, page)
+        listed = await list_context(request, session, folder, page_number, after)
+        folders = [] if fragment else await folder_list(session, listed["page"])
+        boxes = [] if fragment else await links(session)
     context = {
-        "conversations": grouping,
-        "page": page,
-        "folder": folder,
+        **listed,
         "folders": folders,
         "mailboxes": boxes,
         "folder_label": _label(folders, folder),
-        "order": order,
-        "row_scope": RowScope(auth.user, folder, page.state.uidvalidity, order),
         # "Plus de messages" asked by htmx: only the rows that follow, appended in place.
-        "more_only": after is not None and wants_fragment(request),
+        "more_only": after is not None and fragment,
         "folder_role": next((e.role for e in folders if e.name == folder), None),
         "notice": NOTICES.get(request.query_params.get("notice", "")),
         "warning": WARNINGS.get(request.query_params.get("notice", "")),
         "undo": await triage.pending_undo(request, auth),
     }
-    if wants_fragment(request):
+    if fragment:
         return vary_on_htmx(render(request, "partials/_rows.html", context))
     from webmail.views.undo_send import lost_sends_warning  # it builds on the compose views
 
     context["warning"] = await lost_sends_warning(auth, app) or context["warning"]
     return vary_on_htmx(render(request, "pages/mailbox.html", context))
+
+
+async def list_context(
+    request: Request,
+    session: MailSession,
+    folder: str,
+    page_number: int = 1,
+    after: int | None = None,
+) -> dict[str, Any]:
+    """One page of the folder's list, as the list templates want it: the mailbox page shows
+    it alone, the message page beside the message (tablet and desktop)."""
+    order = await list_order(request, session.user)
+    try:
+        page = await mailbox.list_page(
+            session.imap,
+            session.cache,
+            folder,
+            page_number,
+            services(request).settings.page_size,
+            order=order,
+            after=after,
+        )
+    except MailboxNotFound:
+        raise NotFound("Ce dossier n'existe pas.") from None
+    grouping = await list_grouping(request, session.user, session, page)
+    return {
+        "conversations": grouping,
+        "page": page,
+        "folder": folder,
+        "order": order,
+        "row_scope": RowScope(session.user, folder, page.state.uidvalidity, order),
+    }
 
 
 async def toggle_flag(request: Request) -> Response:

@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 
 from webmail import i18n
 from webmail.errors import NotFound
+from webmail.htmx import vary_on_htmx, wants_fragment
 from webmail.mail import by_parts, mailbox, mailboxes, mime, structure
 from webmail.mail.connections import ConnectionPool, MailSession
 from webmail.mail.imap import MailboxNotFound
@@ -30,7 +31,8 @@ from webmail.views.common import (
     services,
     uid_param,
 )
-from webmail.views.search import message_nav
+from webmail.views.mailbox import list_context
+from webmail.views.search import MessageNav, message_nav
 from webmail.views.shared_mailboxes import inside, links
 
 log = logging.getLogger(__name__)
@@ -135,8 +137,10 @@ async def show_message(request: Request) -> Response:
         folders = await mailboxes.entries(session)
         boxes = await links(session)
         nav = await message_nav(request, session, folder, uid)
+        beside = await _list_beside(request, session, folder, nav)
 
     context = {
+        **beside,
         "structured": structured,
         "folder": folder,
         "uid": uid,
@@ -158,6 +162,21 @@ async def show_message(request: Request) -> Response:
         return await _render_message(request, mime.plain_message(raw), context)
 
 
+async def _list_beside(
+    request: Request, session: MailSession, folder: str, nav: MessageNav | None
+) -> dict[str, Any]:
+    """The folder's list around the message, shown beside it on a tablet or a desktop.
+
+    Only for a page the browser loads whole (a link followed without script, a reload, back
+    and forward): otherwise the list is already on screen (the pane) or not wanted (a phone).
+    """
+    boosted = request.headers.get("hx-boosted") == "true"
+    if boosted or wants_fragment(request) or nav is None or not nav.back_url.startswith("/mail?"):
+        return {}  # opened from a search: its neighbours are not the folder's list
+    page_number = (nav.position - 1) // services(request).settings.page_size + 1
+    return await list_context(request, session, folder, page_number)
+
+
 async def _whole(request: Request, folder: str, uid: int) -> bytes:
     """The whole message, for the raw-text last resort of a message read by parts."""
     auth = await authenticated(request)
@@ -172,10 +191,14 @@ async def _render_message(
     if message.html:
         blocked = (await _sanitize(message.html, lambda cid: "")).blocked_remote
     subject = mime.display_subject(message.subject) or i18n._("(sans objet)")
-    return render(
-        request,
-        "pages/message.html",
-        {**context, "message": message, "subject": subject, "blocked_remote": blocked},
+    # Asked by the list beside it (tablet, desktop): the reading pane's content alone.
+    template = "partials/_reading_pane.html" if wants_fragment(request) else "pages/message.html"
+    return vary_on_htmx(
+        render(
+            request,
+            template,
+            {**context, "message": message, "subject": subject, "blocked_remote": blocked},
+        )
     )
 
 
