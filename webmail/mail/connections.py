@@ -147,6 +147,10 @@ class ConnectionPool:
     def open_connections(self) -> int:
         return sum(1 for entry in self._entries.values() if entry.imap is not None)
 
+    def sessions(self) -> list[str]:
+        """The sessions this pool holds something for (mail/broadcast.py checks them)."""
+        return list(self._entries)
+
     async def _make_room(self) -> None:
         """Below the per-process cap, or close the least recently used idle connection."""
         if self.open_connections() < self.settings.connection_limits.per_process:

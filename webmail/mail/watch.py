@@ -139,6 +139,9 @@ class Watchers:
     def get(self, session_key: str) -> Watcher | None:
         return self._watchers.get(session_key)
 
+    def sessions(self) -> list[str]:
+        return list(self._watchers)
+
     @contextlib.asynccontextmanager
     async def listen(
         self, session_key: str, user: str, password: str, folder: str

@@ -20,12 +20,14 @@ from webmail.directory.index import DirectoryIndex
 from webmail.directory.recent import RecentCorrespondents
 from webmail.errors import BadRequest, Forbidden, ServiceUnavailable, WebmailError
 from webmail.i18n import N_
+from webmail.mail.broadcast import SessionEnds
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.sasl import AccessToken
 from webmail.security import csrf
 from webmail.security.audit import AuditLog
 from webmail.settings import Settings
 from webmail.trust.source import WhitelistSource
+from webmail.views.session_end import end_sessions, forget_locally
 
 SESSION_COOKIE = "mss_session"
 # Over TLS the cookie gets the __Host- prefix: the browser then refuses it unless Secure,
@@ -61,6 +63,8 @@ class Services:
     # The national directory's index, when configured (it may not be imported yet).
     directory: DirectoryIndex | None = None
     recent: RecentCorrespondents = field(default_factory=RecentCorrespondents)
+    # Ended sessions told to every process (None: this process alone, as in some tests).
+    broadcast: SessionEnds | None = None
 
 
 @dataclass
@@ -94,11 +98,15 @@ async def authenticated(request: Request, *, complete: bool = True) -> Authentic
     store = services(request).sessions
     cookie = SessionCookie.decode(request.cookies.get(session_cookie_name(request)))
     session = await store.load(cookie)
+    if session is None and cookie is not None:
+        # Gone meanwhile: what this process still holds for it closes at this first sight.
+        await forget_locally(services(request), cookie.id_hash)
     if session is None or cookie is None or session.complete != complete:
         raise LoginRequired("Votre session a expiré. Reconnectez-vous.")
     password = store.password(session, cookie)
     if password is None:
         await store.delete(cookie)
+        await forget_locally(services(request), cookie.id_hash)
         raise LoginRequired("Votre session a expiré. Reconnectez-vous.")
     if session.method == "psc":
         password = await _psc_access_token(request, session, cookie)
@@ -122,11 +130,11 @@ async def _psc_access_token(
             raise PscRefused("psc_disabled")
         tokens = await psc_tokens.fresh(app.psc, app.sessions, session, cookie)
     except PscRefused as refused:
-        await app.sessions.delete_by_hash(session.id_hash, session.user)
-        await app.pool.discard(session.id_hash)
-        app.audit.record(
+        await end_sessions(
+            app,
+            session.user,
+            [session.id_hash],
             "psc_refresh",
-            account=session.user,
             client_ip=client_ip(request),
             session=session.id_hash,
             result="refused",
