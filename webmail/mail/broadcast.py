@@ -82,6 +82,8 @@ class SessionEnds:
                         backoff = BACKOFF_FIRST_SECONDS
             except (RedisError, OSError) as error:
                 log.info("ended-sessions channel lost (%s); joining again", error)
+            except Exception:  # whatever it was, this process must go on listening
+                log.exception("ended-sessions listener failed; joining again")
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -96,7 +98,8 @@ class SessionEnds:
             await self.reconcile()
         elif kind == "message":
             data = message.get("data")
-            text = data.decode() if isinstance(data, bytes) else str(data)
+            # Session ids are ASCII; anything else on the channel matches no session.
+            text = data.decode("ascii", "replace") if isinstance(data, bytes) else str(data)
             for session_id in text.split():
                 await self._close(session_id)
 

@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from webmail.auth.sessions import KEY_PREFIX
 from webmail.mail.watch import ENDED, Change, Watchers
 from webmail.views.common import authenticated, folder_param, services
+from webmail.views.session_end import forget_locally
 from webmail.views.shared_mailboxes import inside
 
 STREAM_HEADERS = {
@@ -56,6 +57,8 @@ async def _stream(
                 change = await asyncio.wait_for(queue.get(), heartbeat)
             except TimeoutError:
                 if not await _session_alive(request, key):
+                    # Ended without this process being told (mail/broadcast.py): close here.
+                    await forget_locally(services(request), key)
                     yield event("reload")
                     return
                 yield ": heartbeat\n\n"
