@@ -23,6 +23,7 @@ from tests.mail.test_watch import imap_sessions, wait_for_sessions
 from tests.test_redis_restart import persistent_redis  # noqa: F401  (a fixture)
 from tests.views.test_events import FAST, Stream, stream
 from webmail.app import create_app
+from webmail.auth.reset import reset
 from webmail.auth.sessions import SessionCookie
 from webmail.mail.broadcast import SessionEnds
 from webmail.mail.connections import ConnectionPool
@@ -266,3 +267,22 @@ async def test_a_broadcast_of_unknown_or_hostile_ids_closes_nothing_else(
             # The listener took all that and still hears the next real message.
             await b.ends.publish([session.key])
             await wait_until(lambda: not b.holds(session.key), AT_ONCE)
+
+
+async def test_an_account_reset_ends_its_sessions_in_every_instance(
+    fast: Settings, stack: Stack, user: MailUser, other_user: MailUser
+) -> None:
+    with signed_in(fast, user) as session, signed_in(fast, other_user) as someone_else:
+        async with (
+            instance(fast) as b,
+            browser(b, session) as on_b,
+            browser(b, someone_else) as other_on_b,
+        ):
+            assert (await on_b.get("/mail")).status_code == 200
+            assert (await other_on_b.get("/mail")).status_code == 200
+            await reset(fast, [user.address])  # the operator's command, from elsewhere
+            await wait_until(lambda: not b.holds(session.key), AT_ONCE)
+            assert (await on_b.get("/mail")).status_code in (302, 303)
+            assert await wait_for_sessions(stack, user, 0) == 0
+            assert b.holds(someone_else.key)  # another account is left alone
+            assert (await other_on_b.get("/mail")).status_code == 200

@@ -39,6 +39,16 @@ Closer = Callable[[str], Awaitable[None]]
 Holdings = Callable[[], Collection[str]]
 
 
+async def publish(redis: Redis, session_ids: Collection[str]) -> None:
+    """Tell every process; never fails the caller (the sessions are already deleted)."""
+    if not session_ids:
+        return
+    try:
+        await redis.publish(CHANNEL, " ".join(session_ids))
+    except (RedisError, OSError) as error:
+        log.warning("ended sessions not broadcast (%s): other processes reconcile", error)
+
+
 class SessionEnds:
     """The channel of ended sessions, as one process publishes and listens to it."""
 
@@ -51,13 +61,7 @@ class SessionEnds:
         self.joined = 0
 
     async def publish(self, session_ids: Collection[str]) -> None:
-        """Tell every process; never fails the caller (the session is already deleted)."""
-        if not session_ids:
-            return
-        try:
-            await self.redis.publish(CHANNEL, " ".join(session_ids))
-        except (RedisError, OSError) as error:
-            log.warning("ended sessions not broadcast (%s): other processes reconcile", error)
+        await publish(self.redis, session_ids)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._listen())
