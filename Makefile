@@ -30,6 +30,7 @@ bench: install
 	$(PY) -m bench.directory
 	$(PY) -m bench.sessions
 	$(PY) -m bench.reading
+	$(PY) -m bench.processes
 
 # Refresh the catalog after changing French source strings, then translate webmail/locale/en.
 translations: install

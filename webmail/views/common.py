@@ -34,6 +34,10 @@ SESSION_COOKIE = "mss_session"
 # set by this host itself and for the whole site, so no sibling domain can plant one.
 SECURE_SESSION_COOKIE = "__Host-mss_session"
 LANGUAGE_COOKIE = "mss_lang"
+# Sent by the page's own background requests (the live inbox's new rows): they are not the
+# user's activity and must not keep an unattended session open. Trusted as sent: leaving it
+# out only keeps the session alive, as any request does.
+BACKGROUND_HEADER = "X-MSS-Background"
 
 
 class TokenRefused(Forbidden):
@@ -97,7 +101,7 @@ async def authenticated(request: Request, *, complete: bool = True) -> Authentic
     """
     store = services(request).sessions
     cookie = SessionCookie.decode(request.cookies.get(session_cookie_name(request)))
-    session = await store.load(cookie)
+    session = await store.load(cookie, touch=request.headers.get(BACKGROUND_HEADER) != "1")
     if session is None and cookie is not None:
         # Gone meanwhile: what this process still holds for it closes at this first sight.
         await forget_locally(services(request), cookie.id_hash)
