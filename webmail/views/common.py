@@ -93,15 +93,19 @@ def services(request: Request) -> Services:
     return found
 
 
-async def authenticated(request: Request, *, complete: bool = True) -> Authenticated:
+async def authenticated(
+    request: Request, *, complete: bool = True, activity: bool = True
+) -> Authenticated:
     """The request's live session, or LoginRequired (rendered as a redirect to the login).
 
     Only a session that passed both factors opens the mailbox; the second-factor pages ask
-    for one that passed the password alone (``complete=False``).
+    for one that passed the password alone (``complete=False``). ``activity`` False: the
+    page's own doing (the live inbox), which leaves the session's idle clock as it was.
     """
     store = services(request).sessions
     cookie = SessionCookie.decode(request.cookies.get(session_cookie_name(request)))
-    session = await store.load(cookie, touch=request.headers.get(BACKGROUND_HEADER) != "1")
+    touch = activity and request.headers.get(BACKGROUND_HEADER) != "1"
+    session = await store.load(cookie, touch=touch)
     if session is None and cookie is not None:
         # Gone meanwhile: what this process still holds for it closes at this first sight.
         await forget_locally(services(request), cookie.id_hash)
