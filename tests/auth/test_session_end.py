@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import httpx2
 import pytest
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -25,6 +26,7 @@ from tests.views.test_events import FAST, Stream, stream
 from webmail.app import create_app
 from webmail.auth.reset import reset
 from webmail.auth.sessions import SessionCookie
+from webmail.mail import broadcast
 from webmail.mail.broadcast import SessionEnds
 from webmail.mail.connections import ConnectionPool
 from webmail.settings import Settings
@@ -286,3 +288,29 @@ async def test_an_account_reset_ends_its_sessions_in_every_instance(
             assert await wait_for_sessions(stack, user, 0) == 0
             assert b.holds(someone_else.key)  # another account is left alone
             assert (await other_on_b.get("/mail")).status_code == 200
+
+
+async def test_a_shutdown_is_not_held_up_by_a_close_that_swallows_the_cancel(
+    settings: Settings,
+) -> None:
+    closing = asyncio.Event()
+
+    async def stubborn(session_id: str) -> None:
+        closing.set()
+        with contextlib.suppress(asyncio.CancelledError):  # as asyncio.wait_for may do
+            await asyncio.sleep(30)
+
+    redis = Redis.from_url(settings.redis_url)
+    ends = SessionEnds(redis, stubborn, list)
+    try:
+        ends.start()
+        task = ends._task
+        assert task is not None
+        await wait_until(lambda: ends.joined == 1, 3)
+        await ends.publish(["some-session"])
+        await asyncio.wait_for(closing.wait(), 3)
+        await asyncio.wait_for(ends.stop(), broadcast.STOP_SECONDS + 1)  # bounded
+        # The listener sees it is stopping and ends by itself right after.
+        await wait_until(task.done, broadcast.READ_SECONDS + 1)
+    finally:
+        await redis.aclose()

@@ -32,6 +32,8 @@ READ_SECONDS = 5.0
 # After Redis went away: first wait, then doubled up to the cap.
 BACKOFF_FIRST_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 5.0
+# At most this long to leave the channel (at shutdown, or after an error).
+STOP_SECONDS = 2.0
 
 # Closes what this process holds for a session (its IMAP connection, its watcher).
 Closer = Callable[[str], Awaitable[None]]
@@ -57,6 +59,9 @@ class SessionEnds:
         self.close = close
         self.held = held
         self._task: asyncio.Task[None] | None = None
+        # Besides the cancel: asyncio.wait_for (Python < 3.12) may swallow a cancel that
+        # arrives as what it waits for completes (an IMAP logout while closing a session).
+        self._stopping = False
         # Each time the listener (re)joined the channel: tests wait on it after a restart.
         self.joined = 0
 
@@ -64,22 +69,27 @@ class SessionEnds:
         await publish(self.redis, session_ids)
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._listen())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop listening; never holds up a shutdown for long, whatever Redis is doing."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=STOP_SECONDS)
+        if not done:
+            log.warning("ended-sessions listener still stopping; shutting down anyway")
 
     async def _listen(self) -> None:
         backoff = BACKOFF_FIRST_SECONDS
-        while True:
+        while not self._stopping:
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.subscribe(CHANNEL)
-                while True:
+                while not self._stopping:
                     message = await pubsub.get_message(timeout=READ_SECONDS)
                     if message is not None:
                         await self._handle(message)
@@ -90,7 +100,7 @@ class SessionEnds:
                 log.exception("ended-sessions listener failed; joining again")
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await asyncio.wait_for(pubsub.aclose(), STOP_SECONDS)  # type: ignore[no-untyped-call]
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_CAP_SECONDS)
 
