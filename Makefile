@@ -31,6 +31,7 @@ bench: install-browser  # the weight benchmark drives Chromium
 	$(PY) -m bench.full
 	$(PY) -m bench.directory
 	$(PY) -m bench.weight
+	$(PY) -m bench.processes
 
 # The README's pictures: the main screens at phone and tablet size, light and dark (docs/screenshots/).
 screenshots: install-browser

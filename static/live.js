@@ -69,7 +69,10 @@
 
   function refresh() {
     if (!live || live.getAttribute("data-first-page") !== "1") { return; }
-    fetch(live.getAttribute("data-rows"), { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+    // X-MSS-Background: not the user's activity, the session's idle lock keeps counting.
+    fetch(live.getAttribute("data-rows"), {
+      headers: { "HX-Request": "true", "X-MSS-Background": "1" }, credentials: "same-origin"
+    })
       .then(function (response) {
         var redirect = response.headers.get("HX-Redirect");
         if (redirect) { window.location.assign(redirect); return null; }

@@ -31,6 +31,7 @@ from webmail.errors import WebmailError
 from webmail.failures import described
 from webmail.htmx import client_redirect, is_htmx
 from webmail.i18n import N_
+from webmail.mail.broadcast import SessionEnds
 from webmail.mail.connection_limits import UserSlots
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapUnavailable
@@ -118,7 +119,11 @@ def create_app(settings: Settings) -> Starlette:
             PhoneSignIn(psc_client, redis, settings.psc_phone) if psc_client is not None else None
         )
         live = settings.live
-        app.state.watchers = Watchers(pool, WatcherLeases(redis, live.watchers_per_user), live)
+        watchers = Watchers(pool, WatcherLeases(redis, live.watchers_per_user), live)
+        app.state.watchers = watchers
+        ends = SessionEnds(redis, pool.discard, lambda: {*pool.sessions(), *watchers.sessions()})
+        app.state.services.broadcast = ends
+        ends.start()
         pool.start_reaper()
         try:
             async with undo_send.running(app.state.services) as scheduled_sends:
@@ -128,6 +133,7 @@ def create_app(settings: Settings) -> Starlette:
             if listener is not None:
                 listener.shutdown()
                 listener.server_close()
+            await ends.stop()
             await app.state.watchers.close_all()
             await pool.close_all()
             await redis.aclose()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx2
 import uvicorn
 from bs4 import BeautifulSoup
+from starlette.applications import Starlette
 
 from tests.conftest import MailUser
 from webmail.app import create_app
@@ -27,11 +28,16 @@ class _Server(uvicorn.Server):
 @contextlib.asynccontextmanager
 async def serve(settings: Settings) -> AsyncIterator[str]:
     """Run the webmail in this event loop; yields its base URL."""
+    async with serve_app(create_app(settings)) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Starlette) -> AsyncIterator[str]:
+    """Run ``app`` in this event loop (its state stays at hand); yields its base URL."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        create_app(settings), lifespan="on", log_level="warning", http="h11", ws="none"
-    )
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", http="h11", ws="none")
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:

@@ -175,8 +175,9 @@ class SessionStore:
             with redis_errors():
                 await self._index(session.user).sadd(session.id_hash)
 
-    async def load(self, cookie: SessionCookie | None) -> Session | None:
-        """The live session for this cookie, its idle clock reset; None if gone or expired."""
+    async def load(self, cookie: SessionCookie | None, *, touch: bool = True) -> Session | None:
+        """The live session for this cookie, its idle clock reset (unless not ``touch``: a
+        request the page makes by itself); None if gone or expired."""
         if cookie is None:
             return None
         with redis_errors():
@@ -192,7 +193,7 @@ class SessionStore:
         if now > self._ends_at(session) or now - session.last_seen > self.idle_seconds:
             await self.delete(cookie)
             return None
-        if now - session.last_seen > TOUCH_SECONDS:
+        if touch and now - session.last_seen > TOUCH_SECONDS:
             # The idle clock has a 30 s grain: most requests then cost one Redis round trip.
             session.last_seen = now
             with redis_errors():

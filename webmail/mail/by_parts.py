@@ -40,7 +40,8 @@ class Overview:
 class Overviews:
     """Per IMAP login, the overviews of the messages opened last, bounded."""
 
-    SIZE = 200
+    # About 3 KB each (a header block and its structure): 150 KB per session at most.
+    SIZE = 50
 
     def __init__(self) -> None:
         self._held: OrderedDict[tuple[str, int, int], Overview] = OrderedDict()

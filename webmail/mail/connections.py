@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # A connection unused for this long is probed with NOOP before use: servers close idle ones.
 PROBE_AFTER_SECONDS = 60.0
+# The envelopes all sessions of the process may cache together (about 1.5 KB each): past it
+# the reaper empties the caches of the sessions used least recently (bench/processes.py).
+PROCESS_ENVELOPES = 100_000
 
 
 @dataclass
@@ -147,6 +150,10 @@ class ConnectionPool:
     def open_connections(self) -> int:
         return sum(1 for entry in self._entries.values() if entry.imap is not None)
 
+    def sessions(self) -> list[str]:
+        """The sessions this pool holds something for (mail/broadcast.py checks them)."""
+        return list(self._entries)
+
     async def _make_room(self) -> None:
         """Below the per-process cap, or close the least recently used idle connection."""
         if self.open_connections() < self.settings.connection_limits.per_process:
@@ -202,12 +209,31 @@ class ConnectionPool:
             await self.discard(key, session_ended=False)
         return len(idle)
 
+    def trim_caches(self, limit: int = PROCESS_ENVELOPES) -> int:
+        """Empty the mailbox caches of the least recently used sessions until the process's
+        envelopes are within ``limit``; how many caches were emptied. Their connections stay:
+        the next request of such a session fetches its page again."""
+        counts = {key: entry.cache.envelope_count() for key, entry in self._entries.items()}
+        total = sum(counts.values())
+        emptied = 0
+        by_age = sorted(self._entries.items(), key=lambda item: item[1].last_used)
+        for key, entry in by_age:
+            if total <= limit:
+                break
+            if entry.lock.locked() or not counts[key]:
+                continue
+            entry.cache = MailboxCache()
+            total -= counts[key]
+            emptied += 1
+        return emptied
+
     def start_reaper(self) -> None:
         async def reap() -> None:
             while True:
                 await asyncio.sleep(30)
                 with contextlib.suppress(Exception):
                     await self.close_idle()
+                    self.trim_caches()
 
         self._reaper = asyncio.get_running_loop().create_task(reap())
 

@@ -3,12 +3,18 @@
 A page costs one SELECT when nothing changed: the sorted UID list is kept while UIDVALIDITY,
 UIDNEXT and EXISTS hold, flags while HIGHESTMODSEQ holds, and envelopes (which never change
 for a UID) while UIDVALIDITY holds.
+
+The cache is bounded per session (a few folders, least recently used out first; a thousand
+envelopes; UIDs as 4-byte arrays, 40 KB for 10,000 messages): with hundreds of sessions per
+process, what one clinician pages through must not grow the process (bench/processes.py).
 """
 
 from __future__ import annotations
 
 import time
+from array import array
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -78,11 +84,11 @@ class Page:
 @dataclass
 class _FolderCache:
     state: MailboxState
-    uids: list[int]
+    uids: array[int]
     envelopes: OrderedDict[int, Summary] = field(default_factory=OrderedDict)
     order: str = BY_DATE
     # The order before the last change: where a vanished "load more" anchor used to be.
-    previous: list[int] = field(default_factory=list)
+    previous: array[int] = field(default_factory=lambda: array("I"))
     # Without SORT: each UID's RFC 5256 date (Date header, else INTERNALDATE), in UTC seconds.
     dates: dict[int, float] = field(default_factory=dict)
     # The folder's (UIDVALIDITY, UIDNEXT, EXISTS) when ``uids`` was sorted; ``state`` is
@@ -100,13 +106,18 @@ class _FolderList:
 class MailboxCache:
     """Per IMAP login: what we know of each folder, bounded in size."""
 
-    MAX_ENVELOPES_PER_FOLDER = 2000
+    # Ten pages of one folder ("load more" back and forth stays cached), a thousand in all.
+    MAX_ENVELOPES_PER_FOLDER = 500
+    MAX_ENVELOPES = 1000
+    # Folders whose sorted list is kept (the envelopes are bounded above, whatever the folders).
+    MAX_FOLDERS = 10
     # The folder list with its unread counts is reused this long, unless the folder on screen
     # changed: other folders' counts may lag by this much, the open one never does.
     FOLDER_LIST_SECONDS = 30.0
 
     def __init__(self) -> None:
-        self.folders: dict[str, _FolderCache] = {}
+        # Least recently used first.
+        self.folders: OrderedDict[str, _FolderCache] = OrderedDict()
         self.folder_list: _FolderList | None = None
         # Shared mailboxes (mail/mailboxes.py): other users' namespaces, and this login's
         # ACL rights per folder with the time they were read.
@@ -118,6 +129,24 @@ class MailboxCache:
     def forget(self, folder: str) -> None:
         self.folders.pop(folder, None)
         self.folder_list = None
+
+    def envelope_count(self) -> int:
+        return sum(len(entry.envelopes) for entry in self.folders.values())
+
+    def _keep(self, name: str, entry: _FolderCache) -> None:
+        """``entry`` is the folder in use: the most recent; the oldest beyond the bound go."""
+        self.folders[name] = entry
+        self.folders.move_to_end(name)
+        while len(self.folders) > self.MAX_FOLDERS:
+            self.folders.popitem(last=False)
+
+    def _trim(self, current: _FolderCache) -> None:
+        """Envelopes over the session's bound go: other folders' first, oldest first."""
+        excess = self.envelope_count() - self.MAX_ENVELOPES
+        for entry in [*(e for e in self.folders.values() if e is not current), current]:
+            while excess > 0 and entry.envelopes:
+                entry.envelopes.popitem(last=False)
+                excess -= 1
 
 
 async def folder_list(
@@ -148,12 +177,14 @@ async def list_page(
     that follow that UID in the list, so that mail arriving meanwhile shifts nothing."""
     state = await imap.refresh(folder)
     entry = await _sorted(imap, cache, state, order)
-    return await _page_of(imap, entry, state, entry.uids, page, page_size, after)
+    found = await _page_of(imap, entry, state, entry.uids, page, page_size, after)
+    cache._trim(entry)
+    return found
 
 
 async def sorted_folder(
     imap: ImapClient, cache: MailboxCache, folder: str, order: str = BY_DATE
-) -> list[int]:
+) -> Sequence[int]:
     """The folder's UIDs in the list's order, newest first (cached like the list), selected."""
     state = await imap.refresh(folder)
     return (await _sorted(imap, cache, state, order)).uids
@@ -163,7 +194,7 @@ async def page_of(
     imap: ImapClient,
     cache: MailboxCache,
     folder: str,
-    uids: list[int],
+    uids: Sequence[int],
     page: int,
     page_size: int,
     *,
@@ -176,14 +207,16 @@ async def page_of(
     if state is None or state.name != folder or entry is None:
         state = await imap.refresh(folder)
         entry = await _sorted(imap, cache, state, BY_DATE)
-    return await _page_of(imap, entry, state, uids, page, page_size, after)
+    found = await _page_of(imap, entry, state, uids, page, page_size, after)
+    cache._trim(entry)
+    return found
 
 
 async def _page_of(
     imap: ImapClient,
     entry: _FolderCache,
     state: MailboxState,
-    uids: list[int],
+    uids: Sequence[int],
     page: int,
     page_size: int,
     after: int | None,
@@ -194,7 +227,7 @@ async def _page_of(
         start = _start_after(uids, entry.previous, after)
     else:
         start = (min(max(1, page), pages) - 1) * page_size
-    page_uids = uids[start : start + page_size]
+    page_uids = list(uids[start : start + page_size])
     messages = await _summaries(imap, entry, page_uids)
     entry.state = state
     more = start + page_size < total and bool(page_uids)
@@ -209,7 +242,7 @@ async def _page_of(
     )
 
 
-def _start_after(uids: list[int], previous: list[int], after: int) -> int:
+def _start_after(uids: Sequence[int], previous: Sequence[int], after: int) -> int:
     if after in uids:
         return uids.index(after) + 1
     # The anchor went (deleted, moved): start at the first message that followed it then.
@@ -227,22 +260,23 @@ async def _sorted(
 ) -> _FolderCache:
     entry = cache.folders.get(state.name)
     if entry is None or entry.state.uidvalidity != state.uidvalidity:
-        entry = _FolderCache(state=state, uids=[], order=order)
+        entry = _FolderCache(state=state, uids=array("I"), order=order)
         entry.uids = await _sorted_uids(imap, entry, order)
-        cache.folders[state.name] = entry
     elif entry.sorted_at != state.cache_key[:3] or entry.order != order:
         entry.previous = entry.uids
         entry.uids = await _sorted_uids(imap, entry, order)
         entry.order = order
     entry.sorted_at = state.cache_key[:3]
+    cache._keep(state.name, entry)
     return entry
 
 
-async def _sorted_uids(imap: ImapClient, entry: _FolderCache, order: str) -> list[int]:
+async def _sorted_uids(imap: ImapClient, entry: _FolderCache, order: str) -> array[int]:
+    """Kept as 4-byte unsigned integers (UIDs are 32-bit): a tenth of a list of ints."""
     by_date = order == BY_DATE
     uids = await imap.sorted_uids(by_date=by_date)
     if not by_date or imap.has_capability("SORT"):
-        return uids
+        return array("I", uids)
     # No SORT: each message's date is fetched once, then sorted here the way RFC 5256 does
     # (ties by arrival), so the list's order is the order of the dates it shows.
     missing = [uid for uid in uids if uid not in entry.dates]
@@ -251,7 +285,7 @@ async def _sorted_uids(imap: ImapClient, entry: _FolderCache, order: str) -> lis
             entry.dates[item.uid] = _sort_date(item)
     present = set(uids)
     entry.dates = {uid: when for uid, when in entry.dates.items() if uid in present}
-    return sorted(uids, key=lambda uid: (entry.dates.get(uid, 0.0), uid), reverse=True)
+    return array("I", sorted(uids, key=lambda uid: (entry.dates.get(uid, 0.0), uid), reverse=True))
 
 
 def _sort_date(item: FetchItem) -> float:

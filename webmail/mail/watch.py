@@ -139,6 +139,16 @@ class Watchers:
     def get(self, session_key: str) -> Watcher | None:
         return self._watchers.get(session_key)
 
+    def sessions(self) -> list[str]:
+        return list(self._watchers)
+
+    def renew(self, session_key: str, user: str, password: str) -> None:
+        """The session's freshest password or access token, for the watcher's next login (a
+        Pro Santé Connect token expires while a page stays open)."""
+        watcher = self._watchers.get(session_key)
+        if watcher is not None and watcher.credentials.user == user:
+            watcher.credentials.password = password
+
     @contextlib.asynccontextmanager
     async def listen(
         self, session_key: str, user: str, password: str, folder: str

@@ -39,6 +39,7 @@ from webmail.views.common import (
     session_cookie_name,
     text_field,
 )
+from webmail.views.session_end import end_sessions
 
 log = logging.getLogger(__name__)
 
@@ -216,10 +217,13 @@ async def logout(request: Request) -> Response:
         ):
             return RedirectResponse("/mail", status_code=303)
         provider_logout = await _psc_logout_url(request, session, cookie)
-        await app.sessions.delete_by_hash(session.id_hash, session.user)
-        await app.pool.discard(session.id_hash)
-        app.audit.record(
-            "logout", account=session.user, client_ip=client_ip(request), session=session.id_hash
+        await end_sessions(
+            app,
+            session.user,
+            [session.id_hash],
+            "logout",
+            client_ip=client_ip(request),
+            session=session.id_hash,
         )
     response: Response
     if provider_logout is None:

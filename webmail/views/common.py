@@ -20,18 +20,24 @@ from webmail.directory.index import DirectoryIndex
 from webmail.directory.recent import RecentCorrespondents
 from webmail.errors import BadRequest, Forbidden, ServiceUnavailable, WebmailError
 from webmail.i18n import N_
+from webmail.mail.broadcast import SessionEnds
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.sasl import AccessToken
 from webmail.security import csrf
 from webmail.security.audit import AuditLog
 from webmail.settings import Settings
 from webmail.trust.source import WhitelistSource
+from webmail.views.session_end import end_sessions, forget_locally
 
 SESSION_COOKIE = "mss_session"
 # Over TLS the cookie gets the __Host- prefix: the browser then refuses it unless Secure,
 # set by this host itself and for the whole site, so no sibling domain can plant one.
 SECURE_SESSION_COOKIE = "__Host-mss_session"
 LANGUAGE_COOKIE = "mss_lang"
+# Sent by the page's own background requests (the live inbox's new rows): they are not the
+# user's activity and must not keep an unattended session open. Trusted as sent: leaving it
+# out only keeps the session alive, as any request does.
+BACKGROUND_HEADER = "X-MSS-Background"
 
 
 class TokenRefused(Forbidden):
@@ -61,6 +67,8 @@ class Services:
     # The national directory's index, when configured (it may not be imported yet).
     directory: DirectoryIndex | None = None
     recent: RecentCorrespondents = field(default_factory=RecentCorrespondents)
+    # Ended sessions told to every process (None: this process alone, as in some tests).
+    broadcast: SessionEnds | None = None
 
 
 @dataclass
@@ -85,20 +93,28 @@ def services(request: Request) -> Services:
     return found
 
 
-async def authenticated(request: Request, *, complete: bool = True) -> Authenticated:
+async def authenticated(
+    request: Request, *, complete: bool = True, activity: bool = True
+) -> Authenticated:
     """The request's live session, or LoginRequired (rendered as a redirect to the login).
 
     Only a session that passed both factors opens the mailbox; the second-factor pages ask
-    for one that passed the password alone (``complete=False``).
+    for one that passed the password alone (``complete=False``). ``activity`` False: the
+    page's own doing (the live inbox), which leaves the session's idle clock as it was.
     """
     store = services(request).sessions
     cookie = SessionCookie.decode(request.cookies.get(session_cookie_name(request)))
-    session = await store.load(cookie)
+    touch = activity and request.headers.get(BACKGROUND_HEADER) != "1"
+    session = await store.load(cookie, touch=touch)
+    if session is None and cookie is not None:
+        # Gone meanwhile: what this process still holds for it closes at this first sight.
+        await forget_locally(services(request), cookie.id_hash)
     if session is None or cookie is None or session.complete != complete:
         raise LoginRequired("Votre session a expiré. Reconnectez-vous.")
     password = store.password(session, cookie)
     if password is None:
         await store.delete(cookie)
+        await forget_locally(services(request), cookie.id_hash)
         raise LoginRequired("Votre session a expiré. Reconnectez-vous.")
     if session.method == "psc":
         password = await _psc_access_token(request, session, cookie)
@@ -122,11 +138,11 @@ async def _psc_access_token(
             raise PscRefused("psc_disabled")
         tokens = await psc_tokens.fresh(app.psc, app.sessions, session, cookie)
     except PscRefused as refused:
-        await app.sessions.delete_by_hash(session.id_hash, session.user)
-        await app.pool.discard(session.id_hash)
-        app.audit.record(
+        await end_sessions(
+            app,
+            session.user,
+            [session.id_hash],
             "psc_refresh",
-            account=session.user,
             client_ip=client_ip(request),
             session=session.id_hash,
             result="refused",

@@ -16,9 +16,10 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from webmail.auth.sessions import KEY_PREFIX
+from webmail.errors import WebmailError
 from webmail.mail.watch import ENDED, Change, Watchers
-from webmail.views.common import authenticated, folder_param, services
+from webmail.views.common import LoginRequired, authenticated, folder_param, services
+from webmail.views.session_end import forget_locally
 from webmail.views.shared_mailboxes import inside
 
 STREAM_HEADERS = {
@@ -55,7 +56,7 @@ async def _stream(
             try:
                 change = await asyncio.wait_for(queue.get(), heartbeat)
             except TimeoutError:
-                if not await _session_alive(request, key):
+                if not await _still_signed_in(request, key):
                     yield event("reload")
                     return
                 yield ": heartbeat\n\n"
@@ -66,10 +67,22 @@ async def _stream(
             yield event("mail" if change.new else "unread", change)
 
 
-async def _session_alive(request: Request, key: str) -> bool:
-    """Whether the session still exists, read without resetting its idle clock: an open
-    page listening is not the user's activity, and the session must still lock when idle."""
-    return bool(await services(request).sessions.redis.exists(KEY_PREFIX + key))
+async def _still_signed_in(request: Request, key: str) -> bool:
+    """Whether the session still holds, read without resetting its idle clock (an open page
+    listening is not the user's activity: the session must still lock when idle). The
+    watcher gets the session's freshest access token, for when it has to log in again."""
+    try:
+        auth = await authenticated(request, activity=False)
+    except LoginRequired:
+        # Ended without this process being told (mail/broadcast.py): close here.
+        await forget_locally(services(request), key)
+        return False
+    except WebmailError:  # Pro Santé Connect unreachable for now: the page waits
+        return True
+    if auth.key != key:
+        return False
+    watchers(request).renew(key, auth.user, auth.password)
+    return True
 
 
 def event(name: str, change: Change | None = None) -> str:

@@ -38,6 +38,7 @@ from webmail.views.common import (
     session_cookie_name,
 )
 from webmail.views.professions import PROFESSIONS, profession_label
+from webmail.views.session_end import end_sessions
 
 # PROFESSIONS: still importable from here, where it used to live.
 __all__ = [
@@ -249,11 +250,11 @@ async def end_refused_session(request: Request) -> None:
     session = await app.sessions.load(cookie)
     if session is None:
         return
-    await app.sessions.delete_by_hash(session.id_hash, session.user)
-    await app.pool.discard(session.id_hash)
-    app.audit.record(
+    await end_sessions(
+        app,
+        session.user,
+        [session.id_hash],
         "psc_mail_refused",
-        account=session.user,
         client_ip=client_ip(request),
         session=session.id_hash,
         result="refused",

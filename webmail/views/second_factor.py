@@ -33,6 +33,7 @@ from webmail.views.common import (
 )
 from webmail.views.enrolment import confirm as check_enrolment
 from webmail.views.enrolment import enrol_page
+from webmail.views.session_end import end_sessions
 
 
 async def otp_page(request: Request) -> Response:
@@ -320,9 +321,9 @@ async def end_session(request: Request) -> Response:
         ended = [target]
     else:
         raise NotFound("Cette session n'existe pas ou est déjà terminée.")
-    for id_hash in ended:
-        await app.sessions.delete_by_hash(id_hash, auth.user)
-        await app.pool.discard(id_hash)
-    audit(request, "sessions_ended", auth, count=len(ended))
+    ip = client_ip(request)
+    await end_sessions(
+        app, auth.user, ended, "sessions_ended", client_ip=ip, session=auth.key, count=len(ended)
+    )
     notice = "others" if target == "others" else "ended"
     return RedirectResponse(f"/account?notice={notice}", status_code=303)
