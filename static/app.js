@@ -35,7 +35,8 @@
     });
 
     unbound(root, "[data-frame-src]").forEach(function (button) {
-      button.addEventListener("click", function () {
+      button.addEventListener("click", function (event) {
+        event.preventDefault(); // a link without script: the page again, images shown
         var frame = document.getElementById(button.getAttribute("data-frame-target"));
         if (frame) { frame.src = button.getAttribute("data-frame-src"); }
         var banner = button.closest(".remote-banner");

@@ -22,6 +22,7 @@ from webmail.mail.sanitize import SanitizedHtml, frame_csp, sanitize_html
 from webmail.mail.streaming import STREAMED_ENCODINGS, decoded_slices, fetch_slice
 from webmail.templating import render
 from webmail.urls import mail_url
+from webmail.views import image_senders
 from webmail.views.common import (
     Authenticated,
     audit,
@@ -135,7 +136,7 @@ async def show_message(request: Request) -> Response:
         folders = await mailboxes.entries(session)
         boxes = await links(session)
         nav = await message_nav(request, session, folder, uid)
-
+    asked_remote = request.query_params.get("remote") == "1"  # the no-script "Afficher"
     context = {
         "structured": structured,
         "folder": folder,
@@ -144,7 +145,9 @@ async def show_message(request: Request) -> Response:
         "mailboxes": boxes,
         "rights": granted,
         "roles": {entry.role: entry.name for entry in folders if entry.role},
-        "frame_url": _frame_url(folder, uid, remote=False),
+        "frame_url": _frame_url(folder, uid, remote=asked_remote),
+        "remote_asked": asked_remote,
+        "remote_images": await image_senders.for_page(request, auth, message),
         "frame_remote_url": _frame_url(folder, uid, remote=True),
         "back_url": nav.back_url if nav is not None else mail_url(folder),
         "nav": nav,
@@ -184,11 +187,14 @@ async def message_frame(request: Request) -> Response:
     auth = await authenticated(request)
     folder = folder_param(request.query_params.get("folder"))
     uid = uid_param(request.query_params.get("uid"))
-    remote = request.query_params.get("remote") == "1"
+    asked = request.query_params.get("remote") == "1"
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
         opened = await open_message(session, folder, uid)
     message = opened.message
+    remote = asked or (
+        bool(message.html) and await image_senders.frame_allows(request, auth, message)
+    )
     # The frame URL shows the body on its own: reading it is reading the message.
     audit(request, "message_read", auth, folder=folder, uid=uid, via="frame")
 
