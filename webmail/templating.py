@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates, _TemplateResponse
 
 from webmail import formatting, i18n, urls
+from webmail.mail.previews import previewable
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
@@ -34,6 +35,7 @@ def _environment() -> Environment:
     env.filters["timestamp_date"] = formatting.timestamp_date
     env.filters["device"] = formatting.device
     env.globals.update(mail_url=urls.mail_url, message_url=urls.message_url, query=urls.query)
+    env.globals["previewable"] = previewable  # the attachment list's "Aperçu"
     return env
 
 

@@ -248,10 +248,10 @@ async def _part_response(request: Request, *, inline: bool) -> Response:
         raise NotFound("Cette image n'existe pas.")
     if not inline:
         audit(request, "attachment_download", auth, folder=folder, uid=uid, part=part_id)
-    disposition = "inline" if inline else "attachment"
     headers = {
-        "content-disposition": f'{disposition}; filename="{_ascii_name(described.filename)}"; '
-        f"filename*=UTF-8''{quote(described.filename, safe='')}",
+        "content-disposition": content_disposition(
+            "inline" if inline else "attachment", described.filename
+        ),
         "x-content-type-options": "nosniff",
         "content-security-policy": "default-src 'none'; sandbox",
     }
@@ -318,6 +318,14 @@ def _download_type(content_type: str) -> str:
     ) or content_type.startswith("multipart/"):
         return "application/octet-stream"
     return content_type
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """The header naming a file sent: a plain ASCII name, and the real one per RFC 6266."""
+    return (
+        f'{disposition}; filename="{_ascii_name(filename)}"; '
+        f"filename*=UTF-8''{quote(filename, safe='')}"
+    )
 
 
 def _ascii_name(filename: str) -> str:
