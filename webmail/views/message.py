@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -283,7 +283,7 @@ async def _streamable(
 
 async def _slices(
     pool: ConnectionPool, auth: Authenticated, folder: str, uid: int, node: structure.Node
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The file, slice by slice: the connection is taken for each slice only, so that the
     user's other pages are not kept waiting by a slow download."""
 
