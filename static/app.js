@@ -44,6 +44,15 @@
       });
     });
 
+    // Print: the page itself, except an HTML mail, which prints whole from the print view.
+    unbound(root, "[data-print]").forEach(function (control) {
+      control.addEventListener("click", function (event) {
+        if (control.hasAttribute("data-print-view")) { return; }
+        event.preventDefault();
+        window.print();
+      });
+    });
+
     unbound(root, "button[data-confirm]").forEach(function (button) {
       button.addEventListener("click", function (event) {
         if (!window.confirm(button.getAttribute("data-confirm"))) { event.preventDefault(); return; }
@@ -118,7 +127,11 @@
       });
   });
 
-  document.addEventListener("DOMContentLoaded", function () { bind(document); armIdleWarning(); });
+  document.addEventListener("DOMContentLoaded", function () {
+    bind(document);
+    armIdleWarning();
+    if (document.body.hasAttribute("data-autoprint")) { window.print(); }
+  });
   document.addEventListener("htmx:afterSettle", armIdleWarning);
   document.addEventListener("htmx:load", function (event) { bind(event.target); });
 })();
