@@ -119,6 +119,7 @@ async def show_message(request: Request) -> Response:
     folder = folder_param(request.query_params.get("folder"))
     uid = uid_param(request.query_params.get("uid"))
     app = services(request)
+    from webmail.views import receipts  # receipts send through compose, built on this module
     from webmail.views.documents import structured_blocks  # documents builds on this module
 
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
@@ -134,6 +135,8 @@ async def show_message(request: Request) -> Response:
             message, lambda part_id: part_of(session, folder, uid, part_id, opened.raw)
         )
         folders = await mailboxes.entries(session)
+        roles = {entry.role: entry.name for entry in folders if entry.role}
+        receipt = await receipts.offer(request, auth, session, folder, uid, message, roles, granted)
         boxes = await links(session)
         nav = await message_nav(request, session, folder, uid)
     asked_remote = request.query_params.get("remote") == "1"  # the no-script "Afficher"
@@ -144,7 +147,8 @@ async def show_message(request: Request) -> Response:
         "folders": folders,
         "mailboxes": boxes,
         "rights": granted,
-        "roles": {entry.role: entry.name for entry in folders if entry.role},
+        "roles": roles,
+        "receipt": receipt,
         "frame_url": _frame_url(folder, uid, remote=asked_remote),
         "remote_asked": asked_remote,
         "remote_images": await image_senders.for_page(request, auth, message),
