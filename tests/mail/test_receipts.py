@@ -5,8 +5,9 @@ from __future__ import annotations
 import email
 from datetime import UTC, datetime
 from email.policy import default
+from pathlib import Path
 
-from webmail.mail import mdn, mime
+from webmail.mail import mdn, mime, receipts
 
 NOW = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
 
@@ -114,3 +115,51 @@ def test_hostile_original_headers_cannot_inject_fields() -> None:
         "Disposition: manual-action/MDN-sent-manually; displayed"
     ]
     assert not any(line.startswith("Original-Recipient:") for line in machine)  # left out
+
+
+# -- reports read back (RFC 3464, RFC 8098) ------------------------------------------------
+
+MESSAGES = Path(__file__).resolve().parent.parent / "messages"
+
+
+def test_the_golden_dsn_and_mdn_read_as_statuses() -> None:
+    dsn = receipts.parse_report((MESSAGES / "dsn.eml").read_bytes())
+    assert dsn is not None
+    assert dsn.about == {"<golden-dsn-original@medecin.mssante.test>"}
+    [failed] = dsn.statuses
+    assert (failed.kind, failed.recipient) == ("failed", "moreau@ch-demo.mssante.test")
+    assert failed.reason.startswith("550 5.1.1 <moreau@ch-demo.mssante.test>: Recipient")
+    assert failed.when is not None and failed.when.hour == 10
+    mdn_report = receipts.parse_report((MESSAGES / "mdn.eml").read_bytes())
+    assert mdn_report is not None
+    assert mdn_report.about == {"<golden-mdn-original@medecin.mssante.test>"}
+    assert [(s.kind, s.recipient) for s in mdn_report.statuses] == [
+        ("displayed", "antoine.moreau@ch-demo.mssante.test")
+    ]
+    assert mdn_report.human.startswith("Ceci est un accusé de lecture")
+
+
+def test_our_own_receipt_reads_back() -> None:
+    built = mdn.build_receipt(
+        parsed(ASKING),
+        "a@medecin.mssante.test",
+        ["b@chu-demo.mssante.test"],
+        "<mdn.3@medecin.mssante.test>",
+        NOW,
+    )
+    report = receipts.parse_report(built.as_bytes())
+    assert report is not None and "<cr1@chu-demo.mssante.test>" in report.about
+    assert [(s.kind, s.recipient) for s in report.statuses] == [
+        ("displayed", "a@medecin.mssante.test")
+    ]
+
+
+def test_what_is_not_a_report_reads_as_none() -> None:
+    for raw in (
+        (MESSAGES / "plain_ascii.eml").read_bytes(),
+        b"Content-Type: multipart/report; report-type=other; boundary=b\r\n\r\n--b--\r\n",
+        b"Content-Type: multipart/report; report-type=delivery-status\r\n\r\nno parts",
+        b"\x00\xff" * 1000,
+        b"",
+    ):
+        assert receipts.parse_report(raw) is None

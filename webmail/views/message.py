@@ -22,7 +22,7 @@ from webmail.mail.sanitize import SanitizedHtml, frame_csp, sanitize_html
 from webmail.mail.streaming import STREAMED_ENCODINGS, decoded_slices, fetch_slice
 from webmail.templating import render
 from webmail.urls import mail_url
-from webmail.views import image_senders
+from webmail.views import delivery_status, image_senders
 from webmail.views.common import (
     Authenticated,
     audit,
@@ -137,8 +137,12 @@ async def show_message(request: Request) -> Response:
         folders = await mailboxes.entries(session)
         roles = {entry.role: entry.name for entry in folders if entry.role}
         receipt = await receipts.offer(request, auth, session, folder, uid, message, roles, granted)
+        report = await delivery_status.of_report(session, uid, message)
         boxes = await links(session)
         nav = await message_nav(request, session, folder, uid)
+        statuses = await delivery_status.of_sent(  # selects INBOX: last
+            session, auth.key, folder, uid, message, roles.get("sent")
+        )
     asked_remote = request.query_params.get("remote") == "1"  # the no-script "Afficher"
     context = {
         "structured": structured,
@@ -149,6 +153,8 @@ async def show_message(request: Request) -> Response:
         "rights": granted,
         "roles": roles,
         "receipt": receipt,
+        "report": report,
+        "statuses": report.statuses if report is not None else statuses,
         "frame_url": _frame_url(folder, uid, remote=asked_remote),
         "remote_asked": asked_remote,
         "remote_images": await image_senders.for_page(request, auth, message),
