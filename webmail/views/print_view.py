@@ -15,9 +15,9 @@ from starlette.responses import Response
 
 from webmail import i18n
 from webmail.mail import mime
-from webmail.mail.sanitize import sanitize_html
 from webmail.templating import render
 from webmail.views.common import audit, authenticated, folder_param, services, uid_param
+from webmail.views.message import _sanitize as sanitized
 from webmail.views.message import open_message
 
 PRINT_CSP = (
@@ -43,7 +43,7 @@ async def print_message(request: Request) -> Response:
             query = urlencode({"folder": folder, "uid": uid, "part": part}, quote_via=quote)
             return "/mail/inline?" + query
 
-        body = sanitize_html(message.html, cid_url).html
+        body = (await sanitized(message.html, cid_url)).html
     response = render(
         request,
         "pages/print.html",
