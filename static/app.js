@@ -44,12 +44,22 @@
       });
     });
 
-    // Print: the page itself, except an HTML mail, which prints whole from the print view.
+    // Print: the page itself; an HTML mail through a frame of its own, since a frame
+    // printed with the page is cut at the end of the first sheet.
     unbound(root, "[data-print]").forEach(function (control) {
       control.addEventListener("click", function (event) {
-        if (control.hasAttribute("data-print-view")) { return; }
         event.preventDefault();
-        window.print();
+        if (!control.hasAttribute("data-print-frame")) { window.print(); return; }
+        var frame = document.createElement("iframe");
+        frame.className = "print-frame";
+        frame.setAttribute("sandbox", "allow-same-origin allow-modals");
+        frame.setAttribute("aria-hidden", "true");
+        frame.addEventListener("load", function () {
+          frame.contentWindow.print();
+          setTimeout(function () { frame.remove(); }, 1000);
+        });
+        frame.src = control.getAttribute("href");
+        document.body.appendChild(frame);
       });
     });
 
@@ -127,11 +137,7 @@
       });
   });
 
-  document.addEventListener("DOMContentLoaded", function () {
-    bind(document);
-    armIdleWarning();
-    if (document.body.hasAttribute("data-autoprint")) { window.print(); }
-  });
+  document.addEventListener("DOMContentLoaded", function () { bind(document); armIdleWarning(); });
   document.addEventListener("htmx:afterSettle", armIdleWarning);
   document.addEventListener("htmx:load", function (event) { bind(event.target); });
 })();

@@ -57,8 +57,8 @@ async def of_sent(
     session: MailSession, key: str, folder: str, uid: int, message: ParsedMessage, sent: str | None
 ) -> list[receipts.Status]:
     """The status lines of a message of Sent; none elsewhere. Selects INBOX: call it last."""
-    if folder != sent or not message.message_id:
-        return []
+    if folder != sent or not message.message_id or not message.message_id.isascii():
+        return []  # a non-ASCII id cannot be searched without CHARSET, and never is ours
     selected = session.imap.selected
     validity = selected.uidvalidity if selected is not None else 0
     cache_key = (key, folder, validity, uid)

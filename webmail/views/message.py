@@ -216,9 +216,16 @@ async def message_frame(request: Request) -> Response:
             quote_via=quote,
         )
 
+    printed = message if request.query_params.get("print") == "1" else None  # "Imprimer"
     try:
         body = (await _sanitize(message.html or "", cid_url, allow_remote_images=remote)).html
-        document = render(request, "pages/mail_frame.html", {"body": body})
+        if printed is not None and not message.html:
+            body = str(escape(message.text or "")).join(('<pre class="text-body">', "</pre>"))
+        document = render(
+            request,
+            "pages/mail_frame.html",
+            {"body": body, "printed": printed, "subject": mime.display_subject(message.subject)},
+        )
     except Exception as error:  # the frame shows the raw text rather than failing
         log.warning("message frame degraded to raw text: %s", type(error).__name__)
         raw = opened.raw or await _whole(request, folder, uid)
