@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import time
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage, Message
 from email.policy import default
 from pathlib import Path
@@ -24,7 +25,9 @@ from tests.conftest import (
     wait_for_messages,
 )
 from tests.trust.app import webmail
+from webmail.app import create_app
 from webmail.mail import mime
+from webmail.settings import Settings
 
 
 def asking(sender: str, to: str, subject: str = "Compte rendu", **headers: str) -> EmailMessage:
@@ -231,3 +234,33 @@ def test_a_receipt_outside_the_trust_space_follows_the_mail_rule(
         unconfirmed = {**data, "trust_confirm": "0" * 64, "action": "send"}
         assert client.post("/mail/receipt", data=unconfirmed).status_code == 409
         assert "$MDNSent" not in flags(stack, user, uid)
+
+
+def test_two_tabs_sending_at_once_send_one_receipt(
+    logged_in: TestClient, stack: Stack, user: MailUser, settings: Settings
+) -> None:
+    colleague = new_user(stack, "chu-demo.mssante.test")
+    imap_for(stack, colleague).logout()
+    uid = deliver(stack, user, asking(colleague.address, user.address))
+    found = banner(logged_in, uid)
+    assert found is not None
+    form = found.select_one('form[action="/mail/receipt"]')
+    assert form is not None
+    data = {str(i["name"]): str(i.get("value", "")) for i in form.select("input")}
+    data["action"] = "send"
+    # A second instance of the app (another process behind the same Redis), same session.
+    with TestClient(
+        create_app(settings), base_url="http://127.0.0.1:8000", follow_redirects=False
+    ) as second:
+        second.cookies.update(logged_in.cookies)
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(
+                    lambda c: c.post("/mail/receipt", data=data).status_code, [logged_in, second]
+                )
+            )
+    assert sorted(answers) in ([303, 303], [303, 409])
+    wait_for_messages(stack, colleague)
+    time.sleep(2)
+    assert count(stack, colleague) == 1
+    assert "$MDNSent" in flags(stack, user, uid)
