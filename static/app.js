@@ -43,11 +43,31 @@
     });
 
     unbound(root, "[data-frame-src]").forEach(function (button) {
-      button.addEventListener("click", function () {
+      button.addEventListener("click", function (event) {
+        event.preventDefault(); // a link without script: the page again, images shown
         var frame = document.getElementById(button.getAttribute("data-frame-target"));
         if (frame) { frame.src = button.getAttribute("data-frame-src"); }
         var banner = button.closest(".remote-banner");
         if (banner) { banner.hidden = true; }
+      });
+    });
+
+    // Print: the page itself; an HTML mail through a frame of its own, since a frame
+    // printed with the page is cut at the end of the first sheet.
+    unbound(root, "[data-print]").forEach(function (control) {
+      control.addEventListener("click", function (event) {
+        event.preventDefault();
+        if (!control.hasAttribute("data-print-frame")) { window.print(); return; }
+        var frame = document.createElement("iframe");
+        frame.className = "print-frame";
+        frame.setAttribute("sandbox", "allow-same-origin allow-modals");
+        frame.setAttribute("aria-hidden", "true");
+        frame.addEventListener("load", function () {
+          frame.contentWindow.print();
+          setTimeout(function () { frame.remove(); }, 1000);
+        });
+        frame.src = control.getAttribute("href");
+        document.body.appendChild(frame);
       });
     });
 

@@ -11,6 +11,7 @@ from starlette.templating import Jinja2Templates, _TemplateResponse
 
 from webmail import formatting, i18n, icons, rows, urls
 from webmail.assets import STATIC_ASSETS
+from webmail.mail.previews import previewable
 from webmail.security.csrf import masked
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,7 @@ def _environment() -> Environment:
     env.globals.update(mail_url=urls.mail_url, message_url=urls.message_url, query=urls.query)
     env.globals.update(icon_markup=icons.icon, cached_row=rows.cached_row)
     env.globals["asset"] = STATIC_ASSETS.url
+    env.globals["previewable"] = previewable  # the attachment list's "Aperçu"
     return env
 
 

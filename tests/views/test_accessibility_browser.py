@@ -177,10 +177,10 @@ def test_small_targets_are_thumb_sized_and_named(server: str, browser: Any, stac
         page.click("button[type=submit]")
         page.click("a.btn-primary")
         page.wait_for_url("**/mail")
-        # The compose link shows only its icon on a phone, and keeps its name.
+        # On a phone's list the compose link sits in the bottom bar, named.
         compose = page.get_by_role("link", name="Nouveau", exact=True)
         assert compose.is_visible()
-        _thumb_sized(page, ".compose-btn")
+        _thumb_sized(page, ".bottom-nav a[href='/compose']")
         page.goto(server + "/compose")
         _thumb_sized(page, "#attachments")
         # A second session, so the account page offers to end it.

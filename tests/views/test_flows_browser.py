@@ -169,9 +169,10 @@ def test_a_day_of_mail(flows_server: str, device: Device, stack: Stack, tmp_path
     # Move one message, delete another.
     page.goto(server + "/mail")
     _open(device, "Résultats à classer")
-    target = page.get_by_label("Déplacer vers").first
+    device.press(page.locator(".move-menu > summary").first)  # the action bar's move menu
+    target = page.locator(".move-form").get_by_label("Déplacer vers")  # not the list's own
     folder = target.input_value()
-    device.press(page.get_by_role("button", name="Déplacer", exact=True).first)
+    device.press(page.locator(".move-form").get_by_role("button", name="Déplacer", exact=True))
     page.wait_for_url("**/mail**")
     assert len(wait_for_messages(stack, user, folder)) == 1
     page.goto(server + "/mail")

@@ -24,7 +24,9 @@ from webmail.mail.headers import (
     header_text,
     parse_headers,
     raw_value,
+    raw_values,
     sender,
+    text_value,
 )
 from webmail.mail.parts import (
     MAX_DEPTH,
@@ -45,6 +47,7 @@ __all__ = [
     "Address",
     "Attachment",
     "Encapsulated",
+    "Origin",
     "ParsedMessage",
     "addresses",
     "assemble",
@@ -87,6 +90,18 @@ class Encapsulated:
         return sender(self.from_)
 
 
+@dataclass(frozen=True)
+class Origin:
+    """The headers that say who really sent a message (RFC 5322 Sender, the envelope's
+    Return-Path, the receiving server's Authentication-Results), and the recipient the
+    sender first named (RFC 3798 Original-Recipient), raw text: judged by the reader."""
+
+    sender: str = ""
+    return_path: str = ""
+    authentication_results: tuple[str, ...] = ()
+    original_recipient: str = ""
+
+
 @dataclass
 class ParsedMessage:
     subject: str
@@ -109,6 +124,8 @@ class ParsedMessage:
     encapsulated: list[Encapsulated] = field(default_factory=list)
     # The parser gave up: the text is the raw message, headers as far as they could be read.
     malformed: bool = False
+    # Where the message says it comes from besides From: what tells a forged sender.
+    origin: Origin = field(default_factory=Origin)
 
     @property
     def sender(self) -> Address | None:
@@ -202,6 +219,14 @@ def _header_fields(message: Message) -> ParsedMessage:
         mdn_requested_by=header_text(message, "disposition-notification-to") or None,
         mss_ins=header_text(message, "x-mss-ins") or None,
         mss_codecda=header_text(message, "x-mss-codecda") or None,
+        origin=Origin(
+            sender=header_text(message, "sender"),
+            return_path=header_text(message, "return-path"),
+            authentication_results=tuple(
+                text_value(value) for value in raw_values(message, "authentication-results")
+            ),
+            original_recipient=header_text(message, "original-recipient"),
+        ),
     )
 
 

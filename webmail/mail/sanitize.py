@@ -164,5 +164,6 @@ def frame_csp(*, allow_remote_images: bool) -> str:
     return (
         f"default-src 'none'; img-src {images}; style-src 'unsafe-inline'; "
         "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; "
-        "sandbox allow-popups allow-popups-to-escape-sandbox allow-same-origin"
+        # allow-modals lets the reading page print the frame (nothing in it can run).
+        "sandbox allow-popups allow-popups-to-escape-sandbox allow-same-origin allow-modals"
     )

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 _LINE_ENDINGS = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 _UNPRINTABLE = re.compile(r"[\x00-\x20\x7f]+")
+# MAIL FROM refused: said apart, since a read receipt then retries with another sender.
+SENDER_REFUSED = N_("Le serveur d'envoi a refusé l'expéditeur.")
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,7 @@ async def _mail_from(client: aiosmtplib.SMTP, sender: str, options: list[str]) -
         await client.mail(sender, options=options, encoding=_encoding(options))
     except aiosmtplib.SMTPSenderRefused as error:
         reply = ServerReply(error.code, error.message)
-        raise _refusal(reply, N_("Le serveur d'envoi a refusé l'expéditeur.")) from error
+        raise _refusal(reply, SENDER_REFUSED) from error
 
 
 async def _rcpt_to(client: aiosmtplib.SMTP, recipients: list[str]) -> dict[str, ServerReply]:

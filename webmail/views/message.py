@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -23,6 +23,7 @@ from webmail.mail.sanitize import SanitizedHtml, frame_csp, sanitize_html
 from webmail.mail.streaming import STREAMED_ENCODINGS, decoded_slices, fetch_slice
 from webmail.templating import render
 from webmail.urls import mail_url
+from webmail.views import delivery_status, image_senders
 from webmail.views.common import (
     Authenticated,
     audit,
@@ -120,6 +121,7 @@ async def show_message(request: Request) -> Response:
     folder = folder_param(request.query_params.get("folder"))
     uid = uid_param(request.query_params.get("uid"))
     app = services(request)
+    from webmail.views import receipts  # receipts send through compose, built on this module
     from webmail.views.documents import structured_blocks  # documents builds on this module
 
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
@@ -135,10 +137,16 @@ async def show_message(request: Request) -> Response:
             message, lambda part_id: part_of(session, folder, uid, part_id, opened.raw)
         )
         folders = await mailboxes.entries(session)
+        roles = {entry.role: entry.name for entry in folders if entry.role}
+        receipt = await receipts.offer(request, auth, session, folder, uid, message, roles, granted)
+        report = await delivery_status.of_report(session, uid, message)
         boxes = await links(session)
         nav = await message_nav(request, session, folder, uid)
         beside = await _list_beside(request, session, folder, nav)
-
+        statuses = await delivery_status.of_sent(  # selects INBOX: last
+            session, auth.key, folder, uid, message, roles.get("sent")
+        )
+    asked_remote = request.query_params.get("remote") == "1"  # the no-script "Afficher"
     context = {
         **beside,
         "structured": structured,
@@ -147,8 +155,13 @@ async def show_message(request: Request) -> Response:
         "folders": folders,
         "mailboxes": boxes,
         "rights": granted,
-        "roles": {entry.role: entry.name for entry in folders if entry.role},
-        "frame_url": _frame_url(folder, uid, remote=False),
+        "roles": roles,
+        "receipt": receipt,
+        "report": report,
+        "statuses": report.statuses if report is not None else statuses,
+        "frame_url": _frame_url(folder, uid, remote=asked_remote),
+        "remote_asked": asked_remote,
+        "remote_images": await image_senders.for_page(request, auth, message),
         "frame_remote_url": _frame_url(folder, uid, remote=True),
         "back_url": nav.back_url if nav is not None else mail_url(folder),
         "nav": nav,
@@ -207,11 +220,14 @@ async def message_frame(request: Request) -> Response:
     auth = await authenticated(request)
     folder = folder_param(request.query_params.get("folder"))
     uid = uid_param(request.query_params.get("uid"))
-    remote = request.query_params.get("remote") == "1"
+    asked = request.query_params.get("remote") == "1"
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
         opened = await open_message(session, folder, uid)
     message = opened.message
+    remote = asked or (
+        bool(message.html) and await image_senders.frame_allows(request, auth, message)
+    )
     # The frame URL shows the body on its own: reading it is reading the message.
     audit(request, "message_read", auth, folder=folder, uid=uid, via="frame")
 
@@ -223,9 +239,16 @@ async def message_frame(request: Request) -> Response:
             quote_via=quote,
         )
 
+    printed = message if request.query_params.get("print") == "1" else None  # "Imprimer"
     try:
         body = (await _sanitize(message.html or "", cid_url, allow_remote_images=remote)).html
-        document = render(request, "pages/mail_frame.html", {"body": body})
+        if printed is not None and not message.html:
+            body = str(escape(message.text or "")).join(('<pre class="text-body">', "</pre>"))
+        document = render(
+            request,
+            "pages/mail_frame.html",
+            {"body": body, "printed": printed, "subject": mime.display_subject(message.subject)},
+        )
     except Exception as error:  # the frame shows the raw text rather than failing
         log.warning("message frame degraded to raw text: %s", type(error).__name__)
         raw = opened.raw or await _whole(request, folder, uid)
@@ -265,10 +288,10 @@ async def _part_response(request: Request, *, inline: bool) -> Response:
         raise NotFound("Cette image n'existe pas.")
     if not inline:
         audit(request, "attachment_download", auth, folder=folder, uid=uid, part=part_id)
-    disposition = "inline" if inline else "attachment"
     headers = {
-        "content-disposition": f'{disposition}; filename="{_ascii_name(described.filename)}"; '
-        f"filename*=UTF-8''{quote(described.filename, safe='')}",
+        "content-disposition": content_disposition(
+            "inline" if inline else "attachment", described.filename
+        ),
         "x-content-type-options": "nosniff",
         "content-security-policy": "default-src 'none'; sandbox",
     }
@@ -300,7 +323,7 @@ async def _streamable(
 
 async def _slices(
     pool: ConnectionPool, auth: Authenticated, folder: str, uid: int, node: structure.Node
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The file, slice by slice: the connection is taken for each slice only, so that the
     user's other pages are not kept waiting by a slow download."""
 
@@ -335,6 +358,14 @@ def _download_type(content_type: str) -> str:
     ) or content_type.startswith("multipart/"):
         return "application/octet-stream"
     return content_type
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """The header naming a file sent: a plain ASCII name, and the real one per RFC 6266."""
+    return (
+        f'{disposition}; filename="{_ascii_name(filename)}"; '
+        f"filename*=UTF-8''{quote(filename, safe='')}"
+    )
 
 
 def _ascii_name(filename: str) -> str:

@@ -20,6 +20,7 @@ from webmail.i18n import N_
 from webmail.mail import smtp
 from webmail.templating import render
 from webmail.views import code_checks as checks
+from webmail.views import image_senders
 from webmail.views.auth import locked_message, set_cookie
 from webmail.views.common import (
     Authenticated,
@@ -261,8 +262,10 @@ async def account_page(
                 "email": N_("Adresse de secours enregistrée."),
                 "ended": N_("Session terminée."),
                 "others": N_("Les autres sessions sont terminées."),
+                "images": N_("Expéditeur retiré : ses images sont de nouveau bloquées."),
             }.get(request.query_params.get("notice", "")),
             "folder": None,
+            "image_senders": await image_senders.listed(request, auth),
         },
         status_code=status,
     )
