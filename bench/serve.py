@@ -21,6 +21,7 @@ from typing import Any
 import uvicorn
 
 from webmail.app import create_app
+from webmail.ops import gc_tuning
 from webmail.settings import Settings
 
 TAKE = "/_bench/take"
@@ -67,6 +68,7 @@ class Probed:
 
 def main() -> None:
     port = int(sys.argv[1])
+    gc_tuning.enable()  # as python -m webmail does
     app = Probed(create_app(Settings.from_env(dict(os.environ))))
     uvicorn.run(
         app,

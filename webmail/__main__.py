@@ -9,6 +9,7 @@ import sys
 import uvicorn
 
 from webmail.app import create_app
+from webmail.ops import gc_tuning
 from webmail.settings import Settings, SettingsError
 
 
@@ -44,6 +45,7 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    gc_tuning.enable()
     uvicorn.run(
         create_app(settings),
         host=args.host,

@@ -36,6 +36,7 @@ from webmail.mail.connection_limits import UserSlots
 from webmail.mail.connections import ConnectionPool
 from webmail.mail.imap import ImapAuthFailed, ImapError, ImapTokenRefused, ImapUnavailable
 from webmail.mail.watch import WatcherLeases, Watchers
+from webmail.ops import gc_tuning
 from webmail.ops.redis_client import redis_client
 from webmail.security.audit import AuditLog
 from webmail.security.headers import SecurityHeadersMiddleware, add_security_headers
@@ -128,6 +129,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.services.broadcast = ends
         ends.start()
         pool.start_reaper()
+        gc_tuning.settle()
         try:
             async with undo_send.running(app.state.services) as scheduled_sends:
                 app.state.scheduled_sends = scheduled_sends
