@@ -67,8 +67,8 @@ def machine(loaded: str) -> str:
         f"Redis {_version(['redis-server', '--version'])}, {libraries}; IMAP with STARTTLS "
         f"and Redis on loopback. Load average at the end of the run: {load}"
         + (f" ({loaded})" if loaded else "")
-        + ". Other work shared the two cores: compare the figures of one run with each other "
-        "(the ratios), not with another run's."
+        + ". The app, Dovecot, Redis and the load generator share the machine's cores: compare "
+        "the figures of one run with each other (the ratios), not with another run's."
     )
 
 
