@@ -46,6 +46,7 @@ from webmail.static_files import StaticAssets, favicon, robots
 from webmail.templating import render
 from webmail.trust.source import open_source
 from webmail.views import (
+    attachments,
     auth,
     autosave,
     compose,
@@ -195,8 +196,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/mail/undo", triage.undo_action, methods=["POST"]),
         Route("/mail/message", message.show_message, methods=["GET"]),
         Route("/mail/message/frame", message.message_frame, methods=["GET"]),
-        Route("/mail/attachment", message.download_attachment, methods=["GET"]),
-        Route("/mail/inline", message.inline_image, methods=["GET"]),
+        Route("/mail/attachment", attachments.download_attachment, methods=["GET"]),
+        Route("/mail/inline", attachments.inline_image, methods=["GET"]),
         Route("/mail/preview", previews.preview, methods=["GET"]),
         Route("/mail/receipt", receipts.answer, methods=["POST"]),
         Route("/mail/image-senders", image_senders.always_for_sender, methods=["POST"]),

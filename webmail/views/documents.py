@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,8 +24,9 @@ from webmail.trust import cda, offload
 from webmail.trust.xdm import Archive, Document, is_xdm_attachment, read_archive
 from webmail.trust.zipsafe import ArchiveRefused
 from webmail.urls import message_url
+from webmail.views.attachments import content_disposition, download_type
 from webmail.views.common import audit, authenticated, folder_param, services, uid_param
-from webmail.views.message import _ascii_name, _download_type, part_of
+from webmail.views.message import part_of
 from webmail.views.shared_mailboxes import inside
 
 log = logging.getLogger(__name__)
@@ -174,10 +174,9 @@ async def document_file(request: Request) -> Response:
     disposition = "inline" if preview else "attachment"
     return Response(
         content,
-        media_type="application/pdf" if preview else _download_type(content_type),
+        media_type="application/pdf" if preview else download_type(content_type),
         headers={
-            "content-disposition": f'{disposition}; filename="{_ascii_name(filename)}"; '
-            f"filename*=UTF-8''{quote(filename, safe='')}",
+            "content-disposition": content_disposition(disposition, filename),
             "x-content-type-options": "nosniff",
             "content-security-policy": "default-src 'none'; sandbox",
         },

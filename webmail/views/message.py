@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from markupsafe import escape
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from webmail import i18n
 from webmail.errors import NotFound
 from webmail.htmx import vary_on_htmx, wants_fragment
-from webmail.mail import by_parts, mailbox, mailboxes, mime, structure
-from webmail.mail.connections import ConnectionPool, MailSession
+from webmail.mail import by_parts, mailbox, mailboxes, mime
+from webmail.mail.connections import MailSession
 from webmail.mail.imap import MailboxNotFound
 from webmail.mail.sanitize import SanitizedHtml, frame_csp, sanitize_html
-from webmail.mail.streaming import STREAMED_ENCODINGS, decoded_slices, fetch_slice
 from webmail.templating import render
 from webmail.urls import mail_url
 from webmail.views import delivery_status, image_senders
 from webmail.views.common import (
-    Authenticated,
     audit,
     authenticated,
     folder_param,
@@ -37,9 +35,6 @@ from webmail.views.search import MessageNav, message_nav
 from webmail.views.shared_mailboxes import inside, links
 
 log = logging.getLogger(__name__)
-
-# Types a browser may render inline from our origin: images only, never HTML or SVG.
-_INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 async def selected(session: MailSession, folder: str) -> str:
@@ -260,82 +255,6 @@ async def message_frame(request: Request) -> Response:
     return document
 
 
-async def download_attachment(request: Request) -> Response:
-    return await _part_response(request, inline=False)
-
-
-async def inline_image(request: Request) -> Response:
-    return await _part_response(request, inline=True)
-
-
-async def _part_response(request: Request, *, inline: bool) -> Response:
-    auth = await authenticated(request)
-    folder = folder_param(request.query_params.get("folder"))
-    uid = uid_param(request.query_params.get("uid"))
-    part_id = request.query_params.get("part", "")
-    app = services(request)
-    async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        folder = await inside(session, folder)
-        located = await _streamable(session, folder, uid, part_id)
-        found = None if located is not None else await part_of(session, folder, uid, part_id)
-    if located is not None:
-        described = structure.describe(located)
-    elif found is not None:
-        described = found[0]
-    else:
-        raise NotFound("Cette pièce jointe n'existe pas.")
-    if inline and described.content_type not in _INLINE_IMAGE_TYPES:
-        raise NotFound("Cette image n'existe pas.")
-    if not inline:
-        audit(request, "attachment_download", auth, folder=folder, uid=uid, part=part_id)
-    headers = {
-        "content-disposition": content_disposition(
-            "inline" if inline else "attachment", described.filename
-        ),
-        "x-content-type-options": "nosniff",
-        "content-security-policy": "default-src 'none'; sandbox",
-    }
-    media_type = described.content_type if inline else _download_type(described.content_type)
-    if found is not None:
-        return Response(found[1], media_type=media_type, headers=headers)
-    assert located is not None
-    return StreamingResponse(
-        _slices(services(request).pool, auth, folder, uid, located),
-        media_type=media_type,
-        headers=headers,
-    )
-
-
-async def _streamable(
-    session: MailSession, folder: str, uid: int, part_id: str
-) -> structure.Node | None:
-    """The part, when it is a file the server can hand over in slices and we can decode as
-    they come; None for the others (attached messages, unusual encodings, odd structures)."""
-    await selected(session, folder)
-    located = await by_parts.locate(session.imap, session.cache.overviews, uid, part_id)
-    if located is None:
-        return None
-    node = located[1]
-    if node.content_type == "message/rfc822" or node.encoding not in STREAMED_ENCODINGS:
-        return None
-    return node
-
-
-async def _slices(
-    pool: ConnectionPool, auth: Authenticated, folder: str, uid: int, node: structure.Node
-) -> AsyncGenerator[bytes, None]:
-    """The file, slice by slice: the connection is taken for each slice only, so that the
-    user's other pages are not kept waiting by a slow download."""
-
-    async def read_slice(offset: int, length: int) -> bytes | None:
-        async with pool.use(auth.key, auth.user, auth.password) as session:
-            await session.imap.ensure_selected(folder)
-            return await fetch_slice(session.imap, uid, node.part_id, offset, length)
-
-    async for data in decoded_slices(read_slice, node.encoding, node.size):
-        yield data
-
-
 async def _sanitize(
     html: str, cid_url: Callable[[str], str | None], *, allow_remote_images: bool = False
 ) -> SanitizedHtml:
@@ -345,32 +264,6 @@ async def _sanitize(
             sanitize_html, html, cid_url, allow_remote_images=allow_remote_images
         )
     return sanitize_html(html, cid_url, allow_remote_images=allow_remote_images)
-
-
-def _download_type(content_type: str) -> str:
-    # Never hand the browser a type it would render in our origin.
-    if content_type in (
-        "text/html",
-        "image/svg+xml",
-        "application/xhtml+xml",
-        "text/xml",
-        "application/xml",
-    ) or content_type.startswith("multipart/"):
-        return "application/octet-stream"
-    return content_type
-
-
-def content_disposition(disposition: str, filename: str) -> str:
-    """The header naming a file sent: a plain ASCII name, and the real one per RFC 6266."""
-    return (
-        f'{disposition}; filename="{_ascii_name(filename)}"; '
-        f"filename*=UTF-8''{quote(filename, safe='')}"
-    )
-
-
-def _ascii_name(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
-    return ascii_name.replace('"', "_").replace("\\", "_")
 
 
 def _frame_url(folder: str, uid: int, *, remote: bool) -> str:

@@ -19,8 +19,9 @@ from webmail.i18n import N_
 from webmail.mail import structure
 from webmail.mail.parts import Attachment
 from webmail.mail.previews import SNIFF_BYTES, previewable, sniffed
+from webmail.views.attachments import content_disposition, slices, streamable
 from webmail.views.common import audit, authenticated, folder_param, services, uid_param
-from webmail.views.message import _slices, _streamable, content_disposition, part_of
+from webmail.views.message import part_of
 from webmail.views.shared_mailboxes import inside
 
 PREVIEW_CSP = (
@@ -41,7 +42,7 @@ async def preview(request: Request) -> Response:
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
         folder = await inside(session, folder)
-        located = await _streamable(session, folder, uid, part_id)
+        located = await streamable(session, folder, uid, part_id)
         found = None if located is not None else await part_of(session, folder, uid, part_id)
     if located is not None:
         described = structure.describe(located)
@@ -56,15 +57,15 @@ async def preview(request: Request) -> Response:
         audit(request, "attachment_preview", auth, folder=folder, uid=uid, part=part_id)
         return answer
     assert located is not None
-    slices = _slices(app.pool, auth, folder, uid, located)
-    first = await anext(slices, b"")
+    content = slices(app.pool, auth, folder, uid, located)
+    first = await anext(content, b"")
     kind = sniffed(first[:SNIFF_BYTES])
     if kind is None:
-        await slices.aclose()
+        await content.aclose()
         raise _refused()
     audit(request, "attachment_preview", auth, folder=folder, uid=uid, part=part_id)
     return StreamingResponse(
-        _then(first, slices), media_type=kind, headers=_headers(described.filename)
+        _then(first, content), media_type=kind, headers=_headers(described.filename)
     )
 
 
