@@ -33,6 +33,14 @@ from webmail.mail.imap_errors import (
     login_refusal,
 )
 from webmail.mail.imap_protocol import FixedImap, FixedProtocol
+from webmail.mail.imap_values import (
+    Folder,
+    MailboxState,
+    expand_uid_set,
+    parse_list,
+    status_pairs,
+    uid_set,
+)
 from webmail.mail.sasl import TOKEN_MECHANISMS, AccessToken, error_reply, initial_response
 from webmail.settings import ServerSettings, TlsMode
 
@@ -50,43 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Folder:
-    name: str  # the server's name, decoded from modified UTF-7
-    delimiter: str | None
-    flags: frozenset[str]
-    messages: int | None = None
-    unseen: int | None = None
-
-    @property
-    def special_use(self) -> str | None:
-        for flag in ("\\Sent", "\\Drafts", "\\Trash", "\\Archive", "\\Junk", "\\All", "\\Flagged"):
-            if flag.lower() in {f.lower() for f in self.flags}:
-                return flag
-        return None
-
-    @property
-    def selectable(self) -> bool:
-        return "\\noselect" not in {f.lower() for f in self.flags} and (
-            "\\nonexistent" not in {f.lower() for f in self.flags}
-        )
-
-
-@dataclass(frozen=True)
-class MailboxState:
-    """What SELECT tells: enough to know whether cached UIDs and envelopes are still valid."""
-
-    name: str
-    uidvalidity: int
-    uidnext: int
-    exists: int
-    highestmodseq: int | None
-
-    @property
-    def cache_key(self) -> tuple[int, int, int, int | None]:
-        return (self.uidvalidity, self.uidnext, self.exists, self.highestmodseq)
 
 
 @dataclass
@@ -220,7 +191,7 @@ class ImapClient:
             lines = await self._command("LIST", '""', '"*"', "RETURN", f"({' '.join(options)})")
         else:
             lines = await self._command("LIST", '""', '"*"')
-        return _parse_list(lines)
+        return parse_list(lines)
 
     async def personal_namespace(self) -> syntax.Namespace | None:
         """Where personal folders live (prefix and separator, RFC 2342); None when the
@@ -299,7 +270,7 @@ class ImapClient:
         lines = await self._command("STATUS", self._mailbox(name), "(MESSAGES UNSEEN)")
         for response in syntax.parse_lines(lines):
             if response and response[0] == b"STATUS" and isinstance(response[-1], list):
-                counts = _pairs(response[-1])
+                counts = status_pairs(response[-1])
                 return int(counts.get("MESSAGES", 0)), int(counts.get("UNSEEN", 0))
         return 0, 0
 
@@ -308,7 +279,7 @@ class ImapClient:
         lines = await self._command("STATUS", self._mailbox(name), "(MESSAGES UNSEEN UIDNEXT)")
         for response in syntax.parse_lines(lines):
             if response and response[0] == b"STATUS" and isinstance(response[-1], list):
-                found = _pairs(response[-1])
+                found = status_pairs(response[-1])
                 return found.get("MESSAGES", 0), found.get("UNSEEN", 0), found.get("UIDNEXT", 0)
         return 0, 0, 0
 
@@ -393,7 +364,7 @@ class ImapClient:
         counts: dict[str, int] = {}
         for response in syntax.parse_lines(lines):
             if response and response[0] == b"STATUS" and isinstance(response[-1], list):
-                counts = _pairs(response[-1])
+                counts = status_pairs(response[-1])
         if "UIDVALIDITY" not in counts:
             return await self.select(name)
         self.selected = MailboxState(
@@ -446,7 +417,7 @@ class ImapClient:
     async def fetch(self, uids: Sequence[int], items: str) -> list[syntax.FetchItem]:
         if not uids:
             return []
-        lines = await self._command("FETCH", _uid_set(uids), items, uid=True)
+        lines = await self._command("FETCH", uid_set(uids), items, uid=True)
         return [item for item in syntax.parse_fetch(lines) if item.uid is not None]
 
     async def fetch_message(self, uid: int) -> bytes | None:
@@ -461,7 +432,7 @@ class ImapClient:
         if uids:
             operation = "+FLAGS.SILENT" if add else "-FLAGS.SILENT"
             await self._command(
-                "STORE", _uid_set(uids), operation, "(" + " ".join(flags) + ")", uid=True
+                "STORE", uid_set(uids), operation, "(" + " ".join(flags) + ")", uid=True
             )
 
     async def move(self, uids: Sequence[int], target: str) -> dict[int, int]:
@@ -470,11 +441,11 @@ class ImapClient:
         mailbox = self._mailbox(target)
         if self.has_capability("MOVE"):
             lines = await self._command(
-                "MOVE", _uid_set(uids), mailbox, uid=True, missing=MailboxNotFound
+                "MOVE", uid_set(uids), mailbox, uid=True, missing=MailboxNotFound
             )
             return self._copied_uids(lines)
         lines = await self._command(
-            "COPY", _uid_set(uids), mailbox, uid=True, missing=MailboxNotFound
+            "COPY", uid_set(uids), mailbox, uid=True, missing=MailboxNotFound
         )
         await self.store_flags(uids, ["\\Deleted"], add=True)
         await self.expunge_uids(uids)
@@ -486,7 +457,7 @@ class ImapClient:
         words = syntax.response_codes(lines).get("COPYUID", b"").split()
         if len(words) != 3:
             return {}
-        sources, targets = _expand_uid_set(words[1]), _expand_uid_set(words[2])
+        sources, targets = expand_uid_set(words[1]), expand_uid_set(words[2])
         return dict(zip(sources, targets, strict=True)) if len(sources) == len(targets) else {}
 
     async def search_uids(self, *criteria: str) -> list[int]:
@@ -497,7 +468,7 @@ class ImapClient:
     async def expunge_uids(self, uids: Sequence[int]) -> None:
         """Remove these messages, already marked \\Deleted, and no others."""
         if self.has_capability("UIDPLUS"):
-            await self._command("EXPUNGE", _uid_set(uids), uid=True)
+            await self._command("EXPUNGE", uid_set(uids), uid=True)
             return
         # A plain EXPUNGE removes every \Deleted message of the folder, also those another
         # client marked and meant to keep a while: they are unmarked around it (RFC 4315, 1).
@@ -577,70 +548,3 @@ def _text(response: aioimaplib.Response) -> str:
         return ""
     last = response.lines[-1]
     return bytes(last).decode("utf-8", "replace")[:200]
-
-
-def _uid_set(uids: Sequence[int]) -> str:
-    """``1:4,7,9:10``: runs of consecutive UIDs as ranges, so a whole folder fits a line."""
-    ordered = sorted({int(uid) for uid in uids})
-    runs: list[str] = []
-    start = previous = ordered[0] if ordered else 0
-    for uid in [*ordered[1:], 0]:  # 0 ends the last run
-        if uid == previous + 1:
-            previous = uid
-            continue
-        runs.append(str(start) if start == previous else f"{start}:{previous}")
-        start = previous = uid
-    return ",".join(runs)
-
-
-def _expand_uid_set(text: bytes) -> list[int]:
-    """``4,7:9`` as [4, 7, 8, 9], in the order given (COPYUID pairs them by position)."""
-    uids: list[int] = []
-    for part in text.split(b","):
-        low, _, high = part.partition(b":")
-        if not low.isdigit() or (high and not high.isdigit()):
-            return []
-        first, last = int(low), int(high or low)
-        step = 1 if last >= first else -1
-        uids.extend(range(first, last + step, step))
-    return uids
-
-
-def _pairs(values: list[syntax.Value]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for index in range(0, len(values) - 1, 2):
-        key, value = values[index], values[index + 1]
-        if isinstance(key, bytes) and isinstance(value, int):
-            out[key.decode().upper()] = value
-    return out
-
-
-def _parse_list(lines: Sequence[bytes | bytearray]) -> list[Folder]:
-    folders: dict[str, Folder] = {}
-    counts: dict[str, dict[str, int]] = {}
-    for response in syntax.parse_lines(lines):
-        if not response or not isinstance(response[0], bytes):
-            continue
-        kind = response[0].upper()
-        if kind == b"LIST" and len(response) >= 4 and isinstance(response[1], list):
-            flags = frozenset(syntax.as_text(flag) for flag in response[1])
-            delimiter = response[2]
-            name = syntax.decode_mailbox(syntax.as_text(response[3]))
-            folders[name] = Folder(
-                name=name,
-                delimiter=delimiter.decode() if isinstance(delimiter, bytes) else None,
-                flags=flags,
-            )
-        elif kind == b"STATUS" and len(response) >= 3 and isinstance(response[-1], list):
-            name = syntax.decode_mailbox(syntax.as_text(response[1]))
-            counts[name] = _pairs(response[-1])
-    return [
-        Folder(
-            name=folder.name,
-            delimiter=folder.delimiter,
-            flags=folder.flags,
-            messages=counts.get(folder.name, {}).get("MESSAGES"),
-            unseen=counts.get(folder.name, {}).get("UNSEEN"),
-        )
-        for folder in folders.values()
-    ]
