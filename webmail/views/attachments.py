@@ -4,6 +4,7 @@ can, with headers that never let a file run in our origin."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -12,6 +13,7 @@ from starlette.responses import Response, StreamingResponse
 from webmail.errors import NotFound
 from webmail.mail import by_parts, structure
 from webmail.mail.connections import ConnectionPool, MailSession
+from webmail.mail.parts import Attachment
 from webmail.mail.streaming import STREAMED_ENCODINGS, decoded_slices, fetch_slice
 from webmail.views.common import (
     Authenticated,
@@ -36,26 +38,55 @@ async def inline_image(request: Request) -> Response:
     return await _part_response(request, inline=True)
 
 
-async def _part_response(request: Request, *, inline: bool) -> Response:
+@dataclass(frozen=True)
+class RequestedPart:
+    """The part a request names, described, and how to get it: as slices from the server
+    (``node``) or, for the parts that cannot be streamed, already decoded (``content``)."""
+
+    auth: Authenticated
+    folder: str
+    uid: int
+    part_id: str
+    described: Attachment
+    node: structure.Node | None
+    content: bytes | None
+
+    def stream(self, pool: ConnectionPool) -> AsyncGenerator[bytes, None]:
+        assert self.node is not None
+        return slices(pool, self.auth, self.folder, self.uid, self.node)
+
+
+async def requested_part(request: Request) -> RequestedPart:
+    """The part of ``folder``/``uid``/``part`` in the query, within the session's mailbox."""
     auth = await authenticated(request)
     folder = folder_param(request.query_params.get("folder"))
     uid = uid_param(request.query_params.get("uid"))
     part_id = request.query_params.get("part", "")
-    app = services(request)
-    async with app.pool.use(auth.key, auth.user, auth.password) as session:
+    async with services(request).pool.use(auth.key, auth.user, auth.password) as session:
         folder = await inside(session, folder)
-        located = await streamable(session, folder, uid, part_id)
-        found = None if located is not None else await part_of(session, folder, uid, part_id)
-    if located is not None:
-        described = structure.describe(located)
-    elif found is not None:
-        described = found[0]
-    else:
+        node = await streamable(session, folder, uid, part_id)
+        found = None if node is not None else await part_of(session, folder, uid, part_id)
+    if node is not None:
+        return RequestedPart(auth, folder, uid, part_id, structure.describe(node), node, None)
+    if found is None:
         raise NotFound("Cette pièce jointe n'existe pas.")
+    return RequestedPart(auth, folder, uid, part_id, found[0], None, found[1])
+
+
+async def _part_response(request: Request, *, inline: bool) -> Response:
+    part = await requested_part(request)
+    described = part.described
     if inline and described.content_type not in _INLINE_IMAGE_TYPES:
         raise NotFound("Cette image n'existe pas.")
     if not inline:
-        audit(request, "attachment_download", auth, folder=folder, uid=uid, part=part_id)
+        audit(
+            request,
+            "attachment_download",
+            part.auth,
+            folder=part.folder,
+            uid=part.uid,
+            part=part.part_id,
+        )
     headers = {
         "content-disposition": content_disposition(
             "inline" if inline else "attachment", described.filename
@@ -64,13 +95,10 @@ async def _part_response(request: Request, *, inline: bool) -> Response:
         "content-security-policy": "default-src 'none'; sandbox",
     }
     media_type = described.content_type if inline else download_type(described.content_type)
-    if found is not None:
-        return Response(found[1], media_type=media_type, headers=headers)
-    assert located is not None
+    if part.content is not None:
+        return Response(part.content, media_type=media_type, headers=headers)
     return StreamingResponse(
-        slices(services(request).pool, auth, folder, uid, located),
-        media_type=media_type,
-        headers=headers,
+        part.stream(services(request).pool), media_type=media_type, headers=headers
     )
 
 

@@ -14,15 +14,12 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from webmail.errors import NotFound, WebmailError
+from webmail.errors import WebmailError
 from webmail.i18n import N_
-from webmail.mail import structure
 from webmail.mail.parts import Attachment
 from webmail.mail.previews import SNIFF_BYTES, previewable, sniffed
-from webmail.views.attachments import content_disposition, slices, streamable
-from webmail.views.common import audit, authenticated, folder_param, services, uid_param
-from webmail.views.message import part_of
-from webmail.views.shared_mailboxes import inside
+from webmail.views.attachments import RequestedPart, content_disposition, requested_part
+from webmail.views.common import audit, services
 
 PREVIEW_CSP = (
     "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
@@ -35,37 +32,33 @@ NOT_PREVIEWABLE = N_(
 
 
 async def preview(request: Request) -> Response:
-    auth = await authenticated(request)
-    folder = folder_param(request.query_params.get("folder"))
-    uid = uid_param(request.query_params.get("uid"))
-    part_id = request.query_params.get("part", "")
-    app = services(request)
-    async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        folder = await inside(session, folder)
-        located = await streamable(session, folder, uid, part_id)
-        found = None if located is not None else await part_of(session, folder, uid, part_id)
-    if located is not None:
-        described = structure.describe(located)
-    elif found is not None:
-        described = found[0]
-    else:
-        raise NotFound("Cette pièce jointe n'existe pas.")
-    if not previewable(described):
+    part = await requested_part(request)
+    if not previewable(part.described):
         raise _refused()
-    if found is not None:
-        answer = _answer(described, found[1], sniffed(found[1][:SNIFF_BYTES]))
-        audit(request, "attachment_preview", auth, folder=folder, uid=uid, part=part_id)
+    if part.content is not None:
+        answer = _answer(part.described, part.content, sniffed(part.content[:SNIFF_BYTES]))
+        _audit(request, part)
         return answer
-    assert located is not None
-    content = slices(app.pool, auth, folder, uid, located)
+    content = part.stream(services(request).pool)
     first = await anext(content, b"")
     kind = sniffed(first[:SNIFF_BYTES])
     if kind is None:
         await content.aclose()
         raise _refused()
-    audit(request, "attachment_preview", auth, folder=folder, uid=uid, part=part_id)
+    _audit(request, part)
     return StreamingResponse(
-        _then(first, content), media_type=kind, headers=_headers(described.filename)
+        _then(first, content), media_type=kind, headers=_headers(part.described.filename)
+    )
+
+
+def _audit(request: Request, part: RequestedPart) -> None:
+    audit(
+        request,
+        "attachment_preview",
+        part.auth,
+        folder=part.folder,
+        uid=part.uid,
+        part=part.part_id,
     )
 
 
