@@ -23,8 +23,8 @@ from webmail.views.common import (
     services,
     uid_param,
 )
-from webmail.views.message import part_of, selected
-from webmail.views.shared_mailboxes import inside
+from webmail.views.message import part_of
+from webmail.views.shared_mailboxes import inside, selected
 
 # Types a browser may render inline from our origin: images only, never HTML or SVG.
 _INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}

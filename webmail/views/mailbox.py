@@ -29,7 +29,7 @@ from webmail.views.common import (
 )
 from webmail.views.conversation import list_grouping
 from webmail.views.search import list_order
-from webmail.views.shared_mailboxes import inside, links
+from webmail.views.shared_mailboxes import inside, links, selected
 
 NOTICES = {
     "sent": N_("Message envoyé."),
@@ -154,22 +154,12 @@ async def toggle_flag(request: Request) -> Response:
     add = text_field(form, "value") == "1"
     app = services(request)
     async with app.pool.use(auth.key, auth.user, auth.password) as session:
-        folder = await _select(session, folder)
+        folder = await selected(session, folder)
         if not await _may_flag(session, folder, flag):
             raise Forbidden("Vous ne pouvez pas modifier les marques des messages de cette boîte.")
         await session.imap.store_flags([uid], [flag], add=add)
         mailbox.update_cached_flags(session.cache, folder, uid, {flag}, add)
     return RedirectResponse(local_path(text_field(form, "next"), mail_url(folder)), status_code=303)
-
-
-async def _select(session: MailSession, folder: str) -> str:
-    """The folder, inside the session's mailbox, selected; its full name."""
-    folder = await inside(session, folder)
-    try:
-        await session.imap.ensure_selected(folder)
-    except MailboxNotFound:
-        raise NotFound("Ce dossier n'existe pas.") from None
-    return folder
 
 
 async def _may_flag(session: MailSession, folder: str, flag: str) -> bool:

@@ -18,7 +18,6 @@ from webmail.errors import NotFound
 from webmail.htmx import vary_on_htmx, wants_fragment
 from webmail.mail import by_parts, mailbox, mailboxes, mime
 from webmail.mail.connections import MailSession
-from webmail.mail.imap import MailboxNotFound
 from webmail.mail.sanitize import SanitizedHtml, frame_csp, sanitize_html
 from webmail.templating import render
 from webmail.urls import mail_url
@@ -32,19 +31,9 @@ from webmail.views.common import (
 )
 from webmail.views.mailbox import list_context
 from webmail.views.search import MessageNav, message_nav
-from webmail.views.shared_mailboxes import inside, links
+from webmail.views.shared_mailboxes import inside, links, selected
 
 log = logging.getLogger(__name__)
-
-
-async def selected(session: MailSession, folder: str) -> str:
-    """The folder selected, within the session's mailbox (never a folder of another one)."""
-    folder = await inside(session, folder)
-    try:
-        await session.imap.ensure_selected(folder)
-    except MailboxNotFound:
-        raise NotFound("Ce dossier n'existe pas.") from None
-    return folder
 
 
 async def fetch_raw(session: MailSession, folder: str, uid: int) -> bytes:

@@ -39,6 +39,7 @@ from webmail.views.common import (
     text_field,
     uid_param,
 )
+from webmail.views.shared_mailboxes import selected
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ async def answer(request: Request) -> Response:
     action = text_field(form, "action", limit=10)
     if action not in ("send", "ignore"):
         raise BadRequest("Action inconnue.")
-    from webmail.views.message import open_message, selected  # the reader builds on this
+    from webmail.views.message import open_message  # the reader builds on this
 
     async with services(request).pool.use(auth.key, auth.user, auth.password) as session:
         folder = await selected(session, folder)

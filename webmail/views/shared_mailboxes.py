@@ -13,6 +13,7 @@ from webmail.errors import Forbidden, NotFound
 from webmail.mail import mailboxes
 from webmail.mail.compose import Draft
 from webmail.mail.connections import MailSession
+from webmail.mail.imap import MailboxNotFound
 from webmail.mail.mailboxes import (
     FolderOutside,
     Mailbox,
@@ -57,6 +58,17 @@ async def inside(session: MailSession, folder: str) -> str:
         return await mailboxes.inside(session, folder)
     except FolderOutside:
         raise NotFound("Ce dossier n'existe pas.") from None
+
+
+async def selected(session: MailSession, folder: str) -> str:
+    """The folder selected, within the session's mailbox (never a folder of another one); its
+    full name."""
+    folder = await inside(session, folder)
+    try:
+        await session.imap.ensure_selected(folder)
+    except MailboxNotFound:
+        raise NotFound("Ce dossier n'existe pas.") from None
+    return folder
 
 
 async def rights(session: MailSession, folder: str) -> Rights:

@@ -31,7 +31,7 @@ from webmail.views.common import (
     text_field,
     uid_param,
 )
-from webmail.views.shared_mailboxes import inside, require_delete
+from webmail.views.shared_mailboxes import inside, require_delete, selected
 
 # What a selection may ask: the flag, and whether it is set or removed.
 FLAG_ACTIONS = {
@@ -89,7 +89,7 @@ async def mark_all_read(request: Request) -> Response:
     auth, form = await state_change(request)
     folder = folder_param(text_field(form, "folder"))
     async with _session(request, auth) as session:
-        folder = await _select(session, folder)
+        folder = await selected(session, folder)
         await _require_flag(session, folder, "\\Seen")
         unseen = await session.imap.search_uids("UNSEEN")
         await session.imap.store_flags(unseen, ["\\Seen"], add=True)
@@ -110,7 +110,7 @@ async def empty_trash(request: Request) -> Response:
         trash = await _trash(session)
         if trash is None:
             raise NotFound("Ce compte n'a pas de corbeille.")
-        await _select(session, trash)
+        await selected(session, trash)
         await require_delete(session, trash)
         uids = await session.imap.search_uids("ALL")
         if text_field(form, "confirm") != "permanent":
@@ -165,7 +165,7 @@ async def _flags(request: Request, auth: Authenticated, form: FormData, action: 
     uids = _uids(form)
     flag, add = FLAG_ACTIONS[action]
     async with _session(request, auth) as session:
-        folder = await _select(session, folder)
+        folder = await selected(session, folder)
         await _require_flag(session, folder, flag)
         # Only those that change: Annuler must not unmark what was already read.
         keyword = flag[1:].upper()
@@ -186,7 +186,7 @@ async def _move(request: Request, auth: Authenticated, form: FormData, action: s
     folder = folder_param(text_field(form, "folder"))
     uids = _uids(form)
     async with _session(request, auth) as session:
-        folder = await _select(session, folder)
+        folder = await selected(session, folder)
         await require_delete(session, folder)
         if action == "archive":
             target = await _role(session, "archive")
@@ -206,7 +206,7 @@ async def _delete(request: Request, auth: Authenticated, form: FormData) -> Resp
     folder = folder_param(text_field(form, "folder"))
     uids = _uids(form)
     async with _session(request, auth) as session:
-        folder = await _select(session, folder)
+        folder = await selected(session, folder)
         await require_delete(session, folder)
         trash = await _trash(session)
         if trash is None or trash == folder:
@@ -293,15 +293,6 @@ def _set(uids: list[int]) -> str:
 
 def _session(request: Request, auth: Authenticated) -> Any:
     return services(request).pool.use(auth.key, auth.user, auth.password)
-
-
-async def _select(session: MailSession, folder: str) -> str:
-    folder = await inside(session, folder)
-    try:
-        await session.imap.ensure_selected(folder)
-    except MailboxNotFound:
-        raise NotFound("Ce dossier n'existe pas.") from None
-    return folder
 
 
 async def _require_flag(session: MailSession, folder: str, flag: str) -> None:
