@@ -51,6 +51,9 @@ class RequestedPart:
     node: structure.Node | None
     content: bytes | None
 
+    def audit(self, request: Request, action: str) -> None:
+        audit(request, action, self.auth, folder=self.folder, uid=self.uid, part=self.part_id)
+
     def stream(self, pool: ConnectionPool) -> AsyncGenerator[bytes, None]:
         assert self.node is not None
         return slices(pool, self.auth, self.folder, self.uid, self.node)
@@ -79,14 +82,7 @@ async def _part_response(request: Request, *, inline: bool) -> Response:
     if inline and described.content_type not in _INLINE_IMAGE_TYPES:
         raise NotFound("Cette image n'existe pas.")
     if not inline:
-        audit(
-            request,
-            "attachment_download",
-            part.auth,
-            folder=part.folder,
-            uid=part.uid,
-            part=part.part_id,
-        )
+        part.audit(request, "attachment_download")
     headers = {
         "content-disposition": content_disposition(
             "inline" if inline else "attachment", described.filename

@@ -18,8 +18,8 @@ from webmail.errors import WebmailError
 from webmail.i18n import N_
 from webmail.mail.parts import Attachment
 from webmail.mail.previews import SNIFF_BYTES, previewable, sniffed
-from webmail.views.attachments import RequestedPart, content_disposition, requested_part
-from webmail.views.common import audit, services
+from webmail.views.attachments import content_disposition, requested_part
+from webmail.views.common import services
 
 PREVIEW_CSP = (
     "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
@@ -37,7 +37,7 @@ async def preview(request: Request) -> Response:
         raise _refused()
     if part.content is not None:
         answer = _answer(part.described, part.content, sniffed(part.content[:SNIFF_BYTES]))
-        _audit(request, part)
+        part.audit(request, "attachment_preview")
         return answer
     content = part.stream(services(request).pool)
     first = await anext(content, b"")
@@ -45,20 +45,9 @@ async def preview(request: Request) -> Response:
     if kind is None:
         await content.aclose()
         raise _refused()
-    _audit(request, part)
+    part.audit(request, "attachment_preview")
     return StreamingResponse(
         _then(first, content), media_type=kind, headers=_headers(part.described.filename)
-    )
-
-
-def _audit(request: Request, part: RequestedPart) -> None:
-    audit(
-        request,
-        "attachment_preview",
-        part.auth,
-        folder=part.folder,
-        uid=part.uid,
-        part=part.part_id,
     )
 
 
