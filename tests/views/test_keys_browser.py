@@ -3,7 +3,6 @@ typing in a field, and "?" lists them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,18 +11,10 @@ from playwright.sync_api import Page, expect
 from dev.stack import Stack
 from tests.conftest import MailUser, wait_for_messages
 from tests.test_browser import browser, server
-from tests.views.test_layout_browser import DESKTOP, PHONE, append, problems, row, signed_in
+from tests.views.test_layout_browser import DESKTOP, PHONE, append, pages, problems, row, signed_in
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "server"]  # fixtures, shared with the browser tests
-
-
-@pytest.fixture
-def pages(browser: object) -> Iterator[list[Page]]:
-    opened: list[Page] = []
-    yield opened
-    for page in opened:
-        page.context.close()
+__all__ = ["browser", "pages", "server"]  # fixtures, shared with the browser tests
 
 
 def focused_subject(page: Page) -> str:

@@ -4,8 +4,6 @@ scrolling at 360 px, even with a wide HTML mail."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -16,6 +14,7 @@ from tests.views.test_layout_browser import (
     PHONE,
     TABLET,
     append,
+    pages,
     problems,
     row,
     signed_in,
@@ -23,15 +22,7 @@ from tests.views.test_layout_browser import (
 )
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "server"]  # fixtures, shared with the browser tests
-
-
-@pytest.fixture
-def pages(browser: object) -> Iterator[list[Page]]:
-    opened: list[Page] = []
-    yield opened
-    for page in opened:
-        page.context.close()
+__all__ = ["browser", "pages", "server"]  # fixtures, shared with the browser tests
 
 
 def targets(page: Page, scope: str) -> list[dict[str, object]]:

@@ -3,7 +3,7 @@ the page shows meanwhile is checked, then again once the answer is in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,20 +12,12 @@ from playwright.sync_api import Page, Route, expect
 from dev.stack import Stack
 from tests.conftest import MailUser
 from tests.test_browser import browser, server
-from tests.views.test_layout_browser import PHONE, TABLET, append, problems, row, signed_in
+from tests.views.test_layout_browser import PHONE, TABLET, append, pages, problems, row, signed_in
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "server"]  # fixtures, shared with the browser tests
+__all__ = ["browser", "pages", "server"]  # fixtures, shared with the browser tests
 
 DELAY_MS = 800  # a weak 4G round trip and then some
-
-
-@pytest.fixture
-def pages(browser: object) -> Iterator[list[Page]]:
-    opened: list[Page] = []
-    yield opened
-    for page in opened:
-        page.context.close()
 
 
 class Held:

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from dev.stack import Stack
 from tests.conftest import MailUser, deliver, simple_mail
 from tests.test_browser import browser, server, sign_in
-from tests.views.test_layout_browser import PHONE, TABLET, new_page, problems, signed_in
+from tests.views.test_layout_browser import PHONE, TABLET, new_page, pages, problems, signed_in
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "server"]  # fixtures, shared with the browser tests
-
-
-@pytest.fixture
-def pages(browser: object) -> Iterator[list[Page]]:
-    opened: list[Page] = []
-    yield opened
-    for page in opened:
-        page.context.close()
+__all__ = ["browser", "pages", "server"]  # fixtures, shared with the browser tests
 
 
 def focused(page: Page) -> dict[str, object]:
