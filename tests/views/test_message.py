@@ -266,6 +266,9 @@ def test_raw_8bit_headers_read_the_same_in_the_list_the_view_and_a_reply(
         "Secrétariat cardiologie",
         "André Lévy",
     ]
+    printed = logged_in.get(f"/mail/message/frame?folder=INBOX&uid={uid}&print=1")
+    assert printed.status_code == 200
+    assert text_of(soup(printed.text).select_one(".print-head h1")) == subject
     form = logged_in.get(f"/compose?mode=replyall&folder=INBOX&uid={uid}")
     assert form_value(form.text, "to") == "elodie.guerin@chu-demo.mssante.test"
     assert form_value(form.text, "subject") == f"RE: {subject}"

@@ -264,3 +264,30 @@ def test_two_tabs_sending_at_once_send_one_receipt(
     time.sleep(2)
     assert count(stack, colleague) == 1
     assert "$MDNSent" in flags(stack, user, uid)
+
+
+def test_a_request_with_raw_8bit_and_odd_characters_in_every_header_still_works(
+    logged_in: TestClient, stack: Stack, user: MailUser
+) -> None:
+    colleague = new_user(stack, "chu-demo.mssante.test")
+    imap_for(stack, colleague).logout()
+    odd = b"Dr %s <{&} \xe9t\xe9 \xff"  # raw Latin-1 and 8-bit bytes, never encoded
+    raw = (
+        b"From: " + odd + b" <" + colleague.address.encode() + b">\r\n"
+        b"To: " + user.address.encode() + b"\r\n"
+        b"Subject: Compte rendu " + odd + b"\r\n"
+        b"Message-ID: <odd-8bit@chu-demo.mssante.test>\r\n"
+        b"Return-Path: <" + colleague.address.encode() + b">\r\n"
+        b"Disposition-Notification-To: " + odd + b" <" + colleague.address.encode() + b">\r\n"
+        b"Content-Type: text/plain\r\n\r\nBonjour %s {0} <b>&amp;\xe9\r\n"
+    )
+    uid = deliver(stack, user, raw)
+    found = banner(logged_in, uid)
+    assert found is not None
+    assert found.select_one("script") is None
+    assert answer(logged_in, found, "send") == 303
+    [sent] = wait_for_messages(stack, colleague)
+    report, fields = report_part(sent)
+    assert report["To"] == colleague.address
+    assert fields["original-message-id"] == "<odd-8bit@chu-demo.mssante.test>"
+    assert "$MDNSent" in flags(stack, user, uid)
